@@ -1,0 +1,56 @@
+"""Schema versions, kept in SQLite's ``PRAGMA user_version``, and the steps between them.
+
+A new library gets the current tables at once. An older one is brought up step by step, all steps in one
+transaction, so a failure leaves it exactly as it was. A library from a newer photo-grouper is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.engine import Engine
+
+from .models import Base
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Brings a library from version ``to - 1`` to version ``to``."""
+
+    to: int
+    apply: Callable[[Connection], None]
+    what: str = ""
+
+
+# Step n brings version n-1 to n. Version 1 is the first released schema, so there is nothing to step yet.
+MIGRATIONS: list[Migration] = []
+
+
+def migrate(engine: Engine, migrations: list[Migration], version: int) -> int:
+    """Create or upgrade the schema to ``version``; return the version found before."""
+    # Imported here to avoid a cycle: library imports this module.
+    from .library import LibraryError
+
+    with engine.begin() as conn:
+        found = conn.execute(text("PRAGMA user_version")).scalar_one()
+        if found > version:
+            raise LibraryError(
+                f"this library has schema version {found}, newer than this photo-grouper understands "
+                f"({version}); update photo-grouper")
+        if found == version:
+            return found
+        if found == 0:
+            if inspect(conn).get_table_names():
+                raise LibraryError("this SQLite file holds other tables and is not a photo-grouper library")
+            Base.metadata.create_all(conn)
+        else:
+            steps = {m.to: m for m in migrations}
+            for to in range(found + 1, version + 1):
+                if to not in steps:
+                    raise LibraryError(f"no migration from schema version {to - 1} to {to}")
+                steps[to].apply(conn)
+        # PRAGMA takes no bound parameters; version is an int we own.
+        conn.exec_driver_sql(f"PRAGMA user_version = {int(version)}")
+        return found

@@ -1,0 +1,156 @@
+"""The library schema: photos, what was looked for in them, what was found, and index runs.
+
+Bump ``SCHEMA_VERSION`` and add a step to ``store.migrations.MIGRATIONS`` whenever a table changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PhotoStatus:
+    OK = "ok"  # on disk and readable as an image
+    FAILED = "failed"  # on disk but not a readable image; ``error`` says why
+    MISSING = "missing"  # was indexed, no longer found; its detections are kept
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String, unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    mtime_ns: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # Pixel size of the upright image (after EXIF orientation).
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    orientation: Mapped[int | None] = mapped_column(Integer)  # EXIF 1..8
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime)  # EXIF DateTimeOriginal, local time
+    status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.OK, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    analyses: Mapped[list[Analysis]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    detections: Mapped[list[Detection]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Detection.id",
+    )
+
+    def __repr__(self) -> str:
+        return f"Photo(id={self.id}, path={self.path!r}, status={self.status!r})"
+
+
+class Analysis(Base):
+    """One pipeline (detector + encoder) run over one photo: done, or failed with a reason.
+
+    It records that a photo was looked at even when nothing was found, so it is not looked at again.
+    """
+
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("photo_id", "pipeline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    pipeline: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # "done" | "failed"
+    error: Mapped[str | None] = mapped_column(Text)
+    found: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="analyses")
+    detections: Mapped[list[Detection]] = relationship(
+        back_populates="analysis", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Detection(Base):
+    """A face (or a whole photo, in species mode), boxed in normalised coordinates of the upright image."""
+
+    __tablename__ = "detections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "face" | "photo"
+    x: Mapped[float] = mapped_column(Float)  # left, 0..1 of upright width
+    y: Mapped[float] = mapped_column(Float)  # top, 0..1 of upright height
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
+
+    photo: Mapped[Photo] = relationship(back_populates="detections")
+    analysis: Mapped[Analysis] = relationship(back_populates="detections")
+    embeddings: Mapped[list[Embedding]] = relationship(
+        back_populates="detection", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Embedding(Base):
+    __tablename__ = "embeddings"
+    __table_args__ = (UniqueConstraint("detection_id", "model", "model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detections.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(32))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little endian
+
+    detection: Mapped[Detection] = relationship(back_populates="embeddings")
+
+    @property
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.vector, dtype="<f4")
+
+    @staticmethod
+    def pack(vector: np.ndarray) -> bytes:
+        return np.asarray(vector, dtype="<f4").tobytes()
+
+
+class IndexRun(Base):
+    __tablename__ = "index_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    root: Mapped[str] = mapped_column(String)
+    mode: Mapped[str] = mapped_column(String(16))
+    pipeline: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "running" until it ends; a run still "running" when the next one starts was killed.
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    modified: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    analysed: Mapped[int] = mapped_column(Integer, default=0)
+    found: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,80 @@
+"""The one small interface every detector + encoder pair implements, so the pipeline can run any of them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..media import ImageError
+
+
+@dataclass(frozen=True)
+class Found:
+    """One face (or whole photo): box in normalised coordinates of the upright image, and its embedding."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h in 0..1
+    score: float | None
+    vector: np.ndarray  # float32, shape (dim,)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What analysing one photo gave: what was found, or why it could not be read."""
+
+    found: list[Found] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """A picklable recipe for an encoder, so worker processes can build their own copy."""
+
+    mode: str  # "faces" | "species"
+    options: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, mode: str, **options) -> EncoderSpec:
+        return cls(mode, tuple(sorted((k, v) for k, v in options.items() if v is not None)))
+
+
+class Encoder(ABC):
+    mode: str  # the library mode it serves
+    kind: str  # detection kind it produces: "face" | "photo"
+    model: str  # embedding model name, stored with each vector
+    model_version: str
+    dim: int
+    # True when the work holds the GIL (dlib): the pipeline then runs it in worker processes.
+    wants_processes: bool = True
+
+    @property
+    def pipeline(self) -> str:
+        """Identifies detector + encoder + settings: a photo analysed by one pipeline is not redone by it."""
+        return f"{self.mode}:{self.detector_name}:{self.model}@{self.model_version}"
+
+    @property
+    @abstractmethod
+    def detector_name(self) -> str: ...
+
+    @abstractmethod
+    def analyse_one(self, path: Path) -> list[Found]:
+        """Detect and embed; raise ``ImageError`` when the file cannot be decoded."""
+
+    def analyse(self, paths: Sequence[Path]) -> list[Outcome]:
+        out = []
+        for path in paths:
+            try:
+                out.append(Outcome(found=self.analyse_one(Path(path))))
+            except ImageError as exc:
+                out.append(Outcome(error=str(exc)))
+        return out
+
+
+def clip_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> tuple[float, float, float, float]:
+    """Pixel corners -> normalised (x, y, w, h), clipped to the image."""
+    x0, x1 = max(0.0, x0) / width, min(float(width), x1) / width
+    y0, y1 = max(0.0, y0) / height, min(float(height), y1) / height
+    return (x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
