@@ -141,6 +141,8 @@ class IndexRun(Base):
     root: Mapped[str] = mapped_column(String)
     mode: Mapped[str] = mapped_column(String(16))
     pipeline: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int | None] = mapped_column(Integer)  # of the process doing it, to tell a live run from a killed one
+    host: Mapped[str | None] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # "running" until it ends; a run still "running" when the next one starts was killed.

@@ -1,0 +1,201 @@
+"""`photo-grouper` on the command line: the same jobs as the window, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class UserError(Exception):
+    """Ends the command with one message and a non-zero status."""
+
+
+def _library(args):
+    from .store import Library, default_library_path
+
+    return Library(args.library or default_library_path())
+
+
+class TerminalProgress:
+    """One tqdm bar per stage (done/total, rate, ETA) on stderr; silent when asked."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            unit = "file" if stage == "scan" else "photo"
+            self.bar = tqdm(total=total, desc=f"{stage:>8}", unit=unit, file=sys.stderr, dynamic_ncols=True)
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _cancel_on_ctrl_c() -> threading.Event:
+    """First Ctrl-C asks the job to stop at the next safe point; a second one stops at once."""
+    cancel = threading.Event()
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after the current photos (Ctrl-C again to stop now)...", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+    return cancel
+
+
+def cmd_index(args) -> int:
+    from .jobs import index_folder
+    from .vision import EncoderSpec
+
+    if args.mode == "faces":
+        spec = EncoderSpec.of("faces", detector=args.detector, detect_side=args.detect_size)
+    else:
+        spec = EncoderSpec.of("species", weights=args.weights, device=args.device)
+    cancel = _cancel_on_ctrl_c()
+    progress = TerminalProgress(enabled=not args.quiet)
+    with _library(args) as library:
+        try:
+            report = index_folder(library, args.folder, spec, workers=args.workers, progress=progress,
+                                  cancel=cancel)
+        finally:
+            progress.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_index_report(report))
+    return EXIT_CANCELLED if report.status == "cancelled" else EXIT_OK
+
+
+def format_index_report(report) -> str:
+    sc, an = report.scan, report.analyse
+    what = "faces" if report.mode == "faces" else "photos embedded"
+    lines = [
+        f"{'Cancelled' if report.status == 'cancelled' else 'Indexed'} {report.root} ({report.mode}) "
+        f"in {report.seconds:.1f} s",
+        f"  photos: {sc.files} found: {sc.new} new, {sc.unchanged} unchanged, {sc.modified} modified, "
+        f"{sc.moved} moved, {sc.missing} missing, {sc.failed + an.failed} failed"
+        + (f", {sc.restored} back" if sc.restored else ""),
+        f"  analysed: {an.analysed + an.reused} of {an.pending} pending"
+        + (f" ({an.reused} copies reused)" if an.reused else "") + f"; {what}: {an.found}",
+    ]
+    if sc.unreadable_folders:
+        lines.append(f"  could not read {len(sc.unreadable_folders)} folder(s), e.g. {sc.unreadable_folders[0]}")
+    if report.status == "cancelled":
+        lines.append("  everything done so far is saved; run the same command again to resume")
+    return "\n".join(lines)
+
+
+def cmd_status(args) -> int:
+    from .jobs import library_status
+
+    with _library(args) as library:
+        status = library_status(library)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    p = status["photos"]
+    print(f"Library {status['library']} (schema {status['schema_version']})")
+    print(f"  photos: {p['total']} ({p['ok']} ok, {p['failed']} failed, {p['missing']} missing)")
+    print(f"  faces: {status['faces']}, whole photos: {status['whole_photos']}")
+    for name, entry in status["pipelines"].items():
+        print(f"  {name}: {entry['analysed']} analysed, {entry['failed']} failed, {entry['pending']} pending, "
+              f"{entry['found']} found")
+    for run in status["runs"][:1]:
+        print(f"  last run: {run['status']} {run['mode']} {run['root']} at {run['started_at']}: "
+              f"{run['new']} new, {run['unchanged']} unchanged, {run['moved']} moved, {run['missing']} missing, "
+              f"{run['failed']} failed, {run['found']} found")
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    from .bench.index import main as bench_main
+
+    forwarded = [str(args.folder), "--workers", str(args.workers or 0), "--large", str(args.large),
+                 "--limit", str(args.limit)]
+    return bench_main(forwarded)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="photo-grouper",
+                                     description="Group a photo library by who or what is in it.")
+    parser.add_argument("--version", action="version", version=f"photo-grouper {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def with_library(p):
+        p.add_argument("--library", type=Path, help="library file (default: in your user data folder)")
+        return p
+
+    p = with_library(sub.add_parser("index", help="scan a folder, detect and embed faces or photos"))
+    p.add_argument("folder", type=Path)
+    p.add_argument("--mode", choices=["faces", "species"], default="faces")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (faces mode)")
+    p.add_argument("--detect-size", type=int, default=None,
+                   help="longest side, in pixels, of the image the face detector scans (default 1024)")
+    p.add_argument("--weights", type=Path, default=None, help="species encoder weights file (species mode)")
+    p.add_argument("--device", default=None, help="torch device for species mode (default: cuda if present)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = with_library(sub.add_parser("status", help="what the library holds"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("bench", help="time indexing against the face_recognition package")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--large", type=int, default=12, help="upscale photos to this many megapixels (0: as they are)")
+    p.add_argument("--limit", type=int, default=24, help="photos to time")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    from .jobs import JobError
+    from .media import ScanError
+    from .store import LibraryError
+
+    try:
+        return args.func(args)
+    except (LibraryError, ScanError, JobError, UserError) as exc:
+        print(f"photo-grouper: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("photo-grouper: stopped; what was saved is kept, run again to resume", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""The indexing pipeline as plain stages: scan -> analyse (detect + embed). The CLI and the GUI call the same code.
+
+Every stage takes a progress callback ``(done, total)`` and a cancel flag, writes through a single writer (this
+thread), and commits in small batches: a cancelled or killed run leaves a consistent library, and the next run
+picks up the photos that have no analysis yet.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import exists, func, select, update
+
+from .media import ScanReport, check_folder, scan_folder, under
+from .progress import Cancelled, CancelFlag, Progress, no_progress
+from .store import Analysis, Detection, Embedding, IndexRun, Library, Photo, PhotoStatus
+from .store.models import utcnow
+from .vision import Encoder, EncoderSpec, Found, Outcome, make_encoder
+
+COMMIT_EVERY_S = 1.0  # at most this much finished work is redone after a kill
+COMMIT_EVERY_N = 64
+
+
+class JobError(Exception):
+    """A job cannot start or go on; the message is meant for the user."""
+
+
+@dataclass
+class AnalyseReport:
+    pending: int = 0  # photos that needed analysis when the stage started
+    analysed: int = 0
+    reused: int = 0  # copies of a photo already analysed (same bytes): results copied, not recomputed
+    failed: int = 0
+    found: int = 0
+    complete: bool = False
+
+
+@dataclass
+class IndexReport:
+    root: str
+    mode: str
+    pipeline: str
+    scan: ScanReport = field(default_factory=ScanReport)
+    analyse: AnalyseReport = field(default_factory=AnalyseReport)
+    seconds: float = 0.0
+    status: str = "running"
+    run_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+# ---- analyse -----------------------------------------------------------------------------------------------
+
+_worker_encoder: Encoder | None = None
+
+
+def _init_worker(spec: EncoderSpec) -> None:
+    # Ctrl-C reaches the whole process group; only the main process decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _worker_encoder
+    _worker_encoder = make_encoder(spec)
+
+
+def _work(paths: list[str]) -> list[Outcome]:
+    assert _worker_encoder is not None
+    return _worker_encoder.analyse([Path(p) for p in paths])
+
+
+def _pending_photos(library: Library, root: Path, pipeline: str) -> list[tuple[int, str, str]]:
+    done = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline == pipeline)
+    with library.session() as s:
+        return [tuple(r) for r in s.execute(
+            select(Photo.id, Photo.path, Photo.content_hash)
+            .where(under(root), Photo.status == PhotoStatus.OK, ~done).order_by(Photo.path)).all()]
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder) -> int:
+    """Record one photo's analysis; returns the number of detections. Skips a photo analysed meanwhile."""
+    if s.scalar(select(Analysis.id).where(Analysis.photo_id == photo_id, Analysis.pipeline == encoder.pipeline)):
+        return 0
+    if outcome.error is not None:
+        s.execute(update(Photo).where(Photo.id == photo_id)
+                  .values(status=PhotoStatus.FAILED, error=outcome.error))
+        s.add(Analysis(photo_id=photo_id, pipeline=encoder.pipeline, status="failed", error=outcome.error))
+        return 0
+    analysis = Analysis(photo_id=photo_id, pipeline=encoder.pipeline, status="done", found=len(outcome.found))
+    s.add(analysis)
+    for f in outcome.found:
+        x, y, w, h = f.box
+        det = Detection(photo_id=photo_id, kind=encoder.kind, x=x, y=y, w=w, h=h, score=f.score)
+        det.embeddings.append(Embedding(model=encoder.model, model_version=encoder.model_version,
+                                        dim=int(f.vector.shape[0]), vector=Embedding.pack(f.vector)))
+        analysis.detections.append(det)
+    return len(outcome.found)
+
+
+def _copy_twins(library: Library, pending: list[tuple[int, str, str]], encoder: Encoder,
+                report: AnalyseReport) -> list[tuple[int, str, str]]:
+    """Photos with the same bytes as one already analysed get a copy of its results. Returns the rest."""
+    rest = []
+    with library.session() as s:
+        for photo_id, path, digest in pending:
+            twin = s.scalars(select(Analysis).join(Photo, Photo.id == Analysis.photo_id).where(
+                Photo.content_hash == digest, Photo.id != photo_id, Analysis.pipeline == encoder.pipeline,
+                Analysis.status == "done").limit(1)).first() if digest else None
+            if twin is None:
+                rest.append((photo_id, path, digest))
+                continue
+            copy = Outcome(found=[])
+            for det in twin.detections:
+                emb = next(e for e in det.embeddings if e.model == encoder.model)
+                copy.found.append(Found((det.x, det.y, det.w, det.h), det.score, emb.array.copy()))
+            report.found += _store_outcome(s, photo_id, copy, encoder)
+            report.reused += 1
+    return rest
+
+
+def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, workers: int | None = None,
+                   progress: Progress = no_progress, cancel: CancelFlag | None = None,
+                   encoder: Encoder | None = None) -> AnalyseReport:
+    """Detect and embed every readable photo under ``root`` that this pipeline has not analysed yet."""
+    root = check_folder(root)
+    encoder = encoder or make_encoder(spec)
+    workers = workers or default_workers()
+    report = AnalyseReport()
+    pending = _pending_photos(library, root, encoder.pipeline)
+    report.pending = total = len(pending)
+    progress(0, total)
+    pending = _copy_twins(library, pending, encoder, report)
+    done = total - len(pending)
+    progress(done, total)
+
+    use_processes = encoder.wants_processes and workers > 1 and len(pending) > 1
+    chunk = 2 if use_processes else 16
+    chunks = list(_chunks(pending, chunk))
+
+    results: list[tuple[Sequence, list[Outcome]]] = []
+    last_commit = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_commit, results
+        if not results:
+            return
+        with library.session() as s:
+            for items, outcomes in results:
+                for (photo_id, _, _), outcome in zip(items, outcomes):
+                    report.found += _store_outcome(s, photo_id, outcome, encoder)
+                    report.analysed += outcome.error is None
+                    report.failed += outcome.error is not None
+        results = []
+        last_commit = time.monotonic()
+
+    def collect(items: Sequence, outcomes: list[Outcome]) -> None:
+        nonlocal done
+        results.append((items, outcomes))
+        done += len(items)
+        if sum(len(i) for i, _ in results) >= COMMIT_EVERY_N or time.monotonic() - last_commit >= COMMIT_EVERY_S:
+            flush()
+        progress(done, total)
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    if not use_processes:
+        for items in chunks:
+            if cancelled():
+                break
+            collect(items, encoder.analyse([Path(p) for _, p, _ in items]))
+    elif chunks:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch or Qt threads
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
+                                 initializer=_init_worker, initargs=(spec,)) as pool:
+            todo = iter(chunks)
+            running: dict[Future, Sequence] = {}
+            while True:
+                while not cancelled() and len(running) < 2 * workers:
+                    items = next(todo, None)
+                    if items is None:
+                        break
+                    running[pool.submit(_work, [p for _, p, _ in items])] = items
+                if not running:
+                    break
+                finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    collect(running.pop(fut), fut.result())
+    flush()
+    if cancelled():
+        raise Cancelled(report)
+    report.complete = True
+    return report
+
+
+# ---- index: the whole pipeline ------------------------------------------------------------------------------
+
+StageProgress = Callable[[str, int, int], None]
+
+
+def _start_run(library: Library, root: Path, mode: str, pipeline: str) -> int:
+    with library.session() as s:
+        for run in s.scalars(select(IndexRun).where(IndexRun.status == "running")):
+            if run.host == socket.gethostname() and run.pid and _alive(run.pid) and run.pid != os.getpid():
+                raise JobError(f"another photo-grouper (pid {run.pid}) is indexing this library; "
+                               "wait for it or stop it first")
+            run.status, run.error = "interrupted", "the process stopped before the run ended"
+        run = IndexRun(root=str(root), mode=mode, pipeline=pipeline, pid=os.getpid(), host=socket.gethostname())
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _end_run(library: Library, report: IndexReport, error: str | None = None) -> None:
+    sc, an = report.scan, report.analyse
+    with library.session() as s:
+        run = s.get(IndexRun, report.run_id)
+        run.status, run.error, run.finished_at = report.status, error, utcnow()
+        run.new, run.unchanged, run.modified, run.moved = sc.new, sc.unchanged, sc.modified, sc.moved
+        run.missing, run.failed = sc.missing, sc.failed + an.failed
+        run.analysed, run.found = an.analysed + an.reused, an.found
+
+
+def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, workers: int | None = None,
+                 progress: StageProgress | None = None, cancel: CancelFlag | None = None) -> IndexReport:
+    """Scan ``root`` and analyse what is new. Returns the report; a cancelled run returns it with
+    ``status == "cancelled"`` (everything done so far is kept)."""
+    root = check_folder(root)
+    encoder = make_encoder(spec)
+    report = IndexReport(root=str(root), mode=spec.mode, pipeline=encoder.pipeline)
+    report.run_id = _start_run(library, root, spec.mode, encoder.pipeline)
+    started = time.monotonic()
+
+    def stage(name: str) -> Progress:
+        return (lambda done, total: progress(name, done, total)) if progress else no_progress
+
+    try:
+        try:
+            report.scan = scan_folder(library, root, progress=stage("scan"), cancel=cancel,
+                                      threads=max(2, workers or default_workers()))
+            report.analyse = analyse_photos(library, root, spec, workers=workers, progress=stage("analyse"),
+                                            cancel=cancel, encoder=encoder)
+            report.status = "completed"
+        except Cancelled as exc:
+            if isinstance(exc.partial, ScanReport):
+                report.scan = exc.partial
+            elif isinstance(exc.partial, AnalyseReport):
+                report.analyse = exc.partial
+            report.status = "cancelled"
+    except BaseException as exc:
+        report.status = "failed"
+        report.seconds = time.monotonic() - started
+        try:
+            _end_run(library, report, error=str(exc) or type(exc).__name__)
+        except Exception:
+            pass  # the library itself may be what failed; the original error matters more
+        raise
+    report.seconds = time.monotonic() - started
+    _end_run(library, report)
+    return report
+
+
+# ---- status -----------------------------------------------------------------------------------------------
+
+def library_status(library: Library) -> dict:
+    """Counts for `photo-grouper status`: photos by status, analyses and detections per pipeline, last runs."""
+    with library.session() as s:
+        photos = dict(s.execute(select(Photo.status, func.count()).group_by(Photo.status)).all())
+        pipelines = {}
+        for pipeline, status, n, found in s.execute(
+                select(Analysis.pipeline, Analysis.status, func.count(), func.sum(Analysis.found))
+                .group_by(Analysis.pipeline, Analysis.status)).all():
+            entry = pipelines.setdefault(pipeline, {"analysed": 0, "failed": 0, "found": 0})
+            entry["analysed" if status == "done" else "failed"] += n
+            entry["found"] += int(found or 0)
+        ok = photos.get(PhotoStatus.OK, 0)
+        for pipeline, entry in pipelines.items():
+            entry["pending"] = max(0, ok - s.scalar(
+                select(func.count()).select_from(Analysis).join(Photo, Photo.id == Analysis.photo_id)
+                .where(Analysis.pipeline == pipeline, Photo.status == PhotoStatus.OK)))
+        detections = dict(s.execute(select(Detection.kind, func.count()).group_by(Detection.kind)).all())
+        runs = [{
+            "id": r.id, "root": r.root, "mode": r.mode, "status": r.status,
+            "started_at": r.started_at.isoformat() if r.started_at else None,
+            "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+            "new": r.new, "unchanged": r.unchanged, "modified": r.modified, "moved": r.moved,
+            "missing": r.missing, "failed": r.failed, "analysed": r.analysed, "found": r.found,
+        } for r in s.scalars(select(IndexRun).order_by(IndexRun.id.desc()).limit(5))]
+    return {
+        "library": str(library.path),
+        "schema_version": library.schema_version(),
+        "photos": {
+            "total": sum(photos.values()),
+            "ok": ok,
+            "failed": photos.get(PhotoStatus.FAILED, 0),
+            "missing": photos.get(PhotoStatus.MISSING, 0),
+        },
+        "faces": detections.get("face", 0),
+        "whole_photos": detections.get("photo", 0),
+        "pipelines": pipelines,
+        "runs": runs,
+    }
