@@ -70,7 +70,7 @@ class EfficientNetSpeciesEncoder(Encoder):
     def _pixels(self, path: Path) -> np.ndarray:
         # Squash to the square input, as the ImageNet evaluation of these weights does not crop pets out.
         im = load_upright(path, max_side=2 * INPUT_SIZE).resize((INPUT_SIZE, INPUT_SIZE))
-        return np.asarray(im, dtype=np.uint8)
+        return np.array(im, dtype=np.uint8)  # writable: torch.from_numpy wants it
 
     def embed_pixels(self, batch: np.ndarray) -> np.ndarray:
         """(B, 224, 224, 3) uint8 -> (B, 1280) float32."""

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real labelled photos in ../shared/data, and small photo folders made from them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("PHOTO_GROUPER_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def shared(name: str) -> Path:
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        # A missing data set is a broken checkout, not a reason to skip: fail loudly.
+        pytest.fail(f"labelled photos not found at {folder}; set PHOTO_GROUPER_SHARED_DATA")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def faces_data() -> Path:
+    return shared("faces-celeba")
+
+
+@pytest.fixture(scope="session")
+def pets_data() -> Path:
+    return shared("pets-oxford")
+
+
+def copy_identities(src: Path, dst: Path, names: list[str], per: int | None = None) -> list[Path]:
+    """Copy the first ``per`` photos of each named identity folder into ``dst``; returns the copies."""
+    out = []
+    for name in names:
+        (dst / name).mkdir(parents=True, exist_ok=True)
+        for photo in sorted((src / name).iterdir())[:per]:
+            out.append(Path(shutil.copy2(photo, dst / name / photo.name)))
+    return out
+
+
+@pytest.fixture
+def library_path(tmp_path) -> Path:
+    return tmp_path / "library" / "photos.sqlite3"

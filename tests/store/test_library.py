@@ -1,0 +1,188 @@
+import os
+import sqlite3
+import subprocess
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select, text
+
+from photo_grouper.store import (
+    SCHEMA_VERSION, Analysis, Detection, Embedding, Library, LibraryError, Photo, PhotoStatus,
+    default_library_path,
+)
+from photo_grouper.store.migrations import Migration
+
+
+def _photo(path="/photos/a.jpg", **kw) -> Photo:
+    values = dict(path=path, size=10, mtime_ns=1_700_000_000_123_456_789, content_hash="ab" * 32,
+                  width=640, height=480, orientation=1)
+    values.update(kw)
+    return Photo(**values)
+
+
+def test_round_trip_photo_detection_embedding(library_path):
+    vec = np.linspace(-1, 1, 128, dtype=np.float32)
+    with Library(library_path) as lib:
+        with lib.session() as s:
+            photo = _photo()
+            analysis = Analysis(photo=photo, pipeline="faces:test", status="done", found=1)
+            det = Detection(photo=photo, analysis=analysis, kind="face", x=0.1, y=0.2, w=0.3, h=0.4, score=1.5)
+            det.embeddings.append(Embedding(model="m", model_version="1", dim=128, vector=Embedding.pack(vec)))
+            s.add(photo)
+    with Library(library_path) as lib, lib.session() as s:
+        photo = s.scalars(select(Photo)).one()
+        assert photo.mtime_ns == 1_700_000_000_123_456_789  # 64-bit integers survive
+        assert (photo.width, photo.height, photo.status) == (640, 480, PhotoStatus.OK)
+        det = photo.detections[0]
+        assert (det.kind, det.x, det.y, det.w, det.h, det.score) == ("face", 0.1, 0.2, 0.3, 0.4, 1.5)
+        np.testing.assert_array_equal(det.embeddings[0].array, vec)
+        assert det.analysis.pipeline == "faces:test"
+
+
+def test_deleting_a_photo_cascades_to_its_detections(library_path):
+    with Library(library_path) as lib:
+        with lib.session() as s:
+            photo = _photo()
+            analysis = Analysis(photo=photo, pipeline="p", status="done", found=1)
+            det = Detection(photo=photo, analysis=analysis, kind="face", x=0, y=0, w=1, h=1)
+            det.embeddings.append(Embedding(model="m", model_version="1", dim=1, vector=b"\0\0\0\0"))
+            s.add(photo)
+        with lib.session() as s:
+            s.execute(text("DELETE FROM photos"))  # foreign keys are on: SQLite itself cascades
+        with lib.session() as s:
+            for table in (Analysis, Detection, Embedding):
+                assert s.scalar(select(func.count()).select_from(table)) == 0
+
+
+def test_wal_mode_and_schema_version(library_path):
+    with Library(library_path) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION
+        with lib.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one().lower() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_failed_transaction_leaves_nothing(library_path):
+    with Library(library_path) as lib:
+        with pytest.raises(RuntimeError):
+            with lib.session() as s:
+                s.add(_photo())
+                s.flush()
+                raise RuntimeError("boom")
+        with lib.session() as s:
+            assert s.scalar(select(func.count()).select_from(Photo)) == 0
+
+
+def test_migrations_step_an_old_library_up(library_path):
+    with Library(library_path):
+        pass
+
+    def add_rating(conn):
+        conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN rating INTEGER DEFAULT 0")
+
+    def add_notes(conn):
+        conn.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+
+    steps = [Migration(SCHEMA_VERSION + 1, add_rating), Migration(SCHEMA_VERSION + 2, add_notes)]
+    with Library(library_path, migrations=steps, version=SCHEMA_VERSION + 2) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION + 2
+        with lib.engine.connect() as conn:
+            cols = [r[1] for r in conn.execute(text("PRAGMA table_info(photos)"))]
+            assert "rating" in cols
+            assert conn.execute(text("SELECT count(*) FROM notes")).scalar_one() == 0
+
+
+def test_a_failing_migration_changes_nothing(library_path):
+    with Library(library_path) as lib, lib.session() as s:
+        s.add(_photo())
+
+    def good(conn):
+        conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN rating INTEGER")
+
+    def bad(conn):
+        conn.exec_driver_sql("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
+
+    steps = [Migration(SCHEMA_VERSION + 1, good), Migration(SCHEMA_VERSION + 2, bad)]
+    with pytest.raises(LibraryError):
+        Library(library_path, migrations=steps, version=SCHEMA_VERSION + 2)
+    with Library(library_path) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION
+        with lib.engine.connect() as conn:
+            assert "rating" not in [r[1] for r in conn.execute(text("PRAGMA table_info(photos)"))]
+            assert conn.execute(text("SELECT count(*) FROM photos")).scalar_one() == 1
+
+
+def test_a_library_from_a_newer_version_is_refused(library_path):
+    with Library(library_path):
+        pass
+    with sqlite3.connect(library_path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    with pytest.raises(LibraryError, match="newer than this photo-grouper"):
+        Library(library_path)
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_kept(library_path):
+    library_path.parent.mkdir(parents=True)
+    library_path.write_bytes(b"these are my holiday notes, not a database\n" * 100)
+    before = library_path.read_bytes()
+    with pytest.raises(LibraryError, match="not a photo-grouper library"):
+        Library(library_path)
+    assert library_path.read_bytes() == before
+
+
+def test_another_applications_sqlite_file_is_refused(library_path):
+    library_path.parent.mkdir(parents=True)
+    with sqlite3.connect(library_path) as conn:
+        conn.execute("CREATE TABLE contacts (name TEXT)")
+    with pytest.raises(LibraryError, match="other tables"):
+        Library(library_path)
+    with sqlite3.connect(library_path) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["contacts"]
+
+
+def test_a_full_disk_rolls_back_and_says_so(library_path):
+    with Library(library_path) as lib:
+        with lib.session() as s:
+            s.add(_photo("/keep.jpg"))
+
+        # SQLite answers SQLITE_FULL once the file reaches max_page_count: the same error as a full disk.
+        @__import__("sqlalchemy").event.listens_for(lib.engine, "connect")
+        def _tiny(dbapi_conn, _):
+            dbapi_conn.execute("PRAGMA max_page_count = 12")
+
+        lib.engine.dispose()
+        with pytest.raises(LibraryError, match="disk holding .* is full"):
+            with lib.session() as s:
+                for i in range(2000):
+                    s.add(_photo(f"/photos/{i:05d}-{'x' * 200}.jpg"))
+    with Library(library_path) as lib, lib.session() as s:
+        assert s.scalars(select(Photo.path)).all() == ["/keep.jpg"]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody can write to. Root ignores permission bits, so as root the folder is made immutable."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:
+        result = subprocess.run(["chattr", "+i", str(ro)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"cannot make a read-only folder as root here: {result.stderr.strip()}")
+        yield ro
+        subprocess.run(["chattr", "-i", str(ro)], check=True)
+    else:
+        ro.chmod(0o555)
+        yield ro
+        ro.chmod(0o755)
+
+
+def test_a_read_only_location_is_refused_clearly(read_only_dir):
+    with pytest.raises(LibraryError, match="read-only"):
+        Library(read_only_dir / "lib.sqlite3")
+    assert not (read_only_dir / "lib.sqlite3").exists()
+
+
+def test_default_library_path_is_in_user_data_dir():
+    path = default_library_path()
+    assert path.name.endswith(".sqlite3")
+    assert "photo-grouper" in str(path)

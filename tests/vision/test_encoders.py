@@ -1,0 +1,111 @@
+"""Real detection and embedding on real labelled photos from ../shared/data."""
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+import torch
+
+from photo_grouper.media import ImageError
+from photo_grouper.vision import EncoderSpec, make_encoder
+from photo_grouper.vision.efficientnet_lite import EfficientNetLite0
+from photo_grouper.vision.species import shipped_weights
+
+
+def _separation(vectors: dict[str, list[np.ndarray]]) -> tuple[float, float]:
+    """Mean cosine distance within labels and between labels."""
+    def dist(a, b):
+        return 1 - float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    within = [dist(a, b) for vs in vectors.values() for a, b in combinations(vs, 2)]
+    between = [dist(a, b) for (la, va), (lb, vb) in combinations(vectors.items(), 2) for a in va for b in vb]
+    return float(np.mean(within)), float(np.mean(between))
+
+
+@pytest.fixture(scope="module")
+def face_encoder():
+    return make_encoder(EncoderSpec.of("faces"))
+
+
+def test_faces_are_found_boxed_and_embedded(face_encoder, faces_data):
+    people = sorted(p.name for p in faces_data.iterdir())[:4]
+    vectors, found, total = {}, 0, 0
+    for person in people:
+        for photo in sorted((faces_data / person).iterdir())[:5]:
+            total += 1
+            faces = face_encoder.analyse_one(photo)
+            if not faces:
+                continue
+            found += 1
+            # Celebrity portraits: take the most confident face.
+            best = max(faces, key=lambda f: f.score)
+            x, y, w, h = best.box
+            assert 0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-6 and 0 < h <= 1 - y + 1e-6
+            assert best.vector.shape == (128,) and best.vector.dtype == np.float32
+            vectors.setdefault(person, []).append(best.vector)
+    assert found >= 0.8 * total
+    within, between = _separation(vectors)
+    assert within < 0.75 * between, (within, between)
+
+
+def test_same_identity_nearest_for_most_faces(face_encoder, faces_data):
+    labels, vecs = [], []
+    for person in sorted(p.name for p in faces_data.iterdir())[10:16]:
+        for photo in sorted((faces_data / person).iterdir())[:4]:
+            faces = face_encoder.analyse_one(photo)
+            if faces:
+                labels.append(person)
+                vecs.append(max(faces, key=lambda f: f.score).vector)
+    v = np.stack(vecs)
+    d = np.linalg.norm(v[:, None] - v[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    hits = np.mean([labels[i] == labels[j] for i, j in enumerate(d.argmin(1))])
+    assert hits >= 0.8, hits
+
+
+def test_face_encoder_reports_unreadable_photos(face_encoder, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 broken")
+    [outcome] = face_encoder.analyse([bad])
+    assert outcome.error and not outcome.found
+    with pytest.raises(ImageError):
+        face_encoder.analyse_one(bad)
+
+
+def test_efficientnet_lite0_weights_load_strictly():
+    net = EfficientNetLite0()
+    missing, unexpected = net.load_state_dict(torch.load(shipped_weights(), weights_only=True), strict=True)
+    assert not missing and not unexpected
+    net.eval()
+    with torch.inference_mode():
+        assert net.features(torch.zeros(2, 3, 224, 224)).shape == (2, 1280)
+        assert net(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_species_embeddings_group_breeds(pets_data):
+    encoder = make_encoder(EncoderSpec.of("species", device="cpu"))
+    breeds = sorted(p.name for p in pets_data.iterdir())[:6]
+    paths, labels = [], []
+    for breed in breeds:
+        for photo in sorted((pets_data / breed).iterdir())[:5]:
+            paths.append(photo)
+            labels.append(breed)
+    outcomes = encoder.analyse(paths)
+    assert all(o.error is None and len(o.found) == 1 for o in outcomes)
+    assert all(o.found[0].box == (0.0, 0.0, 1.0, 1.0) for o in outcomes)
+    vectors = {}
+    for label, o in zip(labels, outcomes):
+        assert o.found[0].vector.shape == (1280,)
+        vectors.setdefault(label, []).append(o.found[0].vector)
+    within, between = _separation(vectors)
+    assert within < between, (within, between)
+    # Batched and one-by-one embedding agree.
+    single = encoder.analyse_one(paths[0])[0].vector
+    np.testing.assert_allclose(single, outcomes[0].found[0].vector, rtol=1e-3, atol=1e-3)
+
+
+def test_unknown_mode_and_detector_are_refused():
+    with pytest.raises(ValueError, match="unknown mode"):
+        make_encoder(EncoderSpec.of("plants"))
+    with pytest.raises(ValueError, match="unknown face detector"):
+        make_encoder(EncoderSpec.of("faces", detector="magic"))
