@@ -1,0 +1,209 @@
+"""The index pipeline end to end on real photos, in process and as the `photo-grouper` command."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from photo_grouper.cli import main
+from photo_grouper.jobs import index_folder, library_status
+from photo_grouper.progress import CancelEvent
+from photo_grouper.store import Analysis, Detection, Embedding, IndexRun, Library, Photo
+from photo_grouper.vision import EncoderSpec
+
+from .conftest import copy_identities
+
+PEOPLE = ["celeb-07209", "celeb-07212", "celeb-07213"]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, faces_data):
+    root = tmp_path_factory.mktemp("faces") / "photos"
+    copy_identities(faces_data, root, PEOPLE, per=8)
+    return root
+
+
+def _counts(lib):
+    with lib.session() as s:
+        return {
+            "analyses": s.scalar(select(func.count()).select_from(Analysis)),
+            "faces": s.scalar(select(func.count()).select_from(Detection)),
+            "embeddings": s.scalar(select(func.count()).select_from(Embedding)),
+        }
+
+
+def test_index_in_process_with_worker_processes(photos, library_path):
+    seen = []
+    with Library(library_path) as lib:
+        report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2,
+                              progress=lambda stage, d, t: seen.append((stage, d, t)))
+        assert report.status == "completed"
+        assert (report.scan.new, report.analyse.analysed, report.analyse.failed) == (24, 24, 0)
+        assert report.analyse.found >= 20
+        counts = _counts(lib)
+        assert counts["analyses"] == 24 and counts["faces"] == counts["embeddings"] == report.analyse.found
+        assert ("analyse", 24, 24) in seen and ("scan", 24, 24) in seen
+        # Nothing new: a second run decodes nothing.
+        again = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2)
+        assert (again.scan.unchanged, again.analyse.pending, again.analyse.found) == (24, 0, 0)
+        status = library_status(lib)
+        assert status["photos"]["ok"] == 24 and status["faces"] == report.analyse.found
+        assert [r["status"] for r in status["runs"]] == ["completed", "completed"]
+
+
+def test_a_copy_of_an_analysed_photo_reuses_its_results(photos, library_path, tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    one = next(photos.rglob("*.jpg"))
+    (root / "a.jpg").write_bytes(one.read_bytes())
+    with Library(library_path) as lib:
+        first = index_folder(lib, root, EncoderSpec.of("faces"), workers=1)
+        (root / "copy.jpg").write_bytes(one.read_bytes())
+        second = index_folder(lib, root, EncoderSpec.of("faces"), workers=1)
+        assert (second.scan.new, second.analyse.reused, second.analyse.found) == (1, 1, first.analyse.found)
+
+
+def test_cancel_keeps_work_and_next_run_resumes(photos, library_path):
+    cancel = CancelEvent()
+
+    def progress(stage, done, total):
+        if stage == "analyse" and done >= 4:
+            cancel.set()
+
+    with Library(library_path) as lib:
+        report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=1, progress=progress, cancel=cancel)
+        assert report.status == "cancelled"
+        done_before = _counts(lib)["analyses"]
+        assert 4 <= done_before < 24
+        report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=1)
+        assert report.status == "completed" and report.analyse.pending == 24 - done_before
+        assert _counts(lib)["analyses"] == 24
+        with lib.session() as s:
+            assert [r.status for r in s.scalars(select(IndexRun).order_by(IndexRun.id))] == ["cancelled", "completed"]
+
+
+def test_cli_index_and_status(photos, library_path, capsys):
+    assert main(["index", str(photos), "--library", str(library_path), "--workers", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "24 new" in out and "0 failed" in out and "faces:" in out
+    assert main(["status", "--library", str(library_path), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["photos"]["total"] == 24 and status["faces"] >= 20
+    assert main(["status", "--library", str(library_path)]) == 0
+    assert "24 ok" in capsys.readouterr().out
+
+
+def test_cli_species_mode(pets_data, library_path, tmp_path, capsys):
+    root = tmp_path / "pets"
+    copy_identities(pets_data, root, ["beagle", "pug"], per=3)
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 50)
+    assert main(["index", str(root), "--library", str(library_path), "--mode", "species", "--json",
+                 "--quiet", "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["scan"]["new"] == 7 and report["analyse"]["found"] == 6
+    assert report["scan"]["failed"] + report["analyse"]["failed"] == 1
+    with Library(library_path) as lib, lib.session() as s:
+        dims = s.scalars(select(Embedding.dim).distinct()).all()
+        kinds = s.scalars(select(Detection.kind).distinct()).all()
+    assert dims == [1280] and kinds == ["photo"]
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("missing_folder", "folder not found"),
+    ("not_a_database", "not a photo-grouper library"),
+    ("library_is_a_folder", "is a folder"),
+])
+def test_cli_bad_input_gives_one_clear_message(setup, message, photos, tmp_path, capsys):
+    library = tmp_path / "lib.sqlite3"
+    folder = photos
+    if setup == "missing_folder":
+        folder = tmp_path / "no-such-folder"
+    elif setup == "not_a_database":
+        library.write_text("my shopping list\n" * 50)
+    else:
+        library.mkdir()
+    before = library.read_bytes() if library.is_file() else None
+    assert main(["index", str(folder), "--library", str(library), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    if before is not None:
+        assert library.read_bytes() == before
+
+
+def _run_cli(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "photo_grouper", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+def _wait_for_analyses(library_path, at_least, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if library_path.exists():
+            try:
+                with sqlite3.connect(f"file:{library_path}?mode=ro", uri=True, timeout=1) as conn:
+                    if conn.execute("SELECT count(*) FROM analyses").fetchone()[0] >= at_least:
+                        return
+            except sqlite3.OperationalError:
+                pass  # schema not created yet
+        time.sleep(0.05)
+    pytest.fail("the index run made no progress")
+
+
+def _check_consistent(library_path):
+    with sqlite3.connect(library_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # Every face has its embedding, every analysis its faces.
+        assert conn.execute("SELECT count(*) FROM detections d LEFT JOIN embeddings e ON e.detection_id = d.id "
+                            "WHERE e.id IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM analyses a WHERE a.found != "
+                            "(SELECT count(*) FROM detections d WHERE d.analysis_id = a.id)").fetchone()[0] == 0
+
+
+def test_killed_run_resumes_cleanly(photos, library_path):
+    args = ["index", str(photos), "--library", str(library_path), "--workers", "2", "--quiet"]
+    proc = _run_cli(args)
+    _wait_for_analyses(library_path, 4, proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # the main process and its workers, mid-run
+    proc.wait()
+    _check_consistent(library_path)
+    with sqlite3.connect(library_path) as conn:
+        done_before = conn.execute("SELECT count(*) FROM analyses").fetchone()[0]
+    assert done_before < 24
+
+    proc = _run_cli(args + ["--json"])
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert report["scan"]["unchanged"] == 24 and report["analyse"]["pending"] == 24 - done_before
+    _check_consistent(library_path)
+    with Library(library_path) as lib:
+        assert _counts(lib)["analyses"] == 24
+        with lib.session() as s:
+            runs = s.scalars(select(IndexRun.status).order_by(IndexRun.id)).all()
+            assert runs == ["interrupted", "completed"]
+            assert s.scalar(select(func.count()).select_from(Photo)) == 24
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(photos, library_path):
+    args = ["index", str(photos), "--library", str(library_path), "--workers", "2", "--quiet"]
+    proc = _run_cli(args)
+    _wait_for_analyses(library_path, 2, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole job on Ctrl-C
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Cancelled" in out and "run the same command again to resume" in out
+    assert "Traceback" not in err
+    _check_consistent(library_path)
+    proc = _run_cli(args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    with Library(library_path) as lib:
+        assert _counts(lib)["analyses"] == 24

@@ -1,0 +1,32 @@
+"""Layering rules from DESIGN.md that are cheap to break by accident."""
+
+import pkgutil
+import subprocess
+import sys
+
+import photo_grouper
+
+
+def _core_modules() -> list[str]:
+    names = [m.name for m in pkgutil.walk_packages(photo_grouper.__path__, "photo_grouper.")]
+    return [n for n in names if not n.startswith("photo_grouper.gui") and not n.endswith("__main__")]
+
+
+def test_core_imports_no_qt():
+    modules = _core_modules()
+    assert "photo_grouper.jobs" in modules and "photo_grouper.vision.faces" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6'))\n"
+        "print(','.join(qt))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"Qt imported outside photo_grouper.gui: {result.stdout}"
+
+
+def test_store_imports_no_torch():
+    code = "import sys, photo_grouper.store, photo_grouper.media; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
