@@ -6,6 +6,9 @@ The model files come from the installed ``face_recognition_models`` package. Its
 Speed comes from where each step runs: the detector scans a copy shrunk to ``detect_side`` pixels (HOG cost grows
 with the pixel count), while landmarks and descriptors are taken from a larger decode (``chip_side``) so a face
 keeps its detail. Large JPEGs are decoded at a reduced DCT scale, never at full resolution.
+
+The HOG score threshold sits a little below dlib's default (-0.2 instead of 0): on the shared CelebA photos it
+found 7 of 12 missed faces (tilted heads, small faces) for 2 extra detections in 194 photos.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class DlibFaceEncoder(Encoder):
     dim = 128
 
     def __init__(self, detector: str = "hog", detect_side: int = 1024, chip_side: int = 2048,
-                 upsample: int = 1, min_score: float = 0.0):
+                 upsample: int = 1, min_score: float = -0.2):
         if detector not in ("hog", "cnn"):
             raise ValueError(f"unknown face detector {detector!r} (use hog or cnn)")
         self.detector_kind = detector
@@ -54,7 +57,7 @@ class DlibFaceEncoder(Encoder):
 
     @property
     def detector_name(self) -> str:
-        return f"dlib-{self.detector_kind}-{self.detect_side}-u{self.upsample}"
+        return f"dlib-{self.detector_kind}-{self.detect_side}-u{self.upsample}-t{self.min_score:g}"
 
     # Models load on first use, in whichever process does the work.
     @cached_property

@@ -1,6 +1,8 @@
 import os
 import sqlite3
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,19 +163,28 @@ def test_a_full_disk_rolls_back_and_says_so(library_path):
 
 @pytest.fixture
 def read_only_dir(tmp_path):
-    """A folder nobody can write to. Root ignores permission bits, so as root the folder is made immutable."""
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if os.geteuid() == 0:
-        result = subprocess.run(["chattr", "+i", str(ro)], capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.fail(f"cannot make a read-only folder as root here: {result.stderr.strip()}")
-        yield ro
-        subprocess.run(["chattr", "-i", str(ro)], check=True)
-    else:
+    """A folder nobody can write to. Root ignores permission bits, so as root the folder is made immutable
+    (chattr +i), on the temporary folder's file system or, where that has no such flag (tmpfs), beside the tests."""
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
         ro.chmod(0o555)
         yield ro
         ro.chmod(0o755)
+        return
+    errors = []
+    for parent in (tmp_path, Path(__file__).resolve().parents[2] / ".pytest_cache"):
+        parent.mkdir(exist_ok=True)
+        ro = Path(tempfile.mkdtemp(prefix="ro-", dir=parent))
+        result = subprocess.run(["chattr", "+i", str(ro)], capture_output=True, text=True)
+        if result.returncode == 0:
+            yield ro
+            subprocess.run(["chattr", "-i", str(ro)], check=True)
+            ro.rmdir()
+            return
+        errors.append(result.stderr.strip())
+        ro.rmdir()
+    pytest.fail(f"cannot make a read-only folder as root here: {errors}")
 
 
 def test_a_read_only_location_is_refused_clearly(read_only_dir):
