@@ -109,3 +109,26 @@ def test_unknown_mode_and_detector_are_refused():
         make_encoder(EncoderSpec.of("plants"))
     with pytest.raises(ValueError, match="unknown face detector"):
         make_encoder(EncoderSpec.of("faces", detector="magic"))
+
+
+def test_cnn_face_detector_finds_the_face(faces_data):
+    encoder = make_encoder(EncoderSpec.of("faces", detector="cnn", detect_side=400, upsample=0))
+    photo = sorted((faces_data / "celeb-07212").iterdir())[1]
+    faces = encoder.analyse_one(photo)
+    assert len(faces) == 1 and faces[0].vector.shape == (128,)
+    assert "cnn" in encoder.pipeline
+
+
+def test_species_encoder_takes_a_users_weights_file(tmp_path, pets_data):
+    state = torch.load(shipped_weights(), weights_only=True)
+    state["_fc.bias"] = state["_fc.bias"] + 1  # a "fine-tuned" copy: same network, other numbers
+    path = tmp_path / "mine.pth"
+    torch.save(state, path)
+    mine = make_encoder(EncoderSpec.of("species", weights=str(path), device="cpu"))
+    shipped = make_encoder(EncoderSpec.of("species", device="cpu"))
+    assert mine.model_version.startswith("user-") and shipped.model_version == "imagenet"
+    assert mine.pipeline != shipped.pipeline  # other weights: photos are embedded again
+    photo = next((pets_data / "pug").iterdir())
+    # Only the classifier changed, so the pooled features agree.
+    np.testing.assert_allclose(mine.analyse_one(photo)[0].vector, shipped.analyse_one(photo)[0].vector,
+                               rtol=1e-4, atol=1e-4)
