@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from photo_grouper.clustering.knn import exact_knn, hnsw_knn, knn_graph, l2_normalise, recall_at_k
+
+
+def _clustered(n_clusters=300, per=10, dim=128, spread=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim))
+    return (np.repeat(centres, per, axis=0) + spread * rng.standard_normal((n_clusters * per, dim))).astype(np.float32)
+
+
+def test_exact_matches_brute_force():
+    x = _clustered(50, 6, 32)
+    g = exact_knn(x, 5, block=64)  # several blocks
+    xn = l2_normalise(x)
+    sims = xn @ xn.T
+    np.fill_diagonal(sims, -np.inf)
+    expected = np.argsort(-sims, axis=1)[:, :5]
+    assert g.indices.shape == (300, 5) and g.sims.dtype == np.float32
+    np.testing.assert_allclose(g.sims, np.take_along_axis(sims, expected, 1), atol=1e-5)
+    assert recall_at_k(g, type(g)(expected, g.sims)) > 0.99  # ties may swap order
+    assert np.all(np.diff(g.sims, axis=1) <= 1e-6)  # most similar first
+
+
+@pytest.mark.parametrize("data", ["random", "clustered"])
+def test_hnsw_recall_at_10_is_at_least_095(data):
+    x = (np.random.default_rng(1).standard_normal((6000, 128)).astype(np.float32) if data == "random"
+         else _clustered(600, 10))
+    r = recall_at_k(hnsw_knn(x, 10), exact_knn(x, 10))
+    assert r >= 0.95, r
+
+
+def test_self_is_never_a_neighbour_even_with_duplicates():
+    x = np.repeat(_clustered(20, 1, 16), 4, axis=0)  # every vector four times
+    for g in (exact_knn(x, 5), hnsw_knn(x, 5)):
+        assert not np.any(g.indices == np.arange(len(x))[:, None])
+        assert g.indices.shape == (80, 5)
+
+
+def test_auto_and_small_inputs():
+    x = _clustered(5, 2, 8)
+    assert knn_graph(x, 20).k == 9  # at most N-1 neighbours
+    assert knn_graph(x[:1], 5).indices.shape == (1, 0)
+    with pytest.raises(ValueError):
+        knn_graph(x[0], 3)
+    with pytest.raises(ValueError):
+        knn_graph(x, 3, method="magic")
