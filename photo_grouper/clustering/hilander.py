@@ -1,0 +1,178 @@
+"""Hi-LANDER: the LANDER model applied level after level, each level's clusters becoming the next level's nodes,
+until it predicts no more links. The result is a hierarchy of partitions, finest first, each a coarsening of the
+one before; the app zooms through it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .graph import LevelGraph, build_level_graph
+from .knn import l2_normalise
+from .lander import Lander
+
+
+def peak_forest(edge_index: np.ndarray, score: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Each node i keeps at most one kept edge j -> i, the one with the highest score: its parent.
+    Returns parent (n,), parent[i] == i for roots (peaks)."""
+    parent = np.arange(n)
+    src, dst = edge_index[0][keep], edge_index[1][keep]
+    s = score[keep]
+    if src.size:
+        order = np.lexsort((-s, dst))  # by target, best score first
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = dst[order][1:] != dst[order][:-1]
+        chosen = order[first]
+        parent[dst[chosen]] = src[chosen]
+    return parent
+
+
+def roots_of(parent: np.ndarray) -> np.ndarray:
+    """Follow parent links to the root (terminates: parents always have strictly higher density)."""
+    root = parent.copy()
+    while True:
+        nxt = root[root]
+        if np.array_equal(nxt, root):
+            return root
+        root = nxt
+
+
+@dataclass
+class Level:
+    """One level of the hierarchy over the n input items."""
+
+    labels: np.ndarray  # (n,) cluster of each item, 0..m-1
+    peaks: np.ndarray  # (m,) item index of each cluster's peak (its representative)
+    edges_added: int
+
+
+def _next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Supernode features: the peak's own feature, and the mean level-0 feature of the members."""
+    m = peak_item.shape[0]
+    sums = np.zeros((m, x.shape[1]), dtype=np.float64)
+    np.add.at(sums, node_of_item, x)
+    return x[peak_item], l2_normalise(sums.astype(np.float32))
+
+
+class HiLander:
+    """Learned hierarchical clustering (scikit-learn estimator conventions).
+
+    Parameters are stored as given; ``fit(X)`` sets ``labels_`` (the default partition: the level where the
+    hierarchy stopped, as the paper predicts), ``levels_`` (one partition per level, finest first), ``peaks_``
+    (representative item of each cluster, per level) and ``parents_`` (for each level but the last, the cluster of
+    the next level that contains each cluster). No labels are needed.
+    """
+
+    def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
+                 device=None, weights: str | Path | None = None, model: Lander | None = None):
+        self.k = k
+        self.tau = tau
+        self.max_levels = max_levels
+        self.early_stop = early_stop
+        self.device = device
+        self.weights = weights
+        self.model = model
+
+    def _load(self) -> tuple[Lander, float]:
+        if self.model is not None:
+            return self.model, self.tau if self.tau is not None else 0.8
+        model, card = load_weights(self.weights or default_weights("faces"))
+        return model, self.tau if self.tau is not None else float(card.get("tau", 0.8))
+
+    def fit(self, X, y=None):
+        from ..vision.device import choose_device
+
+        x = l2_normalise(np.asarray(X, dtype=np.float32))
+        n = x.shape[0]
+        model, tau = self._load()
+        device = choose_device(self.device)
+        model = model.to(device).eval()
+        self.tau_ = tau
+        self.timings_ = []
+
+        levels: list[Level] = []
+        node_of_item = np.arange(n)
+        peak_item = np.arange(n)
+        feats, centres = x, x
+        prev_added = None
+        for _ in range(self.max_levels):
+            m = feats.shape[0]
+            if m < 2:
+                break
+            graph, _knn = build_level_graph(feats, centres, self.k, device=device)
+            with torch.inference_mode():
+                logits, dens = model(graph.to(device))
+                prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
+                dens = dens.cpu().numpy()
+            parent = decode(graph, prob, dens, tau)
+            added = int((parent != np.arange(m)).sum())
+            if added == 0:
+                break
+            root = roots_of(parent)
+            uniq, cluster_of_node = np.unique(root, return_inverse=True)
+            node_of_item = cluster_of_node[node_of_item]
+            peak_item = peak_item[uniq]
+            levels.append(Level(node_of_item.copy(), peak_item.copy(), added))
+            feats, centres = _next_nodes(x, node_of_item, peak_item)
+            if self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1):
+                break
+            prev_added = added
+
+        if not levels:
+            levels.append(Level(np.arange(n), np.arange(n), 0))
+        self.levels_ = [lv.labels for lv in levels]
+        self.peaks_ = [lv.peaks for lv in levels]
+        self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
+        self.labels_ = self.levels_[-1]
+        return self
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        return self.fit(X).labels_
+
+
+def decode(graph: LevelGraph, prob: np.ndarray, dens: np.ndarray, tau: float) -> np.ndarray:
+    """Keep edge j -> i when j is denser than i and the link probability passes tau; one parent per node."""
+    ei = graph.edge_index.cpu().numpy()
+    keep = (dens[ei[0]] > dens[ei[1]]) & (prob > tau)
+    return peak_forest(ei, prob, keep, graph.num_nodes)
+
+
+def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    parent = np.empty(fine.max() + 1, dtype=np.int64)
+    parent[fine] = coarse
+    return parent
+
+
+# ---- weights ------------------------------------------------------------------------------------------------
+
+def resources_folder() -> Path:
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def default_weights(mode: str) -> Path:
+    for base in (Path(__file__).resolve().parent / "weights", resources_folder()):
+        path = base / f"hilander-{mode}.pt"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"no trained Hi-LANDER weights for {mode} mode (expected resources/hilander-{mode}.pt)")
+
+
+def save_weights(model: Lander, path: Path, card: dict) -> None:
+    path = Path(path)
+    torch.save({"config": model.config(), "state": model.state_dict()}, path)
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str))
+
+
+def load_weights(path: Path) -> tuple[Lander, dict]:
+    path = Path(path)
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = Lander(**blob["config"])
+    model.load_state_dict(blob["state"], strict=True)
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return model.eval(), card

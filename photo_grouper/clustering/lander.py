@@ -1,0 +1,125 @@
+"""LANDER (Xing et al., ICCV 2021), PyTorch Geometric style: graph conv on ``[x ‖ c]``, an edge head that says
+whether two nodes are the same identity, and density computed from the edge probabilities.
+
+Ours differs from the reference in one input: the edge head also sees the edge's neighbourhood features
+(``graph.EDGE_FEATURES``: raw similarity, rank, mutual link, shared neighbours, local scale), which the paper's
+edge head recovers only through the node embeddings.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import scatter
+
+from .graph import EDGE_FEATURES, LevelGraph
+
+
+class WeightedMeanConv(MessagePassing):
+    r"""The LANDER graph convolution: :math:`h_i = \mathrm{ReLU}(W [z_i \Vert \sum_j a_{ij} z_j] + b)` with
+    row-normalised edge weights :math:`a_{ij}`.
+
+    Shapes:
+        - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`, edge weights :math:`(E,)`
+        - **output:** node features :math:`(N, F_{out})`
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0):
+        super().__init__(aggr="add")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.lin = nn.Linear(2 * in_channels, out_channels)
+        self.dropout = dropout
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self.lin.reset_parameters()
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        agg = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+        out = F.relu(self.lin(torch.cat([x, agg], dim=-1)))
+        return F.dropout(out, p=self.dropout, training=self.training)
+
+    def message(self, x_j: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        return edge_weight.unsqueeze(-1) * x_j
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+
+
+class Lander(nn.Module):
+    """Edge connectivity and node density for one level's graph.
+
+    Shapes:
+        - **input:** a :class:`LevelGraph` with node input :math:`(N, 2d)` and :math:`E` edges
+        - **output:** edge logits :math:`(E, 2)` (column 1: same identity), density :math:`(N,)`
+    """
+
+    def __init__(self, feature_dim: int, hidden: int = 512, num_conv: int = 1, dropout: float = 0.0,
+                 edge_features: bool = True, pair_product: bool = True):
+        super().__init__()
+        self.feature_dim = feature_dim
+        self.hidden = hidden
+        self.use_edge_features = edge_features
+        self.use_pair_product = pair_product
+        dims = [2 * feature_dim] + [hidden] * num_conv
+        self.convs = nn.ModuleList(WeightedMeanConv(a, b, dropout) for a, b in zip(dims[:-1], dims[1:]))
+        self.src_mlp = nn.Linear(hidden, 256)
+        self.dst_mlp = nn.Linear(hidden, 256)
+        self.edge_mlp = nn.Sequential(nn.Linear(EDGE_FEATURES, 64), nn.PReLU(), nn.Linear(64, 256)) \
+            if edge_features else None
+        # h_i * h_j lets the head compare the two ends in the learned space, which a sum of projections cannot.
+        self.pair_mlp = nn.Linear(hidden, 256) if pair_product else None
+        self.classifier = nn.Sequential(nn.PReLU(256), nn.Linear(256, 256), nn.PReLU(256), nn.Linear(256, 2))
+
+    def config(self) -> dict:
+        return {"feature_dim": self.feature_dim, "hidden": self.hidden, "num_conv": len(self.convs),
+                "dropout": self.convs[0].dropout, "edge_features": self.use_edge_features,
+                "pair_product": self.use_pair_product}
+
+    def forward(self, g: LevelGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        h = g.x
+        for conv in self.convs:
+            h = conv(h, g.edge_index, g.weight)
+        src, dst = g.edge_index
+        z = self.src_mlp(h)[src] + self.dst_mlp(h)[dst]
+        if self.pair_mlp is not None:
+            z = z + self.pair_mlp(h[src] * h[dst])
+        if self.edge_mlp is not None:
+            z = z + self.edge_mlp(g.edge_attr)
+        logits = self.classifier(z)
+        return logits, density(logits, g)
+
+
+def density(logits: torch.Tensor, g: LevelGraph) -> torch.Tensor:
+    """d_i = mean over i's neighbours j of sim_ij * (p_ij[1] - p_ij[0])."""
+    p = torch.softmax(logits, dim=-1)
+    return scatter(g.sim * (p[:, 1] - p[:, 0]), g.edge_index[1], dim=0, dim_size=g.num_nodes, reduce="mean")
+
+
+def true_density(g: LevelGraph, labels: torch.Tensor) -> torch.Tensor:
+    """d*_i = mean over neighbours of sim_ij * (+1 same label, -1 different)."""
+    src, dst = g.edge_index
+    sign = (labels[src] == labels[dst]).float() * 2 - 1
+    return scatter(g.sim * sign, dst, dim=0, dim_size=g.num_nodes, reduce="mean")
+
+
+def lander_loss(logits: torch.Tensor, dens: torch.Tensor, g: LevelGraph, labels: torch.Tensor,
+                balance: bool = True) -> tuple[torch.Tensor, dict]:
+    """Edge cross-entropy on edges towards higher true density, plus density MSE."""
+    src, dst = g.edge_index
+    target = (labels[src] == labels[dst]).long()
+    d_true = true_density(g, labels)
+    mask = d_true[src] > d_true[dst]
+    if not mask.any():
+        mask = torch.ones_like(mask)
+    weight = None
+    if balance:
+        pos = target[mask].float().mean().clamp(0.05, 0.95)
+        weight = torch.stack([0.5 / (1 - pos), 0.5 / pos])
+    conn = F.cross_entropy(logits[mask], target[mask], weight=weight)
+    den = F.mse_loss(dens, d_true)
+    return conn + den, {"conn": conn.item(), "density": den.item()}

@@ -1,0 +1,95 @@
+"""Labelled photo folders (one subfolder per identity or species) turned into embedding arrays, for training and
+benchmarks. The embeddings come from the project's own index pipeline into a cache library, so a second run
+re-embeds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+from sqlalchemy import select
+
+from .jobs import StageProgress, index_folder
+from .media import check_folder, under
+from .store import Analysis, Detection, Embedding, Library, Photo, PhotoStatus
+from .vision import EncoderSpec, make_encoder
+
+
+@dataclass
+class LabelledEmbeddings:
+    x: np.ndarray  # (N, dim) float32, one row per photo that gave a detection
+    labels: np.ndarray  # (N,) label = name of the photo's top-level subfolder
+    paths: list[str]
+    photos: int = 0  # labelled photos seen
+    misses: list[str] = field(default_factory=list)  # photos where nothing was detected
+    failed: list[str] = field(default_factory=list)  # photos that could not be read
+
+    def subset(self, keep: np.ndarray) -> LabelledEmbeddings:
+        keep = np.asarray(keep)
+        return LabelledEmbeddings(self.x[keep], self.labels[keep], [self.paths[i] for i in np.flatnonzero(keep)]
+                                  if keep.dtype == bool else [self.paths[i] for i in keep])
+
+    def split_by_label(self, fraction: float, seed: int = 0) -> tuple[LabelledEmbeddings, LabelledEmbeddings]:
+        """Disjoint label sets: ``fraction`` of the labels in the first part, the rest in the second."""
+        names = np.unique(self.labels)
+        rng = np.random.default_rng(seed)
+        first = set(rng.choice(names, size=max(1, round(fraction * len(names))), replace=False).tolist())
+        mask = np.array([lab in first for lab in self.labels])
+        return self.subset(mask), self.subset(~mask)
+
+
+def cache_library_path(folder: Path, cache_dir: Path | None = None) -> Path:
+    folder = Path(folder).resolve()
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:10]
+    base = cache_dir or Path(platformdirs.user_cache_dir("photo-grouper", appauthor=False)) / "labelled"
+    return base / f"{folder.name}-{digest}.sqlite3"
+
+
+def embed_labelled(folder: Path | str, spec: EncoderSpec, *, library: Path | None = None,
+                   cache_dir: Path | None = None, workers: int | None = None,
+                   progress: StageProgress | None = None) -> LabelledEmbeddings:
+    """Index ``folder`` into a cache library (incremental) and read one embedding per photo with its label.
+
+    A labelled photo shows its subject, so where several faces are found the most confident one is taken."""
+    folder = check_folder(folder)
+    path = library or cache_library_path(folder, cache_dir)
+    encoder = make_encoder(spec)
+    with Library(path) as lib:
+        index_folder(lib, folder, spec, workers=workers, progress=progress)
+        with lib.session() as s:
+            photos = s.execute(select(Photo.id, Photo.path, Photo.status).where(under(folder))
+                               .order_by(Photo.path)).all()
+            rows = s.execute(
+                select(Detection.photo_id, Detection.score, Embedding.vector)
+                .join(Analysis, Analysis.id == Detection.analysis_id)
+                .join(Embedding, Embedding.detection_id == Detection.id)
+                .where(Analysis.pipeline == encoder.pipeline, Embedding.model == encoder.model,
+                       Embedding.model_version == encoder.model_version)).all()
+    best: dict[int, tuple[float, bytes]] = {}
+    for photo_id, score, vector in rows:
+        score = score if score is not None else 0.0
+        if photo_id not in best or score > best[photo_id][0]:
+            best[photo_id] = (score, vector)
+    out = LabelledEmbeddings(np.empty((0, encoder.dim), np.float32), np.empty(0, dtype=object), [])
+    xs, labels = [], []
+    for photo_id, photo_path, status in photos:
+        rel = Path(photo_path).relative_to(folder)
+        if len(rel.parts) < 2 or status == PhotoStatus.MISSING:
+            continue  # not inside a label folder, or gone
+        out.photos += 1
+        if status == PhotoStatus.FAILED:
+            out.failed.append(photo_path)
+        elif photo_id not in best:
+            out.misses.append(photo_path)
+        else:
+            xs.append(np.frombuffer(best[photo_id][1], dtype="<f4"))
+            labels.append(rel.parts[0])
+            out.paths.append(photo_path)
+    if xs:
+        out.x = np.stack(xs).astype(np.float32)
+        out.labels = np.array(labels)
+    return out
