@@ -16,7 +16,9 @@ import torch
 
 from .knn import KnnGraph, knn_graph
 
-EDGE_FEATURES = 7
+EDGE_FEATURES = 12
+PROFILE_K = 10  # similarities to this many nearest neighbours describe a node's neighbourhood
+NODE_PROFILE = PROFILE_K + 3
 
 
 @dataclass
@@ -26,6 +28,7 @@ class LevelGraph:
     weight: torch.Tensor  # (E,) a_ij, rows (per target) sum to 1
     sim: torch.Tensor  # (E,) raw cosine similarity
     edge_attr: torch.Tensor  # (E, EDGE_FEATURES)
+    profile: torch.Tensor  # (N, NODE_PROFILE) identity-free description of each node's neighbourhood
     k: int
 
     @property
@@ -34,7 +37,7 @@ class LevelGraph:
 
     def to(self, device) -> LevelGraph:
         return LevelGraph(self.x.to(device), self.edge_index.to(device), self.weight.to(device),
-                          self.sim.to(device), self.edge_attr.to(device), self.k)
+                          self.sim.to(device), self.edge_attr.to(device), self.profile.to(device), self.k)
 
 
 def edge_features(knn: KnnGraph) -> np.ndarray:
@@ -68,6 +71,20 @@ def edge_features(knn: KnnGraph) -> np.ndarray:
     return feats
 
 
+def _centre_features(features, centres, sizes, knn: KnnGraph) -> np.ndarray:
+    """What supernodes add: similarities between the members' means, across peak and mean, and both sizes."""
+    n, k = knn.indices.shape
+    rows, cols = np.repeat(np.arange(n), k), knn.indices.ravel()
+    logs = np.log1p(sizes) / 5.0
+    return np.stack([
+        _rowdot(centres, centres, rows, cols),
+        _rowdot(features, centres, rows, cols),
+        _rowdot(centres, features, rows, cols),
+        logs[rows],
+        logs[cols],
+    ], axis=1).astype(np.float32)
+
+
 def _shared_neighbours(idx: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Count of common kNN members of each edge's two ends, in blocks to bound memory."""
     n, k = idx.shape
@@ -81,9 +98,33 @@ def _shared_neighbours(idx: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> n
     return out
 
 
+def _rowdot(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+    out = np.empty(rows.shape[0], dtype=np.float32)
+    for start in range(0, rows.shape[0], block):
+        r, c = rows[start:start + block], cols[start:start + block]
+        out[start:start + block] = np.einsum("ij,ij->i", a[r], b[c])
+    return out
+
+
+def node_profile(knn: KnnGraph, sizes: np.ndarray, tightness: np.ndarray) -> np.ndarray:
+    """Similarities to the nearest PROFILE_K neighbours (padded with the last), log size, tightness, mean sim."""
+    sims = knn.sims[:, :PROFILE_K]
+    if sims.shape[1] < PROFILE_K:
+        pad = np.repeat(sims[:, -1:] if sims.shape[1] else np.zeros((sims.shape[0], 1), np.float32),
+                        PROFILE_K - sims.shape[1], axis=1)
+        sims = np.concatenate([sims, pad], axis=1)
+    return np.concatenate([sims, np.log1p(sizes)[:, None] / 5.0, tightness[:, None],
+                           knn.sims.mean(axis=1, keepdims=True)], axis=1).astype(np.float32)
+
+
 def build_level_graph(features: np.ndarray, centres: np.ndarray, k: int, *, knn: KnnGraph | None = None,
+                      sizes: np.ndarray | None = None, tightness: np.ndarray | None = None,
                       device=None) -> tuple[LevelGraph, KnnGraph]:
-    """The graph of one level: nodes are (super)nodes with their feature and their members' mean feature."""
+    """The graph of one level: nodes are (super)nodes with their feature and their members' mean feature;
+    ``sizes`` counts each node's members and ``tightness`` is their mean similarity to the mean (1 for one item)."""
+    n_nodes = features.shape[0]
+    sizes = np.ones(n_nodes, np.float32) if sizes is None else np.asarray(sizes, np.float32)
+    tightness = np.ones(n_nodes, np.float32) if tightness is None else np.asarray(tightness, np.float32)
     knn = knn or knn_graph(features, k, device=device)
     n, kk = knn.indices.shape
     sims = np.maximum(knn.sims, 0.0)  # negative similarities carry no weight
@@ -94,7 +135,9 @@ def build_level_graph(features: np.ndarray, centres: np.ndarray, k: int, *, knn:
         edge_index=torch.from_numpy(np.stack([knn.indices.ravel(), targets]).astype(np.int64)),
         weight=torch.from_numpy(weight.ravel().astype(np.float32)),
         sim=torch.from_numpy(knn.sims.ravel().astype(np.float32)),
-        edge_attr=torch.from_numpy(edge_features(knn)),
+        edge_attr=torch.from_numpy(np.concatenate(
+            [edge_features(knn), _centre_features(features, centres, sizes, knn)], axis=1)),
+        profile=torch.from_numpy(node_profile(knn, sizes, tightness)),
         k=kk,
     )
     return graph, knn

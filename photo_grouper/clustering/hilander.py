@@ -14,7 +14,7 @@ import torch
 
 from .graph import LevelGraph, build_level_graph
 from .knn import l2_normalise
-from .lander import Lander
+from .lander import Lander, deterministic
 
 
 def peak_forest(edge_index: np.ndarray, score: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
@@ -51,12 +51,16 @@ class Level:
     edges_added: int
 
 
-def _next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Supernode features: the peak's own feature, and the mean level-0 feature of the members."""
+def next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> dict[str, np.ndarray]:
+    """Supernodes: the peak's own feature, the members' mean level-0 feature (normalised), how many members, and
+    how tight they are (mean similarity to their mean)."""
     m = peak_item.shape[0]
     sums = np.zeros((m, x.shape[1]), dtype=np.float64)
     np.add.at(sums, node_of_item, x)
-    return x[peak_item], l2_normalise(sums.astype(np.float32))
+    sizes = np.bincount(node_of_item, minlength=m).astype(np.float32)
+    norms = np.linalg.norm(sums, axis=1)
+    return {"features": x[peak_item], "centres": l2_normalise(sums.astype(np.float32)), "sizes": sizes,
+            "tightness": (norms / np.maximum(sizes, 1)).astype(np.float32)}
 
 
 class HiLander:
@@ -98,14 +102,14 @@ class HiLander:
         levels: list[Level] = []
         node_of_item = np.arange(n)
         peak_item = np.arange(n)
-        feats, centres = x, x
+        nodes = {"features": x, "centres": x}
         prev_added = None
         for _ in range(self.max_levels):
-            m = feats.shape[0]
+            m = nodes["features"].shape[0]
             if m < 2:
                 break
-            graph, _knn = build_level_graph(feats, centres, self.k, device=device)
-            with torch.inference_mode():
+            graph, _knn = build_level_graph(k=self.k, device=device, **nodes)
+            with torch.inference_mode(), deterministic():
                 logits, dens = model(graph.to(device))
                 prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
                 dens = dens.cpu().numpy()
@@ -118,7 +122,7 @@ class HiLander:
             node_of_item = cluster_of_node[node_of_item]
             peak_item = peak_item[uniq]
             levels.append(Level(node_of_item.copy(), peak_item.copy(), added))
-            feats, centres = _next_nodes(x, node_of_item, peak_item)
+            nodes = next_nodes(x, node_of_item, peak_item)
             if self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1):
                 break
             prev_added = added

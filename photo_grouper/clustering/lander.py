@@ -8,13 +8,16 @@ edge head recovers only through the node embeddings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from .graph import EDGE_FEATURES, LevelGraph
+from .graph import EDGE_FEATURES, NODE_PROFILE, LevelGraph
 
 
 class WeightedMeanConv(MessagePassing):
@@ -59,13 +62,17 @@ class Lander(nn.Module):
     """
 
     def __init__(self, feature_dim: int, hidden: int = 512, num_conv: int = 1, dropout: float = 0.0,
-                 edge_features: bool = True, pair_product: bool = True):
+                 edge_features: bool = True, pair_product: bool = True, node_input: str = "embedding"):
         super().__init__()
         self.feature_dim = feature_dim
         self.hidden = hidden
         self.use_edge_features = edge_features
         self.use_pair_product = pair_product
-        dims = [2 * feature_dim] + [hidden] * num_conv
+        if node_input not in ("embedding", "profile"):
+            raise ValueError(f"node_input must be 'embedding' or 'profile', not {node_input!r}")
+        # "embedding": the paper's [x ‖ c]. "profile": only similarities, which carry over to unseen identities.
+        self.node_input = node_input
+        dims = [2 * feature_dim if node_input == "embedding" else NODE_PROFILE] + [hidden] * num_conv
         self.convs = nn.ModuleList(WeightedMeanConv(a, b, dropout) for a, b in zip(dims[:-1], dims[1:]))
         self.src_mlp = nn.Linear(hidden, 256)
         self.dst_mlp = nn.Linear(hidden, 256)
@@ -78,10 +85,10 @@ class Lander(nn.Module):
     def config(self) -> dict:
         return {"feature_dim": self.feature_dim, "hidden": self.hidden, "num_conv": len(self.convs),
                 "dropout": self.convs[0].dropout, "edge_features": self.use_edge_features,
-                "pair_product": self.use_pair_product}
+                "pair_product": self.use_pair_product, "node_input": self.node_input}
 
     def forward(self, g: LevelGraph) -> tuple[torch.Tensor, torch.Tensor]:
-        h = g.x
+        h = g.x if self.node_input == "embedding" else g.profile
         for conv in self.convs:
             h = conv(h, g.edge_index, g.weight)
         src, dst = g.edge_index
@@ -123,3 +130,14 @@ def lander_loss(logits: torch.Tensor, dens: torch.Tensor, g: LevelGraph, labels:
     conn = F.cross_entropy(logits[mask], target[mask], weight=weight)
     den = F.mse_loss(dens, d_true)
     return conn + den, {"conn": conn.item(), "density": den.item()}
+
+
+@contextmanager
+def deterministic() -> Iterator[None]:
+    """Same seed, same numbers: scatter sums otherwise add in thread order, which changes the last bits."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)

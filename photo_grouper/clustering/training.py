@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from .graph import LevelGraph, build_level_graph
-from .hilander import HiLander, _next_nodes, peak_forest, roots_of
+from .hilander import HiLander, next_nodes, peak_forest, roots_of
 from .knn import l2_normalise
-from .lander import Lander, lander_loss, true_density
+from .lander import Lander, deterministic, lander_loss, true_density
 from .metrics import evaluate
 
 
@@ -31,13 +31,13 @@ def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: i
     node_labels = np.unique(labels, return_inverse=True)[1].ravel()
     node_of_item = np.arange(x.shape[0])
     peak_item = np.arange(x.shape[0])
-    feats, centres = x, x
+    nodes = {"features": x, "centres": x}
     out = []
     for _ in range(max_levels):
-        m = feats.shape[0]
+        m = nodes["features"].shape[0]
         if m < 2:
             break
-        graph, _ = build_level_graph(feats, centres, k)
+        graph, _ = build_level_graph(k=k, **nodes)
         lab = torch.from_numpy(node_labels.astype(np.int64))
         out.append((graph, lab))
         dens = true_density(graph, lab).numpy()
@@ -50,7 +50,7 @@ def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: i
         node_of_item = cluster_of_node[node_of_item]
         peak_item = peak_item[uniq]
         node_labels = node_labels[uniq]
-        feats, centres = _next_nodes(x, node_of_item, peak_item)
+        nodes = next_nodes(x, node_of_item, peak_item)
     return out
 
 
@@ -61,6 +61,7 @@ class TrainConfig:
     dropout: float = 0.0
     edge_features: bool = True
     pair_product: bool = True
+    node_input: str = "embedding"
     k_values: tuple[int, ...] = (10, 5, 3)
     episodes: int = 24
     epochs: int = 40
@@ -106,12 +107,17 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
 
 def train_lander(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *,
                  progress: Callable[[str, int, int], None] | None = None) -> tuple[Lander, list[float]]:
-    cfg = cfg or TrainConfig()
+    with deterministic():
+        return _train_lander(x, y, cfg or TrainConfig(), progress)
+
+
+def _train_lander(x, y, cfg: TrainConfig, progress) -> tuple[Lander, list[float]]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     graphs = _episodes(np.asarray(x, np.float32), np.asarray(y), cfg, rng, progress)
     model = Lander(x.shape[1], hidden=cfg.hidden, num_conv=cfg.num_conv, dropout=cfg.dropout,
-                   edge_features=cfg.edge_features, pair_product=cfg.pair_product)
+                   edge_features=cfg.edge_features, pair_product=cfg.pair_product,
+                   node_input=cfg.node_input)
     if cfg.optimizer == "adam":
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:

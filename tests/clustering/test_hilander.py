@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+from photo_grouper.clustering.hilander import HiLander, load_weights, peak_forest, roots_of, save_weights
+from photo_grouper.clustering.metrics import evaluate
+from photo_grouper.clustering.training import TrainConfig, ground_truth_levels, train, train_lander
+
+
+def _identities(n_ids, seed, dim=32, spread=0.55):
+    """Synthetic 'people': a centre each, 2 to 20 photos scattered around it."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(2, 21, n_ids)
+    centres = rng.standard_normal((n_ids, dim))
+    x = np.concatenate([c + spread * rng.standard_normal((s, dim)) for c, s in zip(centres, sizes)])
+    return x.astype(np.float32), np.repeat(np.arange(n_ids), sizes)
+
+
+SMALL = TrainConfig(hidden=32, episodes=6, epochs=8, optimizer="adam", lr=3e-3, node_input="profile",
+                    tau_grid=(0.5, 0.7, 0.9))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x, y = _identities(30, seed=1)
+    return train(x, y, SMALL)
+
+
+def test_peak_forest_picks_best_kept_edge():
+    edge_index = np.array([[1, 2, 3, 0], [0, 0, 0, 1]])
+    score = np.array([0.6, 0.9, 0.7, 0.8])
+    keep = np.array([True, True, False, False])
+    parent = peak_forest(edge_index, score, keep, 4)
+    assert parent.tolist() == [2, 1, 2, 3]
+    assert roots_of(np.array([1, 2, 2, 0])).tolist() == [2, 2, 2, 2]
+
+
+def test_ground_truth_levels_are_pure_and_shrink():
+    x, y = _identities(12, seed=3)
+    levels = ground_truth_levels(x, y, 5)
+    assert len(levels) >= 2
+    sizes = [g.num_nodes for g, _ in levels]
+    assert sizes[0] == len(y) and all(a > b for a, b in zip(sizes, sizes[1:]))
+    assert sizes[-1] >= 12  # never fewer nodes than identities: merges stay within a label
+
+
+def test_training_learns_and_generalises(trained):
+    result = trained
+    assert result.losses[-1] < 0.7 * result.losses[0]
+    x, y = _identities(25, seed=99)  # people never seen in training
+    labels = HiLander(k=10, tau=result.tau, model=result.model).fit_predict(x)
+    learned = evaluate(y, labels)["fp"]
+    random = evaluate(y, np.random.default_rng(0).integers(0, len(np.unique(y)), len(y)))["fp"]
+    assert learned > 0.8 and learned > random + 0.5, (learned, random)
+    assert result.tau in SMALL.tau_grid and set(result.tau_scores) == set(SMALL.tau_grid)
+
+
+def test_hierarchy_invariants(trained):
+    x, _ = _identities(40, seed=5)
+    h = HiLander(k=10, tau=trained.tau, model=trained.model, early_stop=False).fit(x)
+    n = len(x)
+    assert np.array_equal(h.labels_, h.levels_[-1])
+    for level, peaks in zip(h.levels_, h.peaks_):
+        assert level.shape == (n,)  # every input once per level, singletons kept
+        assert np.array_equal(np.unique(level), np.arange(level.max() + 1))
+        assert peaks.shape == (level.max() + 1,) and np.array_equal(level[peaks], np.arange(len(peaks)))
+    for fine, coarse, parent in zip(h.levels_, h.levels_[1:], h.parents_):
+        assert np.array_equal(parent[fine], coarse)  # each level coarsens the one before
+        assert coarse.max() < fine.max()
+
+
+def test_inference_is_deterministic_and_needs_no_labels(trained):
+    x, _ = _identities(20, seed=8)
+    a = HiLander(tau=trained.tau, model=trained.model).fit_predict(x)
+    b = HiLander(tau=trained.tau, model=trained.model).fit_predict(x)
+    assert np.array_equal(a, b)
+    assert HiLander(model=trained.model).fit_predict(x[:1]).tolist() == [0]
+
+
+def test_weights_round_trip(trained, tmp_path):
+    path = tmp_path / "w.pt"
+    save_weights(trained.model, path, {"tau": trained.tau, "encoder": "synthetic"})
+    model, card = load_weights(path)
+    assert card["tau"] == trained.tau
+    x, _ = _identities(10, seed=4)
+    a = HiLander(weights=path).fit_predict(x)
+    b = HiLander(model=trained.model, tau=trained.tau).fit_predict(x)
+    assert np.array_equal(a, b)
+
+
+def test_training_is_deterministic():
+    x, y = _identities(10, seed=2)
+    cfg = TrainConfig(hidden=16, episodes=3, epochs=2, optimizer="adam", lr=3e-3, node_input="profile")
+    m1, l1 = train_lander(x, y, cfg)
+    m2, l2 = train_lander(x, y, cfg)
+    assert l1 == l2
