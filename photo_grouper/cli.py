@@ -129,12 +129,48 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
-def cmd_bench(args) -> int:
+def cmd_bench_index(args) -> int:
     from .bench.index import main as bench_main
 
     forwarded = [str(args.folder), "--workers", str(args.workers or 0), "--large", str(args.large),
                  "--limit", str(args.limit)]
     return bench_main(forwarded)
+
+
+def cmd_bench(args) -> int:
+    from .bench.quality import format_table, run_bench, write_json
+
+    progress = TerminalProgress(enabled=not args.quiet)
+    try:
+        result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights, device=args.device,
+                           progress=progress)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        progress.close()
+    print(format_table(result))
+    if args.json:
+        write_json(result, args.json)
+    return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    from .learn import train_folder
+
+    progress = TerminalProgress(enabled=not args.quiet)
+    try:
+        result, card = train_folder(args.data, args.mode, args.out, holdout=args.holdout, seed=args.seed,
+                                    progress=progress)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        progress.close()
+    v = card["validation"]
+    print(f"trained on {len(card['train_labels'])} labels ({card['items']} items with validation), "
+          f"tau {card['tau']} chosen on {len(card['validation_labels'])} held-out labels: "
+          f"Fp {v['fp']:.3f}, Fb {v['fb']:.3f}, NMI {v['nmi']:.3f}; {card['train_seconds']:.0f} s")
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,12 +202,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("bench", help="time indexing against the face_recognition package")
+    p = sub.add_parser("train", help="train Hi-LANDER weights on a labelled folder (one subfolder per label)")
+    p.add_argument("data", type=Path)
+    p.add_argument("--mode", choices=["faces", "species"], default="faces")
+    p.add_argument("--out", type=Path, required=True, help="weights file to write (a .json card goes beside it)")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="share of the labels kept out of training entirely, for an honest benchmark")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bench", help="clustering quality on labelled photos: Hi-LANDER against the baselines")
+    p.add_argument("data", type=Path)
+    p.add_argument("--mode", choices=["faces", "species"], default="faces")
+    p.add_argument("--train", type=Path, default=None, help="labelled folder to tune the baselines on")
+    p.add_argument("--weights", type=Path, default=None, help="Hi-LANDER weights (default: the shipped ones)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", type=Path, default=None, help="also write the rows to this file")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("bench-index", help="time indexing against the face_recognition package")
     p.add_argument("folder", type=Path)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--large", type=int, default=12, help="upscale photos to this many megapixels (0: as they are)")
     p.add_argument("--limit", type=int, default=24, help="photos to time")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench_index)
     return parser
 
 

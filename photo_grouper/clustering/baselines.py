@@ -39,11 +39,15 @@ def _noise_to_singletons(labels: np.ndarray) -> np.ndarray:
     return np.unique(labels, return_inverse=True)[1].ravel()
 
 
-def threshold_graph(x: np.ndarray, max_distance: float, k: int = 50) -> sparse.csr_matrix:
-    """Symmetric graph linking items closer than ``max_distance``, searched among each item's k nearest."""
+def threshold_graph(x: np.ndarray, max_distance: float, k: int = 50, normalise: bool = True) -> sparse.csr_matrix:
+    """Symmetric graph linking items closer than ``max_distance``, searched among each item's k nearest (by
+    cosine). ``normalise=False`` measures Euclidean distance on the vectors as given, as dlib's example does."""
     g = knn_graph(x, k)
     n = x.shape[0]
-    dist = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * g.sims))
+    if normalise:
+        dist = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * g.sims))
+    else:
+        dist = np.linalg.norm(x[:, None, :] - x[g.indices], axis=2)
     rows = np.repeat(np.arange(n), g.k)
     keep = (dist < max_distance).ravel()
     a = sparse.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], g.indices.ravel()[keep])), shape=(n, n))
@@ -81,10 +85,12 @@ class ChineseWhispers(_Clusterer):
     k: int = 50
     iterations: int = 20
     seed: int = 0
+    normalise: bool = True
 
     def fit(self, x):
-        x = l2_normalise(x)
-        self.labels_ = chinese_whispers(threshold_graph(x, self.max_distance, self.k), self.iterations, self.seed)
+        x = l2_normalise(x) if self.normalise else np.asarray(x, dtype=np.float32)
+        graph = threshold_graph(x, self.max_distance, self.k, normalise=self.normalise)
+        self.labels_ = chinese_whispers(graph, self.iterations, self.seed)
         return self
 
 

@@ -85,6 +85,8 @@ class TrainResult:
     tau_scores: dict = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    train_labels: list = field(default_factory=list)
+    validation_labels: list = field(default_factory=list)
 
 
 def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
@@ -167,4 +169,6 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, valid
     is_val = np.array([lab in val_names for lab in y])
     model, losses = train_lander(x[~is_val], y[~is_val], cfg, progress=progress)
     tau, metrics, scores = choose_tau(model, x[is_val], y[is_val], cfg)
-    return TrainResult(model, tau, metrics, scores, losses, time.monotonic() - start)
+    return TrainResult(model, tau, metrics, scores, losses, time.monotonic() - start,
+                       train_labels=[str(v) for v in names if v not in val_names],
+                       validation_labels=[str(v) for v in names if v in val_names])
