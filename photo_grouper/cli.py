@@ -78,7 +78,7 @@ def cmd_index(args) -> int:
     with _library(args) as library:
         try:
             report = index_folder(library, args.folder, spec, workers=args.workers, progress=progress,
-                                  cancel=cancel)
+                                  cancel=cancel, cluster=not args.no_cluster, device=args.device)
         finally:
             progress.close()
     if args.json:
@@ -100,6 +100,12 @@ def format_index_report(report) -> str:
         f"  analysed: {an.analysed + an.reused} of {an.pending} pending"
         + (f" ({an.reused} copies reused)" if an.reused else "") + f"; {what}: {an.found}",
     ]
+    if report.cluster:
+        c = report.cluster
+        lines.append(f"  grouped {c['items']} {'faces' if report.mode == 'faces' else 'photos'} into {c['groups']} "
+                     f"groups over {c['levels']} levels in {c['seconds']:.1f} s (photo-grouper groups lists them)")
+    elif report.cluster_note:
+        lines.append(f"  {report.cluster_note}")
     if sc.unreadable_folders:
         lines.append(f"  could not read {len(sc.unreadable_folders)} folder(s), e.g. {sc.unreadable_folders[0]}")
     if report.status == "cancelled":
@@ -126,6 +132,29 @@ def cmd_status(args) -> int:
         print(f"  last run: {run['status']} {run['mode']} {run['root']} at {run['started_at']}: "
               f"{run['new']} new, {run['unchanged']} unchanged, {run['moved']} moved, {run['missing']} missing, "
               f"{run['failed']} failed, {run['found']} found")
+    return EXIT_OK
+
+
+def cmd_groups(args) -> int:
+    from dataclasses import asdict
+
+    from .grouping import list_groups
+
+    with _library(args) as library:
+        try:
+            level, levels, groups = list_groups(library, args.mode, args.level)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+    if args.json:
+        print(json.dumps({"level": level, "levels": levels, "groups": [asdict(g) for g in groups]}, indent=2))
+        return EXIT_OK
+    if not groups:
+        print(f"no groups yet: run photo-grouper index FOLDER --mode {args.mode}")
+        return EXIT_OK
+    print(f"{len(groups)} groups at level {level} of {levels} (0 = finest)")
+    print(f"{'group':>8} {'size':>6} {'sub-groups':>10}  representative photo")
+    for g in groups:
+        print(f"{g.id:>8} {g.size:>6} {g.children:>10}  {g.peak_photo or '-'}")
     return EXIT_OK
 
 
@@ -194,9 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longest side, in pixels, of the image the face detector scans (default 1024)")
     p.add_argument("--weights", type=Path, default=None, help="species encoder weights file (species mode)")
     p.add_argument("--device", default=None, help="torch device for species mode (default: cuda if present)")
+    p.add_argument("--no-cluster", action="store_true", help="detect and embed only; do not regroup")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
+
+    p = with_library(sub.add_parser("groups", help="list the groups of the hierarchy at one level"))
+    p.add_argument("--mode", choices=["faces", "species"], default="faces")
+    p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: coarsest)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_groups)
 
     p = with_library(sub.add_parser("status", help="what the library holds"))
     p.add_argument("--json", action="store_true")
@@ -251,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("photo-grouper: stopped; what was saved is kept, run again to resume", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other command-line tools do.
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

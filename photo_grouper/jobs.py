@@ -50,6 +50,8 @@ class IndexReport:
     pipeline: str
     scan: ScanReport = field(default_factory=ScanReport)
     analyse: AnalyseReport = field(default_factory=AnalyseReport)
+    cluster: dict | None = None  # the cluster stage's report, when it ran
+    cluster_note: str | None = None  # why it did not run
     seconds: float = 0.0
     status: str = "running"
     run_id: int | None = None
@@ -250,9 +252,10 @@ def _end_run(library: Library, report: IndexReport, error: str | None = None) ->
 
 
 def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, workers: int | None = None,
-                 progress: StageProgress | None = None, cancel: CancelFlag | None = None) -> IndexReport:
-    """Scan ``root`` and analyse what is new. Returns the report; a cancelled run returns it with
-    ``status == "cancelled"`` (everything done so far is kept)."""
+                 progress: StageProgress | None = None, cancel: CancelFlag | None = None,
+                 cluster: bool = False, device=None) -> IndexReport:
+    """Scan ``root``, analyse what is new and, with ``cluster``, regroup the library's detections of this mode.
+    Returns the report; a cancelled run returns it with ``status == "cancelled"`` (everything done is kept)."""
     root = check_folder(root)
     encoder = make_encoder(spec)
     report = IndexReport(root=str(root), mode=spec.mode, pipeline=encoder.pipeline)
@@ -268,6 +271,8 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
                                       threads=max(2, workers or default_workers()))
             report.analyse = analyse_photos(library, root, spec, workers=workers, progress=stage("analyse"),
                                             cancel=cancel, encoder=encoder)
+            if cluster:
+                _cluster_stage(library, spec.mode, report, device, stage("cluster"), cancel)
             report.status = "completed"
         except Cancelled as exc:
             if isinstance(exc.partial, ScanReport):
@@ -286,6 +291,18 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
     report.seconds = time.monotonic() - started
     _end_run(library, report)
     return report
+
+
+def _cluster_stage(library, mode, report: IndexReport, device, progress, cancel) -> None:
+    from .clustering.hilander import default_weights
+    from .grouping import cluster_library
+
+    try:
+        default_weights(mode)
+    except FileNotFoundError as exc:
+        report.cluster_note = f"not grouped: {exc}"
+        return
+    report.cluster = asdict(cluster_library(library, mode, device=device, progress=progress, cancel=cancel))
 
 
 # ---- status -----------------------------------------------------------------------------------------------

@@ -1,1 +1,6 @@
 """Clustering over embedding arrays: kNN graph, the Hi-LANDER hierarchy, baselines, metrics. No database, no Qt."""
+
+import warnings
+
+# PyTorch Geometric 2.8 calls torch.jit.script at import, which torch now flags; nothing here uses TorchScript.
+warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)

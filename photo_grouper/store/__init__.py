@@ -5,6 +5,9 @@ from .models import (
     SCHEMA_VERSION,
     Analysis,
     Base,
+    Cluster,
+    ClusterMember,
+    ClusterRun,
     Detection,
     Embedding,
     IndexRun,
@@ -13,6 +16,6 @@ from .models import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "Analysis", "Base", "Detection", "Embedding", "IndexRun", "Library", "LibraryError",
+    "SCHEMA_VERSION", "Analysis", "Base", "Cluster", "ClusterMember", "ClusterRun", "Detection", "Embedding", "IndexRun", "Library", "LibraryError",
     "Photo", "PhotoStatus", "default_library_path", "explain_db_error",
 ]

@@ -24,8 +24,16 @@ class Migration:
     what: str = ""
 
 
-# Step n brings version n-1 to n. Version 1 is the first released schema, so there is nothing to step yet.
-MIGRATIONS: list[Migration] = []
+def _add_clusters(conn: Connection) -> None:
+    from .models import Cluster, ClusterMember, ClusterRun
+
+    Base.metadata.create_all(conn, tables=[ClusterRun.__table__, Cluster.__table__, ClusterMember.__table__])
+
+
+# Step n brings version n-1 to n.
+MIGRATIONS: list[Migration] = [
+    Migration(2, _add_clusters, "the Hi-LANDER hierarchy: cluster_runs, clusters, cluster_members"),
+]
 
 
 def migrate(engine: Engine, migrations: list[Migration], version: int) -> int:

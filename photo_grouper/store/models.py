@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -156,3 +156,48 @@ class IndexRun(Base):
     analysed: Mapped[int] = mapped_column(Integer, default=0)
     found: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ClusterRun(Base):
+    """One automatic grouping of a mode's detections by Hi-LANDER. A new run replaces the previous one whole."""
+
+    __tablename__ = "cluster_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16), index=True)
+    model: Mapped[str] = mapped_column(String(64))  # embedding model the vectors came from
+    weights: Mapped[str] = mapped_column(String)  # Hi-LANDER weights file
+    tau: Mapped[float] = mapped_column(Float)
+    items: Mapped[int] = mapped_column(Integer)
+    levels: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    clusters: Mapped[list[Cluster]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Cluster(Base):
+    """A group at one level of the hierarchy; ``parent_id`` is the group of the next level that contains it."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("cluster_runs.id", ondelete="CASCADE"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"), index=True)
+    # The peak: the detection Hi-LANDER found densest in the group, shown as its face.
+    peak_detection_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id", ondelete="SET NULL"))
+
+    run: Mapped[ClusterRun] = relationship(back_populates="clusters")
+
+
+class ClusterMember(Base):
+    """A detection's group at the finest level; coarser levels follow the groups' parent links."""
+
+    __tablename__ = "cluster_members"
+
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detections.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("cluster_runs.id", ondelete="CASCADE"), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)

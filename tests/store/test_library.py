@@ -197,3 +197,24 @@ def test_default_library_path_is_in_user_data_dir():
     path = default_library_path()
     assert path.name.endswith(".sqlite3")
     assert "photo-grouper" in str(path)
+
+
+def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
+    from photo_grouper.store import Cluster, ClusterMember, ClusterRun
+    from photo_grouper.store.models import Base
+
+    library_path.parent.mkdir(parents=True)
+    v1_tables = [t for t in Base.metadata.sorted_tables
+                 if t.name not in {ClusterRun.__tablename__, Cluster.__tablename__, ClusterMember.__tablename__}]
+    engine = __import__("sqlalchemy").create_engine(f"sqlite:///{library_path}")
+    with engine.begin() as conn:
+        Base.metadata.create_all(conn, tables=v1_tables)
+        conn.exec_driver_sql("PRAGMA user_version = 1")
+        conn.exec_driver_sql("INSERT INTO photos (path, size, mtime_ns, content_hash, status, added_at, seen_at) "
+                             "VALUES ('/a.jpg', 1, 1, 'h', 'ok', '2026-01-01', '2026-01-01')")
+    engine.dispose()
+    with Library(library_path) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION >= 2
+        with lib.session() as s:
+            assert s.scalars(select(Photo.path)).all() == ["/a.jpg"]
+            assert s.scalar(select(func.count()).select_from(ClusterRun)) == 0

@@ -1,0 +1,124 @@
+"""The cluster stage: Hi-LANDER over every detection of a mode, stored as a hierarchy that replaces the previous
+automatic result in one transaction; and reading the groups back at any level."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select
+
+from .clustering.hilander import HiLander, default_weights, load_weights
+from .progress import Cancelled, CancelFlag, Progress, no_progress
+from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo, PhotoStatus
+from .vision import EncoderSpec, make_encoder
+
+KIND_OF_MODE = {"faces": "face", "species": "photo"}
+
+
+@dataclass
+class ClusterReport:
+    items: int = 0
+    levels: int = 0
+    groups: int = 0  # at the default (coarsest) level
+    seconds: float = 0.0
+    run_id: int | None = None
+
+
+def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """(detection ids, vectors) of the mode's detections in photos still on disk."""
+    with library.session() as s:
+        rows = s.execute(
+            select(Detection.id, Embedding.vector)
+            .join(Embedding, Embedding.detection_id == Detection.id)
+            .join(Photo, Photo.id == Detection.photo_id)
+            .where(Detection.kind == KIND_OF_MODE[mode], Embedding.model == model,
+                   Photo.status == PhotoStatus.OK)
+            .order_by(Detection.id)).all()
+    if not rows:
+        return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    return ids, np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows])
+
+
+def cluster_library(library: Library, mode: str, *, weights: Path | None = None, device=None,
+                    progress: Progress = no_progress, cancel: CancelFlag | None = None) -> ClusterReport:
+    """Group every detection of ``mode`` with Hi-LANDER and store the hierarchy (all levels, parent links, peaks)."""
+    encoder = make_encoder(EncoderSpec.of(mode))
+    weights = Path(weights) if weights else default_weights(mode)
+    model, card = load_weights(weights)
+    started = time.monotonic()
+    ids, x = load_vectors(library, mode, encoder.model)
+    report = ClusterReport(items=len(ids))
+    progress(0, 1)
+    if len(ids) == 0:
+        return report
+    h = HiLander(model=model, tau=card.get("tau"), device=device).fit(x)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(report)
+    report.levels = len(h.levels_)
+    report.groups = int(h.labels_.max()) + 1
+    report.seconds = time.monotonic() - started
+    with library.session() as s:
+        # One transaction: readers see the old hierarchy or the new one, never a mix.
+        s.execute(delete(ClusterRun).where(ClusterRun.mode == mode))
+        run = ClusterRun(mode=mode, model=encoder.model, weights=str(weights), tau=float(h.tau_), items=len(ids),
+                         levels=len(h.levels_), seconds=report.seconds)
+        s.add(run)
+        s.flush()
+        report.run_id = run.id
+        # Coarsest level first, so each level can point at its parents' row ids.
+        row_ids: list[np.ndarray] = [None] * len(h.levels_)  # type: ignore[list-item]
+        for level in range(len(h.levels_) - 1, -1, -1):
+            labels, peaks = h.levels_[level], h.peaks_[level]
+            sizes = np.bincount(labels, minlength=len(peaks))
+            parents = (row_ids[level + 1][h.parents_[level]] if level + 1 < len(h.levels_)
+                       else np.full(len(peaks), None, dtype=object))
+            first = s.scalar(select(func.coalesce(func.max(Cluster.id), 0))) + 1
+            s.execute(insert(Cluster), [
+                {"id": first + c, "run_id": run.id, "level": level, "size": int(sizes[c]),
+                 "parent_id": None if parents[c] is None else int(parents[c]),
+                 "peak_detection_id": int(ids[peaks[c]])}
+                for c in range(len(peaks))])
+            row_ids[level] = first + np.arange(len(peaks))
+        s.execute(insert(ClusterMember), [
+            {"detection_id": int(d), "run_id": run.id, "cluster_id": int(row_ids[0][c])}
+            for d, c in zip(ids, h.levels_[0])])
+    progress(1, 1)
+    return report
+
+
+@dataclass
+class Group:
+    id: int
+    level: int
+    size: int
+    peak_detection_id: int | None
+    peak_photo: str | None
+    children: int
+
+
+def list_groups(library: Library, mode: str = "faces", level: int | None = None) -> tuple[int, int, list[Group]]:
+    """Groups at ``level`` (default: the coarsest, where the hierarchy stopped), largest first.
+    Returns (level, number of levels, groups)."""
+    with library.session() as s:
+        run = s.scalars(select(ClusterRun).where(ClusterRun.mode == mode).order_by(ClusterRun.id.desc())).first()
+        if run is None:
+            return 0, 0, []
+        if level is None:
+            level = run.levels - 1
+        if not 0 <= level < run.levels:
+            raise ValueError(f"level {level} does not exist: this hierarchy has levels 0 to {run.levels - 1}")
+        children = dict(s.execute(select(Cluster.parent_id, func.count()).where(
+            Cluster.run_id == run.id, Cluster.level == level - 1).group_by(Cluster.parent_id)).all()) \
+            if level > 0 else {}
+        rows = s.execute(
+            select(Cluster.id, Cluster.size, Cluster.peak_detection_id, Photo.path)
+            .outerjoin(Detection, Detection.id == Cluster.peak_detection_id)
+            .outerjoin(Photo, Photo.id == Detection.photo_id)
+            .where(Cluster.run_id == run.id, Cluster.level == level)
+            .order_by(Cluster.size.desc(), Cluster.id)).all()
+        return level, run.levels, [Group(cid, level, size, peak, path, children.get(cid, 0))
+                                   for cid, size, peak, path in rows]

@@ -1,0 +1,94 @@
+"""The cluster stage on real photos: Hi-LANDER's hierarchy stored in the library and read back."""
+
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from photo_grouper.cli import main
+from photo_grouper.grouping import cluster_library, list_groups
+from photo_grouper.jobs import index_folder
+from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Library
+from photo_grouper.vision import EncoderSpec
+
+from .conftest import copy_identities
+
+PEOPLE = ["celeb-07209", "celeb-07212", "celeb-07213", "celeb-07225"]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, faces_data):
+    root = tmp_path_factory.mktemp("grouping")
+    copy_identities(faces_data, root / "photos", PEOPLE, per=10)
+    path = root / "library.sqlite3"
+    with Library(path) as lib:
+        report = index_folder(lib, root / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)
+        assert report.cluster is not None and report.cluster["items"] == report.analyse.found
+    return path
+
+
+def test_every_face_is_in_one_group_per_level(library):
+    with Library(library) as lib, lib.session() as s:
+        run = s.scalars(select(ClusterRun)).one()
+        faces = s.scalar(select(func.count()).select_from(Detection))
+        assert run.items == faces and run.levels >= 1
+        assert s.scalar(select(func.count()).select_from(ClusterMember)) == faces
+        clusters = s.scalars(select(Cluster)).all()
+        by_id = {c.id: c for c in clusters}
+        for level in range(run.levels):
+            assert sum(c.size for c in clusters if c.level == level) == faces
+        for c in clusters:
+            if c.level < run.levels - 1:
+                parent = by_id[c.parent_id]
+                assert parent.level == c.level + 1 and parent.size >= c.size
+            else:
+                assert c.parent_id is None
+        # Sizes add up through the parent links.
+        for parent in (c for c in clusters if c.level > 0):
+            assert sum(c.size for c in clusters if c.parent_id == parent.id) == parent.size
+
+
+def test_groups_match_the_people(library):
+    with Library(library) as lib:
+        level, levels, groups = list_groups(lib)
+        assert level == levels - 1
+        with lib.session() as s:
+            members = s.execute(select(ClusterMember.detection_id, ClusterMember.cluster_id, Detection.photo_id)
+                                .join(Detection, Detection.id == ClusterMember.detection_id)).all()
+    # The four largest groups at the top level are the four people, mostly pure.
+    assert len(groups) >= 4
+    assert sum(g.size for g in groups[:4]) >= 0.8 * sum(g.size for g in groups)
+    assert all(g.peak_photo and any(p in g.peak_photo for p in PEOPLE) for g in groups[:4])
+    assert len({g.peak_photo.split("/")[-2] for g in groups[:4]}) == 4
+    assert len(members) == sum(g.size for g in groups)
+
+
+def test_reclustering_replaces_the_previous_result(library):
+    with Library(library) as lib:
+        before = list_groups(lib)[2]
+        cluster_library(lib, "faces")
+        with lib.session() as s:
+            assert s.scalar(select(func.count()).select_from(ClusterRun)) == 1
+        after = list_groups(lib)[2]
+    assert [g.size for g in before] == [g.size for g in after]  # deterministic
+
+
+def test_groups_cli(library, capsys):
+    assert main(["groups", "--library", str(library), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["groups"] and out["level"] == out["levels"] - 1
+    assert main(["groups", "--library", str(library), "--level", "0"]) == 0
+    assert "level 0" in capsys.readouterr().out
+    assert main(["groups", "--library", str(library), "--level", "99"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["groups", "--library", str(library), "--mode", "species"]) == 0
+    assert "no groups yet" in capsys.readouterr().out
+
+
+def test_level_sizes_coarsen(library):
+    with Library(library) as lib:
+        _, levels, _ = list_groups(lib)
+        counts = [len(list_groups(lib, level=i)[2]) for i in range(levels)]
+    assert counts == sorted(counts, reverse=True) and len(set(counts)) == len(counts)
+    assert np.all(np.diff(counts) < 0)
