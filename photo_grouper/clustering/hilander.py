@@ -6,6 +6,7 @@ one before; the app zooms through it.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from .graph import LevelGraph, build_level_graph
-from .knn import l2_normalise
+from .knn import knn_graph, l2_normalise
 from .lander import Lander, deterministic
 
 
@@ -108,11 +109,16 @@ class HiLander:
             m = nodes["features"].shape[0]
             if m < 2:
                 break
-            graph, _knn = build_level_graph(k=self.k, device=device, **nodes)
+            t0 = time.perf_counter()
+            knn = knn_graph(nodes["features"], self.k, device=device)
+            t1 = time.perf_counter()
+            graph, _ = build_level_graph(k=self.k, knn=knn, **nodes)
+            t2 = time.perf_counter()
             with torch.inference_mode(), deterministic():
                 logits, dens = model(graph.to(device))
                 prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
                 dens = dens.cpu().numpy()
+            t3 = time.perf_counter()
             parent = decode(graph, prob, dens, tau)
             added = int((parent != np.arange(m)).sum())
             if added == 0:
@@ -123,6 +129,8 @@ class HiLander:
             peak_item = peak_item[uniq]
             levels.append(Level(node_of_item.copy(), peak_item.copy(), added))
             nodes = next_nodes(x, node_of_item, peak_item)
+            self.timings_.append({"level": len(levels) - 1, "nodes": m, "knn": t1 - t0, "graph": t2 - t1,
+                                  "gnn": t3 - t2, "decode": time.perf_counter() - t3})
             if self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1):
                 break
             prev_added = added
