@@ -23,8 +23,10 @@ def synthetic_library(n: int, dim: int = 128, seed: int = 0) -> tuple[np.ndarray
     from their identity's centre."""
     rng = np.random.default_rng(seed)
     sizes = []
+    # Zipf-like sizes, the largest capped at 3% of the library (a family's most photographed person).
+    cap = max(2, n * 3 // 100)
     while sum(sizes) < n:
-        sizes.append(int(min(n - sum(sizes), max(1, rng.zipf(1.8)))))
+        sizes.append(int(min(n - sum(sizes), cap, max(1, rng.zipf(1.8)))))
     sizes = np.array(sizes)
 
     def unit(a):
