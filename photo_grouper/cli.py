@@ -188,8 +188,9 @@ def cmd_train(args) -> int:
 
     progress = TerminalProgress(enabled=not args.quiet)
     try:
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("episodes", args.episodes)) if v}
         result, card = train_folder(args.data, args.mode, args.out, holdout=args.holdout, seed=args.seed,
-                                    progress=progress)
+                                    progress=progress, **overrides)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -245,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, default=0.0,
                    help="share of the labels kept out of training entirely, for an honest benchmark")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="passes over the training graphs (default 30)")
+    p.add_argument("--episodes", type=int, default=None, help="sampled training episodes (default 18)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 

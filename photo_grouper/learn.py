@@ -20,10 +20,11 @@ RECIPE = TrainConfig(hidden=64, node_input="profile", edge_features=True, pair_p
 
 
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,
-                 cfg: TrainConfig | None = None, progress=None) -> tuple[TrainResult, dict]:
+                 progress=None, **overrides) -> tuple[TrainResult, dict]:
     """Embed (cached), keep ``holdout`` of the labels out entirely (for an honest benchmark), train on the rest
-    with a validation split of identities for tau, and write the weights and their JSON card."""
-    cfg = cfg or TrainConfig(**{**asdict(RECIPE), "seed": seed})
+    with a validation split of identities for tau, and write the weights and their JSON card. ``overrides``
+    change fields of the shipped recipe (``RECIPE``)."""
+    cfg = TrainConfig(**{**asdict(RECIPE), "seed": seed, **overrides})
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
     if len(np.unique(data.labels)) < 4:

@@ -1,0 +1,45 @@
+"""`photo-grouper train` and `photo-grouper bench` on the real pet photos (species mode, small and quick)."""
+
+import json
+
+import pytest
+
+from photo_grouper.cli import main
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    # The embedding cache goes to the user cache folder: keep the tests' out of the real one.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache, capsys):
+    weights = tmp_path / "species.pt"
+    assert main(["train", str(pets_data), "--mode", "species", "--out", str(weights), "--holdout", "0.5",
+                 "--epochs", "4", "--episodes", "4", "--quiet"]) == 0
+    assert "tau" in capsys.readouterr().out
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert len(card["held_out_labels"]) == 10
+    assert not set(card["held_out_labels"]) & set(card["train_labels"] + card["validation_labels"])
+    assert card["encoder"].startswith("species:") and 0 < card["tau"] < 1
+    assert any(p.name.endswith(".sqlite3") for p in private_cache.rglob("*"))  # embeddings cached
+
+    out_json = tmp_path / "bench.json"
+    assert main(["bench", str(pets_data), "--mode", "species", "--weights", str(weights), "--json", str(out_json),
+                 "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "| hi-lander" in table and "hdbscan" in table and "k-means (oracle)" in table
+    result = json.loads(out_json.read_text())
+    assert result["test_identities"] == 10 and result["test_items"] == 100  # only breeds the weights never saw
+    methods = {r["method"]: r for r in result["rows"]}
+    assert {"hi-lander", "chinese-whispers", "dbscan", "average-linkage", "hdbscan"} <= set(methods)
+    assert all(0 <= r["fp"] <= 1 and 0 <= r["fb"] <= 1 for r in result["rows"])
+    # Even a 4-epoch model groups unseen breeds far better than chance.
+    assert methods["hi-lander"]["fb"] > 0.5
+
+
+def test_bench_without_weights_says_so(pets_data, tmp_path, private_cache, capsys):
+    assert main(["bench", str(pets_data), "--mode", "species", "--weights", str(tmp_path / "none.pt"),
+                 "--quiet"]) == 1
+    assert "none.pt" in capsys.readouterr().err
