@@ -24,9 +24,14 @@ from .lander import Lander, deterministic, lander_loss, true_density
 from .metrics import evaluate
 
 
-def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: int = 10
+def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: int = 10,
+                        link_keep: float = 1.0, rng: np.random.Generator | None = None
                         ) -> list[tuple[LevelGraph, torch.Tensor]]:
-    """The training graphs of one episode, with each node's label."""
+    """The training graphs of one episode, with each node's label.
+
+    With ``link_keep`` < 1 each true link survives only with that probability, so people stay in several pieces
+    for a level or more: the higher levels then learn to join fragments, which is what they meet at inference,
+    where the first level never merges everyone it should."""
     x = l2_normalise(x)
     node_labels = np.unique(labels, return_inverse=True)[1].ravel()
     node_of_item = np.arange(x.shape[0])
@@ -43,6 +48,8 @@ def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: i
         dens = true_density(graph, lab).numpy()
         ei = graph.edge_index.numpy()
         keep = (node_labels[ei[0]] == node_labels[ei[1]]) & (dens[ei[0]] > dens[ei[1]])
+        if link_keep < 1.0:
+            keep &= (rng or np.random.default_rng(0)).random(keep.shape[0]) < link_keep
         parent = peak_forest(ei, graph.sim.numpy(), keep, m)
         if (parent == np.arange(m)).all():
             break
@@ -70,6 +77,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-5
     identity_fraction: tuple[float, float] = (0.5, 1.0)
+    link_keep: tuple[float, float] = (1.0, 1.0)  # share of true links kept per level, drawn per episode
     photo_fraction: tuple[float, float] = (0.6, 1.0)
     balance: bool = True
     seed: int = 0
@@ -101,7 +109,8 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
             chosen = set(rng.choice(names, size=max(2, round(frac * len(names))), replace=False).tolist())
             keep = np.array([lab in chosen for lab in y]) & (rng.random(len(y)) < rng.uniform(*cfg.photo_fraction))
         k = cfg.k_values[e % len(cfg.k_values)]
-        graphs.extend(ground_truth_levels(x[keep], y[keep], k))
+        link_keep = 1.0 if e < len(cfg.k_values) else rng.uniform(*cfg.link_keep)
+        graphs.extend(ground_truth_levels(x[keep], y[keep], k, link_keep=link_keep, rng=rng))
         if progress:
             progress("episodes", e + 1, cfg.episodes)
     return graphs
