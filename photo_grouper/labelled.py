@@ -29,16 +29,16 @@ class LabelledEmbeddings:
     failed: list[str] = field(default_factory=list)  # photos that could not be read
 
     def subset(self, keep: np.ndarray) -> LabelledEmbeddings:
-        keep = np.asarray(keep)
-        return LabelledEmbeddings(self.x[keep], self.labels[keep], [self.paths[i] for i in np.flatnonzero(keep)]
-                                  if keep.dtype == bool else [self.paths[i] for i in keep])
+        """The rows where the boolean mask ``keep`` is true."""
+        keep = np.asarray(keep, dtype=bool)
+        return LabelledEmbeddings(self.x[keep], self.labels[keep], [self.paths[i] for i in np.flatnonzero(keep)])
 
     def split_by_label(self, fraction: float, seed: int = 0) -> tuple[LabelledEmbeddings, LabelledEmbeddings]:
         """Disjoint label sets: ``fraction`` of the labels in the first part, the rest in the second."""
         names = np.unique(self.labels)
         rng = np.random.default_rng(seed)
-        first = set(rng.choice(names, size=max(1, round(fraction * len(names))), replace=False).tolist())
-        mask = np.array([lab in first for lab in self.labels])
+        first = rng.choice(names, size=max(1, round(fraction * len(names))), replace=False)
+        mask = np.isin(self.labels, first)
         return self.subset(mask), self.subset(~mask)
 
 

@@ -24,7 +24,7 @@ from ..vision import EncoderSpec
 def split_for_weights(data: LabelledEmbeddings, card: dict) -> tuple[LabelledEmbeddings, LabelledEmbeddings]:
     """(photos of identities the weights trained on, photos of the others)."""
     seen = set(card.get("train_labels", [])) | set(card.get("validation_labels", []))
-    mask = np.array([lab in seen for lab in data.labels], dtype=bool)
+    mask = np.isin(data.labels, list(seen))
     return data.subset(mask), data.subset(~mask)
 
 

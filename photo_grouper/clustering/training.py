@@ -106,8 +106,8 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
             keep = np.ones(len(y), dtype=bool)
         else:
             frac = rng.uniform(*cfg.identity_fraction)
-            chosen = set(rng.choice(names, size=max(2, round(frac * len(names))), replace=False).tolist())
-            keep = np.array([lab in chosen for lab in y]) & (rng.random(len(y)) < rng.uniform(*cfg.photo_fraction))
+            chosen = rng.choice(names, size=max(2, round(frac * len(names))), replace=False)
+            keep = np.isin(y, chosen) & (rng.random(len(y)) < rng.uniform(*cfg.photo_fraction))
         k = cfg.k_values[e % len(cfg.k_values)]
         link_keep = 1.0 if e < len(cfg.k_values) else rng.uniform(*cfg.link_keep)
         graphs.extend(ground_truth_levels(x[keep], y[keep], k, link_keep=link_keep, rng=rng))
@@ -175,7 +175,7 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, valid
     names = np.unique(y)
     rng = np.random.default_rng(cfg.seed + 1)
     val_names = set(rng.choice(names, size=max(2, round(validation_fraction * len(names))), replace=False).tolist())
-    is_val = np.array([lab in val_names for lab in y])
+    is_val = np.isin(y, list(val_names))
     model, losses = train_lander(x[~is_val], y[~is_val], cfg, progress=progress)
     tau, metrics, scores = choose_tau(model, x[is_val], y[is_val], cfg)
     return TrainResult(model, tau, metrics, scores, losses, time.monotonic() - start,
