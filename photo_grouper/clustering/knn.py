@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead of O(N^2)
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 200
+# Measured on 100,000 synthetic face-like embeddings (bench/scale.py): M=16, ef_construction=100, ef=128 reach
+# recall@10 0.97 in 60% of the time of M=32, ef_construction=200 (0.99); M=16 with ef=64 falls to 0.95.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF = 128
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int = -1,
     index.set_num_threads(threads)
     index.add_items(x, np.arange(n))
     kk = min(k + 1, n)
-    index.set_ef(max(ef or 0, 2 * kk, 64))
+    index.set_ef(max(ef or HNSW_EF, 2 * kk))
     labels, dist = index.knn_query(x, k=kk)
     idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1))
     return KnnGraph(idx, sims)

@@ -53,6 +53,9 @@ class WeightedMeanConv(MessagePassing):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
+EDGE_CHUNK = 1 << 17  # edges per slice of the edge head at inference
+
+
 class Lander(nn.Module):
     """Edge connectivity and node density for one level's graph.
 
@@ -91,14 +94,23 @@ class Lander(nn.Module):
         h = g.x if self.node_input == "embedding" else g.profile
         for conv in self.convs:
             h = conv(h, g.edge_index, g.weight)
-        src, dst = g.edge_index
-        z = self.src_mlp(h)[src] + self.dst_mlp(h)[dst]
+        src_h, dst_h = self.src_mlp(h), self.dst_mlp(h)
+        n_edges = g.edge_index.shape[1]
+        # Training needs the whole graph for backprop; inference runs the edge head in slices, because its
+        # (E, 256) activations would take 10 GB for a million photos at k = 10.
+        step = n_edges if self.training or torch.is_grad_enabled() else EDGE_CHUNK
+        logits = torch.cat([self._edge_logits(h, src_h, dst_h, g, slice(a, a + step))
+                            for a in range(0, max(n_edges, 1), step)]) if n_edges else h.new_zeros((0, 2))
+        return logits, density(logits, g)
+
+    def _edge_logits(self, h, src_h, dst_h, g: LevelGraph, part: slice) -> torch.Tensor:
+        src, dst = g.edge_index[:, part]
+        z = src_h[src] + dst_h[dst]
         if self.pair_mlp is not None:
             z = z + self.pair_mlp(h[src] * h[dst])
         if self.edge_mlp is not None:
-            z = z + self.edge_mlp(g.edge_attr)
-        logits = self.classifier(z)
-        return logits, density(logits, g)
+            z = z + self.edge_mlp(g.edge_attr[part])
+        return self.classifier(z)
 
 
 def density(logits: torch.Tensor, g: LevelGraph) -> torch.Tensor:

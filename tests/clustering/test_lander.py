@@ -91,3 +91,19 @@ def test_lander_runs_on_cuda_when_present():
         cpu = model(g)[0]
         gpu = model.cuda()(g.to("cuda"))[0].cpu()
     torch.testing.assert_close(cpu, gpu, atol=1e-4, rtol=1e-4)
+
+
+def test_inference_in_edge_slices_matches_whole_graph(monkeypatch):
+    """Inference runs the edge head in slices to bound memory at a million photos; the result must not change."""
+    import photo_grouper.clustering.lander as lander_module
+
+    x, _ = _blobs()
+    g, _ = build_level_graph(x, x, 6)
+    torch.manual_seed(3)
+    model = Lander(16, hidden=32, node_input="profile").eval()
+    with torch.inference_mode():
+        whole_logits, whole_dens = model(g)
+        monkeypatch.setattr(lander_module, "EDGE_CHUNK", 7)  # slices that do not divide E
+        sliced_logits, sliced_dens = model(g)
+    torch.testing.assert_close(sliced_logits, whole_logits)
+    torch.testing.assert_close(sliced_dens, whole_dens)
