@@ -22,6 +22,9 @@ def _library(args):
     return Library(args.library or default_library_path())
 
 
+STAGE_UNITS = (("scan", "file"), ("epochs", "epoch"), ("episodes", "episode"))
+
+
 class TerminalProgress:
     """One tqdm bar per stage (done/total, rate, ETA) on stderr; silent when asked."""
 
@@ -38,7 +41,7 @@ class TerminalProgress:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            unit = "file" if stage == "scan" else "photo"
+            unit = next((u for prefix, u in STAGE_UNITS if stage.startswith(prefix)), "photo")
             self.bar = tqdm(total=total, desc=f"{stage:>8}", unit=unit, file=sys.stderr, dynamic_ncols=True)
         if self.bar.total != total:
             self.bar.total = total
@@ -188,7 +191,8 @@ def cmd_train(args) -> int:
 
     progress = TerminalProgress(enabled=not args.quiet)
     try:
-        overrides = {k: v for k, v in (("epochs", args.epochs), ("episodes", args.episodes)) if v}
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("episodes", args.episodes),
+                                       ("ensemble", args.ensemble)) if v}
         result, card = train_folder(args.data, args.mode, args.out, holdout=args.holdout, seed=args.seed,
                                     progress=progress, **overrides)
     except ValueError as exc:
@@ -248,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="passes over the training graphs (default 30)")
     p.add_argument("--episodes", type=int, default=None, help="sampled training episodes (default 18)")
+    p.add_argument("--ensemble", type=int, default=None,
+                   help="models trained from successive seeds, probabilities averaged (default 3)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 

@@ -15,7 +15,7 @@ import torch
 
 from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
-from .lander import Lander, deterministic
+from .lander import Lander, LanderEnsemble, deterministic
 
 
 def peak_forest(edge_index: np.ndarray, score: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
@@ -74,7 +74,7 @@ class HiLander:
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
-                 device=None, weights: str | Path | None = None, model: Lander | None = None):
+                 device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -83,7 +83,7 @@ class HiLander:
         self.weights = weights
         self.model = model
 
-    def _load(self) -> tuple[Lander, float]:
+    def _load(self) -> tuple[Lander | LanderEnsemble, float]:
         if self.model is not None:
             return self.model, self.tau if self.tau is not None else 0.8
         model, card = load_weights(self.weights or default_weights("faces"))
@@ -174,17 +174,22 @@ def default_weights(mode: str) -> Path:
     raise FileNotFoundError(f"no trained Hi-LANDER weights for {mode} mode (expected resources/hilander-{mode}.pt)")
 
 
-def save_weights(model: Lander, path: Path, card: dict) -> None:
+def save_weights(model: Lander | LanderEnsemble, path: Path, card: dict) -> None:
     path = Path(path)
-    torch.save({"config": model.config(), "state": model.state_dict()}, path)
+    members = model.members if isinstance(model, LanderEnsemble) else [model]
+    torch.save({"members": [{"config": m.config(), "state": m.state_dict()} for m in members]}, path)
     path.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str))
 
 
-def load_weights(path: Path) -> tuple[Lander, dict]:
+def load_weights(path: Path) -> tuple[Lander | LanderEnsemble, dict]:
     path = Path(path)
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = Lander(**blob["config"])
-    model.load_state_dict(blob["state"], strict=True)
+    members = []
+    for entry in blob.get("members", [blob]):  # files from before ensembles hold one model at the top
+        model = Lander(**entry["config"])
+        model.load_state_dict(entry["state"], strict=True)
+        members.append(model)
     card_path = path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    model = members[0] if len(members) == 1 else LanderEnsemble(members)
     return model.eval(), card

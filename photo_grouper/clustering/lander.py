@@ -113,6 +113,23 @@ class Lander(nn.Module):
         return self.classifier(z)
 
 
+class LanderEnsemble(nn.Module):
+    """LANDER models trained from different seeds, their edge probabilities averaged (density follows from the
+    average). On unseen people one seed may learn a wrong link that the others do not: averaging three raised
+    the held-out pairwise F on every identity split we measured (docs/hilander-ablation.md)."""
+
+    def __init__(self, members: list[Lander]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one model")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, g: LevelGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        p = torch.stack([torch.softmax(m(g)[0], dim=-1) for m in self.members]).mean(dim=0)
+        logits = torch.log(p.clamp_min(1e-12))  # softmax(log p) == p, so callers treat it like one model
+        return logits, density(logits, g)
+
+
 def density(logits: torch.Tensor, g: LevelGraph) -> torch.Tensor:
     """d_i = mean over i's neighbours j of sim_ij * (p_ij[1] - p_ij[0])."""
     p = torch.softmax(logits, dim=-1)

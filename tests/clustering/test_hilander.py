@@ -93,3 +93,32 @@ def test_training_is_deterministic():
     m1, l1 = train_lander(x, y, cfg)
     m2, l2 = train_lander(x, y, cfg)
     assert l1 == l2
+
+
+def test_ensemble_averages_seeds_and_round_trips(tmp_path):
+    import dataclasses
+
+    import torch
+
+    from photo_grouper.clustering.graph import build_level_graph
+    from photo_grouper.clustering.lander import LanderEnsemble
+
+    x, y = _identities(20, seed=5)
+    cfg = dataclasses.replace(SMALL, episodes=3, epochs=2, ensemble=2)
+    result = train(x, y, cfg)
+    assert isinstance(result.model, LanderEnsemble) and len(result.model.members) == 2
+    # Members come from different seeds, and the ensemble's probability is their mean.
+    g, _ = build_level_graph(x, x, 5)
+    with torch.inference_mode():
+        probs = [torch.softmax(m(g)[0], -1)[:, 1] for m in result.model.members]
+        mean = torch.softmax(result.model(g)[0], -1)[:, 1]
+    assert not torch.equal(probs[0], probs[1])
+    torch.testing.assert_close(mean, (probs[0] + probs[1]) / 2)
+
+    path = tmp_path / "ensemble.pt"
+    save_weights(result.model, path, {"tau": result.tau})
+    loaded, _ = load_weights(path)
+    assert isinstance(loaded, LanderEnsemble)
+    test_x, _ = _identities(8, seed=6)
+    assert np.array_equal(HiLander(weights=path).fit_predict(test_x),
+                          HiLander(model=result.model, tau=result.tau).fit_predict(test_x))
