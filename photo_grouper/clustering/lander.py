@@ -65,7 +65,8 @@ class Lander(nn.Module):
     """
 
     def __init__(self, feature_dim: int, hidden: int = 512, num_conv: int = 1, dropout: float = 0.0,
-                 edge_features: bool = True, pair_product: bool = True, node_input: str = "embedding"):
+                 edge_features: bool = True, pair_product: bool = True, node_input: str = "embedding",
+                 edge_hidden: int = 256):
         super().__init__()
         self.feature_dim = feature_dim
         self.hidden = hidden
@@ -77,40 +78,55 @@ class Lander(nn.Module):
         self.node_input = node_input
         dims = [2 * feature_dim if node_input == "embedding" else NODE_PROFILE] + [hidden] * num_conv
         self.convs = nn.ModuleList(WeightedMeanConv(a, b, dropout) for a, b in zip(dims[:-1], dims[1:]))
-        self.src_mlp = nn.Linear(hidden, 256)
-        self.dst_mlp = nn.Linear(hidden, 256)
-        self.edge_mlp = nn.Sequential(nn.Linear(EDGE_FEATURES, 64), nn.PReLU(), nn.Linear(64, 256)) \
+        # The edge head runs once per edge (10 per photo): its width sets most of the inference time.
+        e = self.edge_hidden = edge_hidden
+        self.src_mlp = nn.Linear(hidden, e)
+        self.dst_mlp = nn.Linear(hidden, e)
+        self.edge_mlp = nn.Sequential(nn.Linear(EDGE_FEATURES, 64), nn.PReLU(), nn.Linear(64, e)) \
             if edge_features else None
         # h_i * h_j lets the head compare the two ends in the learned space, which a sum of projections cannot.
-        self.pair_mlp = nn.Linear(hidden, 256) if pair_product else None
-        self.classifier = nn.Sequential(nn.PReLU(256), nn.Linear(256, 256), nn.PReLU(256), nn.Linear(256, 2))
+        self.pair_mlp = nn.Linear(hidden, e) if pair_product else None
+        self.classifier = nn.Sequential(nn.PReLU(e), nn.Linear(e, e), nn.PReLU(e), nn.Linear(e, 2))
 
     def config(self) -> dict:
         return {"feature_dim": self.feature_dim, "hidden": self.hidden, "num_conv": len(self.convs),
                 "dropout": self.convs[0].dropout, "edge_features": self.use_edge_features,
-                "pair_product": self.use_pair_product, "node_input": self.node_input}
+                "pair_product": self.use_pair_product, "node_input": self.node_input,
+                "edge_hidden": self.edge_hidden}
 
     def forward(self, g: LevelGraph) -> tuple[torch.Tensor, torch.Tensor]:
         h = g.x if self.node_input == "embedding" else g.profile
         for conv in self.convs:
             h = conv(h, g.edge_index, g.weight)
-        src_h, dst_h = self.src_mlp(h), self.dst_mlp(h)
+        weight, bias = self._edge_input_projection()
         n_edges = g.edge_index.shape[1]
         # Training needs the whole graph for backprop; inference runs the edge head in slices, because its
         # (E, 256) activations would take 10 GB for a million photos at k = 10.
         step = n_edges if self.training or torch.is_grad_enabled() else EDGE_CHUNK
-        logits = torch.cat([self._edge_logits(h, src_h, dst_h, g, slice(a, a + step))
-                            for a in range(0, max(n_edges, 1), step)]) if n_edges else h.new_zeros((0, 2))
+        logits = torch.cat([self._edge_logits(h, g, slice(a, a + step), weight, bias)
+                            for a in range(0, n_edges, step)]) if n_edges else h.new_zeros((0, 2))
         return logits, density(logits, g)
 
-    def _edge_logits(self, h, src_h, dst_h, g: LevelGraph, part: slice) -> torch.Tensor:
-        src, dst = g.edge_index[:, part]
-        z = src_h[src] + dst_h[dst]
+    def _edge_input_projection(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's first layer, z = A h_j + B h_i + P (h_i * h_j) + E e_ij, as one matrix over the
+        concatenated inputs: one matrix product on 64-wide gathers instead of four 256-wide tensors to add
+        (the edge head is memory-bound on the CPU; this is the same function, about twice as fast)."""
+        layers = [self.src_mlp, self.dst_mlp]
         if self.pair_mlp is not None:
-            z = z + self.pair_mlp(h[src] * h[dst])
+            layers.append(self.pair_mlp)
         if self.edge_mlp is not None:
-            z = z + self.edge_mlp(g.edge_attr[part])
-        return self.classifier(z)
+            layers.append(self.edge_mlp[2])
+        return torch.cat([m.weight for m in layers], dim=1), sum(m.bias for m in layers)
+
+    def _edge_logits(self, h, g: LevelGraph, part: slice, weight, bias) -> torch.Tensor:
+        src, dst = g.edge_index[:, part]
+        h_src, h_dst = h[src], h[dst]
+        inputs = [h_src, h_dst]
+        if self.pair_mlp is not None:
+            inputs.append(h_src * h_dst)
+        if self.edge_mlp is not None:
+            inputs.append(self.edge_mlp[1](self.edge_mlp[0](g.edge_attr[part])))
+        return self.classifier(torch.addmm(bias, torch.cat(inputs, dim=1), weight.T))
 
 
 class LanderEnsemble(nn.Module):

@@ -64,6 +64,7 @@ def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: i
 @dataclass
 class TrainConfig:
     hidden: int = 512
+    edge_hidden: int = 256  # width of the edge head (the reference: 256)
     num_conv: int = 1
     dropout: float = 0.0
     edge_features: bool = True
@@ -129,7 +130,7 @@ def _train_lander(x, y, cfg: TrainConfig, progress) -> tuple[Lander, list[float]
     graphs = _episodes(np.asarray(x, np.float32), np.asarray(y), cfg, rng, progress)
     model = Lander(x.shape[1], hidden=cfg.hidden, num_conv=cfg.num_conv, dropout=cfg.dropout,
                    edge_features=cfg.edge_features, pair_product=cfg.pair_product,
-                   node_input=cfg.node_input)
+                   node_input=cfg.node_input, edge_hidden=cfg.edge_hidden)
     if cfg.optimizer == "adam":
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
