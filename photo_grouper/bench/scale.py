@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own choice)")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--weights", default=None, help="Hi-LANDER weights (default: the shipped faces weights)")
     args = parser.parse_args(argv)
 
     import torch
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.n} embeddings, {args.dim}-d, {len(np.unique(y))} groups (largest {np.bincount(y).max()}), "
           f"{torch.get_num_threads()} torch threads")
     start = time.perf_counter()
-    h = HiLander(device=args.device).fit(x)
+    h = HiLander(device=args.device, weights=args.weights).fit(x)
     total = time.perf_counter() - start
     print(f"{'level':>5} {'nodes':>9} {'kNN s':>8} {'graph s':>8} {'GNN s':>8} {'decode s':>9}")
     for t in h.timings_:
