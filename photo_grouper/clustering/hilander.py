@@ -68,7 +68,9 @@ class HiLander:
     """Learned hierarchical clustering (scikit-learn estimator conventions).
 
     Parameters are stored as given; ``fit(X)`` sets ``labels_`` (the default partition: the level where the
-    hierarchy stopped, as the paper predicts), ``levels_`` (one partition per level, finest first), ``peaks_``
+    hierarchy stopped, which is the paper's prediction and the finest level that is not over-split: every level
+    below it still splits people the model would join; the app shows it by default and zooms from there),
+    ``levels_`` (one partition per level, finest first), ``peaks_``
     (representative item of each cluster, per level) and ``parents_`` (for each level but the last, the cluster of
     the next level that contains each cluster). No labels are needed.
     """
