@@ -16,7 +16,7 @@ from .vision import EncoderSpec, make_encoder
 
 # The recipe the shipped weights use; docs/hilander-ablation.md says what each choice did.
 RECIPE = TrainConfig(hidden=64, node_input="profile", edge_features=True, pair_product=True, optimizer="adam",
-                     lr=1e-3, epochs=30, episodes=18, ensemble=3)
+                     lr=1e-3, epochs=30, episodes=18, ensemble=3, edge_hidden=128)
 
 
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,
