@@ -25,6 +25,7 @@ class ClusterReport:
     groups: int = 0  # at the default (coarsest) level
     seconds: float = 0.0
     run_id: int | None = None
+    suggested: int = 0  # faces suggested to named people
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +87,10 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         s.execute(insert(ClusterMember), [
             {"detection_id": int(d), "run_id": run.id, "cluster_id": int(row_ids[0][c])}
             for d, c in zip(ids, h.levels_[0])])
+        # Suggestions for named people follow the new groups in the same transaction.
+        from .organize.reconcile import suggest_in
+
+        report.suggested = suggest_in(s, mode, ids, x)
     progress(1, 1)
     return report
 

@@ -4,18 +4,25 @@ from .library import Library, LibraryError, default_library_path, explain_db_err
 from .models import (
     SCHEMA_VERSION,
     Analysis,
+    Assignment,
     Base,
     Cluster,
     ClusterMember,
     ClusterRun,
     Detection,
     Embedding,
+    Ignored,
     IndexRun,
+    Operation,
+    Person,
     Photo,
     PhotoStatus,
+    Rejection,
+    Suggestion,
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "Analysis", "Base", "Cluster", "ClusterMember", "ClusterRun", "Detection", "Embedding", "IndexRun", "Library", "LibraryError",
-    "Photo", "PhotoStatus", "default_library_path", "explain_db_error",
+    "SCHEMA_VERSION", "Analysis", "Assignment", "Base", "Cluster", "ClusterMember", "ClusterRun", "Detection",
+    "Embedding", "Ignored", "IndexRun", "Library", "LibraryError", "Operation", "Person", "Photo", "PhotoStatus",
+    "Rejection", "Suggestion", "default_library_path", "explain_db_error",
 ]

@@ -30,9 +30,17 @@ def _add_clusters(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=[ClusterRun.__table__, Cluster.__table__, ClusterMember.__table__])
 
 
+def _add_people(conn: Connection) -> None:
+    from .models import Assignment, Ignored, Operation, Person, Rejection, Suggestion
+
+    Base.metadata.create_all(conn, tables=[t.__table__ for t in
+                                           (Person, Assignment, Rejection, Ignored, Suggestion, Operation)])
+
+
 # Step n brings version n-1 to n.
 MIGRATIONS: list[Migration] = [
     Migration(2, _add_clusters, "the Hi-LANDER hierarchy: cluster_runs, clusters, cluster_members"),
+    Migration(3, _add_people, "user corrections: people, assignments, rejections, ignored, suggestions, operations"),
 ]
 
 

@@ -200,12 +200,13 @@ def test_default_library_path_is_in_user_data_dir():
 
 
 def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
-    from photo_grouper.store import Cluster, ClusterMember, ClusterRun
+    from photo_grouper.store import Assignment, ClusterRun, Person
     from photo_grouper.store.models import Base
 
     library_path.parent.mkdir(parents=True)
-    v1_tables = [t for t in Base.metadata.sorted_tables
-                 if t.name not in {ClusterRun.__tablename__, Cluster.__tablename__, ClusterMember.__tablename__}]
+    later = {"cluster_runs", "clusters", "cluster_members",  # version 2
+             "people", "assignments", "rejections", "ignored", "suggestions", "operations"}  # version 3
+    v1_tables = [t for t in Base.metadata.sorted_tables if t.name not in later]
     engine = __import__("sqlalchemy").create_engine(f"sqlite:///{library_path}")
     with engine.begin() as conn:
         Base.metadata.create_all(conn, tables=v1_tables)
@@ -218,3 +219,5 @@ def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
         with lib.session() as s:
             assert s.scalars(select(Photo.path)).all() == ["/a.jpg"]
             assert s.scalar(select(func.count()).select_from(ClusterRun)) == 0
+            assert s.scalar(select(func.count()).select_from(Person)) == 0
+            assert s.scalar(select(func.count()).select_from(Assignment)) == 0

@@ -1,0 +1,226 @@
+"""Undo and redo that survive restarts.
+
+Every user operation changes a few rows of the fact tables (people, assignments, rejections, ignored) through a
+:class:`Recorder`, which remembers each row's value before and after. The list is stored with the operation; undo
+writes the "before" values back in reverse order, redo the "after" values in order. Undone operations always form
+the newest part of the history: a new operation drops them, as in every editor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..store import Assignment, Detection, Ignored, Operation, Person, Rejection
+
+HISTORY_LIMIT = 500  # operations kept for undo; older ones are forgotten
+
+
+class OrganizeError(ValueError):
+    """A user operation that cannot be done as asked; nothing was changed."""
+
+
+@dataclass
+class Change:
+    """What one operation (or its undo/redo) did, small enough to print or send to the GUI."""
+
+    operation_id: int | None
+    kind: str
+    summary: str
+    faces: int = 0  # faces whose person, rejection or ignore state changed
+    people: list[int] = field(default_factory=list)  # people created, changed or removed
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"operation": self.operation_id, "kind": self.kind, "summary": self.summary, "faces": self.faces,
+                "people": self.people, "notes": self.notes}
+
+
+def _person_row(p: Person) -> dict:
+    return {"mode": p.mode, "name": p.name, "hidden": bool(p.hidden)}
+
+
+class Recorder:
+    """Row changes of one operation, applied at once and kept for undo."""
+
+    def __init__(self, session: Session):
+        self.s = session
+        self.changes: list[dict] = []
+
+    # -- primitives: each sets one row to a value and records the value it had --------------------------------
+
+    def assign(self, detection_id: int, person_id: int | None) -> None:
+        row = self.s.get(Assignment, detection_id)
+        before = row.person_id if row else None
+        if before == person_id:
+            return
+        _set_assignment(self.s, detection_id, person_id)
+        self.changes.append({"t": "assign", "d": detection_id, "b": before, "a": person_id})
+
+    def reject(self, detection_id: int, person_id: int, on: bool = True) -> None:
+        before = self.s.get(Rejection, (detection_id, person_id)) is not None
+        if before == on:
+            return
+        _set_rejection(self.s, detection_id, person_id, on)
+        self.changes.append({"t": "reject", "d": detection_id, "p": person_id, "b": before, "a": on})
+
+    def ignore(self, detection_id: int, reason: str | None) -> None:
+        row = self.s.get(Ignored, detection_id)
+        before = row.reason if row else None
+        if before == reason:
+            return
+        _set_ignored(self.s, detection_id, reason)
+        self.changes.append({"t": "ignore", "d": detection_id, "b": before, "a": reason})
+
+    def create_person(self, mode: str, name: str | None = None, hidden: bool = False) -> Person:
+        person = Person(mode=mode, name=name, hidden=hidden)
+        self.s.add(person)
+        self.s.flush()
+        self.changes.append({"t": "person", "id": person.id, "b": None, "a": _person_row(person)})
+        return person
+
+    def update_person(self, person: Person, **fields) -> None:
+        before = _person_row(person)
+        for key, value in fields.items():
+            setattr(person, key, value)
+        after = _person_row(person)
+        if after != before:
+            self.s.flush()
+            self.changes.append({"t": "person", "id": person.id, "b": before, "a": after})
+
+    def delete_person(self, person: Person) -> None:
+        """Only for a person that no longer owns or rejects anything (merge moves those first)."""
+        self.changes.append({"t": "person", "id": person.id, "b": _person_row(person), "a": None})
+        self.s.delete(person)
+        self.s.flush()
+
+    # -- the operation as a whole ------------------------------------------------------------------------------
+
+    def faces_changed(self) -> int:
+        return len({c["d"] for c in self.changes if "d" in c})
+
+    def people_changed(self) -> list[int]:
+        return sorted({c["id"] for c in self.changes if c["t"] == "person"}
+                      | {v for c in self.changes if c["t"] == "assign" for v in (c["b"], c["a"]) if v}
+                      | {c["p"] for c in self.changes if c["t"] == "reject"})
+
+    def commit(self, mode: str, kind: str, summary: str, notes: list[str] | None = None) -> Change:
+        """Store the operation (dropping any undone ones: they can no longer be redone) and describe it."""
+        if not self.changes:
+            raise OrganizeError(f"nothing to do: {summary}")
+        self.s.execute(delete(Operation).where(Operation.mode == mode, Operation.undone.is_(True)))
+        op = Operation(mode=mode, kind=kind, summary=summary, changes=json.dumps(self.changes))
+        self.s.add(op)
+        self.s.flush()
+        old = self.s.scalars(select(Operation.id).where(Operation.mode == mode)
+                             .order_by(Operation.id.desc()).offset(HISTORY_LIMIT)).all()
+        if old:
+            self.s.execute(delete(Operation).where(Operation.id.in_(old)))
+        return Change(op.id, kind, summary, self.faces_changed(), self.people_changed(), list(notes or []))
+
+
+def _set_assignment(s: Session, detection_id: int, person_id: int | None) -> None:
+    row = s.get(Assignment, detection_id)
+    if person_id is None:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(Assignment(detection_id=detection_id, person_id=person_id))
+    else:
+        row.person_id = person_id
+    s.flush()
+
+
+def _set_rejection(s: Session, detection_id: int, person_id: int, on: bool) -> None:
+    row = s.get(Rejection, (detection_id, person_id))
+    if on and row is None:
+        s.add(Rejection(detection_id=detection_id, person_id=person_id))
+    elif not on and row is not None:
+        s.delete(row)
+    s.flush()
+
+
+def _set_ignored(s: Session, detection_id: int, reason: str | None) -> None:
+    row = s.get(Ignored, detection_id)
+    if reason is None:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(Ignored(detection_id=detection_id, reason=reason))
+    else:
+        row.reason = reason
+    s.flush()
+
+
+def _set_person(s: Session, person_id: int, value: dict | None) -> None:
+    row = s.get(Person, person_id)
+    if value is None:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(Person(id=person_id, **value))
+    else:
+        for key, v in value.items():
+            setattr(row, key, v)
+    s.flush()
+
+
+def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
+    """Write back the "before" (undo) or "after" (redo) values. Faces whose photo was re-indexed since (their
+    detection is gone) are skipped; returns how many were."""
+    key = "b" if undo else "a"
+    alive = set(s.scalars(select(Detection.id).where(
+        Detection.id.in_({c["d"] for c in changes if "d" in c}))).all())
+    skipped = set()
+    for c in reversed(changes) if undo else changes:
+        if "d" in c and c["d"] not in alive:
+            skipped.add(c["d"])
+            continue
+        if c["t"] == "assign":
+            _set_assignment(s, c["d"], c[key])
+        elif c["t"] == "reject":
+            _set_rejection(s, c["d"], c["p"], c[key])
+        elif c["t"] == "ignore":
+            _set_ignored(s, c["d"], c[key])
+        elif c["t"] == "person":
+            _set_person(s, c["id"], c[key])
+    return len(skipped)
+
+
+def undo(s: Session, mode: str) -> Change:
+    op = s.scalars(select(Operation).where(Operation.mode == mode, Operation.undone.is_(False))
+                   .order_by(Operation.id.desc())).first()
+    if op is None:
+        raise OrganizeError("nothing to undo")
+    changes = json.loads(op.changes)
+    skipped = replay(s, changes, undo=True)
+    op.undone = True
+    notes = [f"{skipped} face(s) no longer exist (their photos changed) and were left out"] if skipped else []
+    return _replayed(op, changes, f"undid: {op.summary}", notes)
+
+
+def redo(s: Session, mode: str) -> Change:
+    op = s.scalars(select(Operation).where(Operation.mode == mode, Operation.undone.is_(True))
+                   .order_by(Operation.id)).first()
+    if op is None:
+        raise OrganizeError("nothing to redo")
+    changes = json.loads(op.changes)
+    skipped = replay(s, changes, undo=False)
+    op.undone = False
+    notes = [f"{skipped} face(s) no longer exist (their photos changed) and were left out"] if skipped else []
+    return _replayed(op, changes, f"redid: {op.summary}", notes)
+
+
+def _replayed(op: Operation, changes: list[dict], summary: str, notes: list[str]) -> Change:
+    rec = Recorder.__new__(Recorder)
+    rec.changes = changes
+    return Change(op.id, op.kind, summary, rec.faces_changed(), rec.people_changed(), notes)
+
+
+def history(s: Session, mode: str, limit: int = 20) -> list[dict]:
+    rows = s.scalars(select(Operation).where(Operation.mode == mode).order_by(Operation.id.desc()).limit(limit))
+    return [{"operation": o.id, "kind": o.kind, "summary": o.summary, "undone": bool(o.undone),
+             "at": o.at.isoformat(timespec="seconds") if o.at else None} for o in rows]

@@ -1,0 +1,303 @@
+"""The user's operations on groups: name, merge, split, reject, move, hide, ignore; undo and redo.
+
+Each runs in one transaction and returns a :class:`Change`. A bad request (unknown or stale group, empty name,
+merging a group with itself, a face not in the group) raises :class:`OrganizeError` and changes nothing.
+Touching an automatic group makes its faces facts: the group becomes a person (unnamed until named) that owns them,
+so the correction survives every later re-clustering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..store import Library, Person, Rejection, Suggestion
+from . import history
+from .history import Change, OrganizeError, Recorder
+from .view import GroupInfo, GroupRef, Member, State, faces_by_photo, groups, load_state, members, person_named, resolve
+
+MAX_NAME = 200
+
+
+class Organizer:
+    """Corrections for one library and mode; the CLI and the GUI call these."""
+
+    def __init__(self, library: Library, mode: str = "faces"):
+        self.library = library
+        self.mode = mode
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def groups(self, level: int | None = None, include_hidden: bool = False) -> tuple[State, list[GroupInfo]]:
+        with self.library.session() as s:
+            return groups(s, self.mode, level, include_hidden=include_hidden)
+
+    def people(self, include_hidden: bool = True) -> list[GroupInfo]:
+        return [g for g in self.groups(include_hidden=include_hidden)[1] if g.kind == "person"]
+
+    def show(self, ref: str, level: int | None = None) -> tuple[GroupInfo, list[Member]]:
+        with self.library.session() as s:
+            state, listed = groups(s, self.mode, level, include_hidden=True)
+            target = resolve(s, state, ref)
+            info = next((g for g in listed if g.ref == str(target)), None)
+            if info is None:  # an automatic group of another level than the one listed
+                info = GroupInfo(str(target), target.kind, target.id, None, False,
+                                 state.clusters[target.id][0] if target.kind == "auto" else None,
+                                 len(state.members(target)), 0, 0, None, None)
+            return info, members(s, state, target)
+
+    def history(self, limit: int = 20) -> list[dict]:
+        with self.library.session() as s:
+            return history.history(s, self.mode, limit)
+
+    # -- operations --------------------------------------------------------------------------------------------
+
+    def name(self, ref: str, name: str) -> Change:
+        name = _clean_name(name)
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            target = resolve(s, state, ref)
+            existing = person_named(state, name, besides=target.id if target.kind == "person" else None)
+            notes = []
+            if target.kind == "auto":
+                faces = state.members(target)
+                if existing is not None:
+                    _confirm(rec, state, faces, existing)
+                    notes.append(f"{name} already exists: the group's {len(faces)} face(s) joined them")
+                    person = existing
+                else:
+                    person = rec.create_person(self.mode, name)
+                    _confirm(rec, state, faces, person)
+            else:
+                person = state.people[target.id]
+                if person.name == name:
+                    raise OrganizeError(f"{ref} is already named {name!r}")
+                if existing is not None:
+                    _merge_person(s, rec, state, person, existing)
+                    notes.append(f"{name} already exists: {_title(person)} was merged into them")
+                    person = existing
+                else:
+                    rec.update_person(person, name=name)
+            notes += _shared_photo_notes(state, person.id)
+            return rec.commit(self.mode, "name", f"named {target} {name!r}", notes)
+
+    def merge(self, refs: Iterable[str], name: str | None = None) -> Change:
+        name = _clean_name(name) if name is not None else None
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            targets: list[GroupRef] = []
+            for text in refs:
+                r = resolve(s, state, text)
+                if any(r.kind == t.kind and r.id == t.id for t in targets):
+                    raise OrganizeError(f"{text} is listed twice: a group cannot be merged with itself")
+                targets.append(r)
+            if len(targets) < 2:
+                raise OrganizeError("merge needs at least two different groups")
+            persons = [state.people[t.id] for t in targets if t.kind == "person"]
+            into = person_named(state, name) if name else None
+            into = into or next((p for p in persons if p.name), None) or (persons[0] if persons else None)
+            if into is None:
+                into = rec.create_person(self.mode, name)
+            elif name and into.name != name:
+                rec.update_person(into, name=name)
+            notes = []
+            for t in targets:
+                if t.kind == "person" and t.id == into.id:
+                    continue
+                if t.kind == "person":
+                    other = state.people[t.id]
+                    if other.name and into.name and other.name != into.name:
+                        notes.append(f"{other.name} was merged into {into.name}")
+                    _merge_person(s, rec, state, other, into)
+                else:
+                    _confirm(rec, state, state.members(t), into)
+            notes += _shared_photo_notes(state, into.id)
+            listed = ", ".join(str(t) for t in targets)
+            return rec.commit(self.mode, "merge", f"merged {listed} into {_title(into)}", notes)
+
+    def split(self, ref: str, faces: Iterable[int] = (), subgroups: Iterable[str] = (),
+              to: str | None = None, name: str | None = None) -> Change:
+        """Move chosen faces, or chosen finer groups of an automatic group, out to a new group (named ``name``
+        if given) or to an existing group ``to``."""
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            source = resolve(s, state, ref)
+            inside = set(state.members(source))
+            moving = set(_faces_in(state, source, inside, faces))
+            for text in subgroups:
+                sub = resolve(s, state, text)
+                if sub.kind != "auto" or source.kind != "auto" or \
+                        state.clusters[sub.id][0] >= state.clusters[source.id][0] or \
+                        state.ancestor(sub.id, state.clusters[source.id][0]) != source.id:
+                    raise OrganizeError(f"{text} is not a finer group inside {ref}")
+                moving |= set(state.members(sub))
+            if not moving:
+                raise OrganizeError("choose the faces or finer groups to split off")
+            if moving == inside and to is None:
+                raise OrganizeError(f"that is every face of {ref}: nothing would be left; rename it instead")
+            if to is not None:
+                dest_ref = resolve(s, state, to)
+                if dest_ref.kind == source.kind and dest_ref.id == source.id:
+                    raise OrganizeError("a group cannot be split into itself")
+                dest = _adopt(rec, state, dest_ref)
+            else:
+                dest = rec.create_person(self.mode, _clean_name(name) if name else None)
+            for d in sorted(moving):
+                if source.kind == "person":
+                    rec.reject(d, source.id)
+                rec.reject(d, dest.id, False)
+                rec.assign(d, dest.id)
+            return rec.commit(self.mode, "split", f"moved {len(moving)} face(s) of {source} to {_title(dest)}")
+
+    def reject(self, ref: str, faces: Iterable[int]) -> Change:
+        """"Not this person": the faces leave the group and never rejoin it. The rest of an automatic group is
+        kept together as an unnamed person, since the rejection needs a person to hold on to."""
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            source = resolve(s, state, ref)
+            inside = set(state.members(source))
+            out = set(_faces_in(state, source, inside, faces))
+            if not out:
+                raise OrganizeError("choose the faces to reject")
+            notes = []
+            if source.kind == "person":
+                person = state.people[source.id]
+            else:
+                if out == inside:
+                    raise OrganizeError(f"that is every face of {ref}; hide the group or ignore the faces instead")
+                person = rec.create_person(self.mode)
+                _confirm(rec, state, sorted(inside - out), person)
+                notes.append(f"the rest of {ref} is kept as {_title(person)}")
+            for d in sorted(out):
+                rec.assign(d, None)
+                rec.reject(d, person.id)
+            return rec.commit(self.mode, "reject", f"rejected {len(out)} face(s) from {_title(person)}", notes)
+
+    def move(self, faces: Iterable[int], to: str) -> Change:
+        """Put single faces with another group (a person, or an automatic group, which becomes one)."""
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            faces = _known_faces(state, faces)
+            dest_ref = resolve(s, state, to)
+            dest = _adopt(rec, state, dest_ref)
+            for d in faces:
+                owner = state.owner(d)
+                if owner is not None and owner.kind == "person" and owner.id != dest.id:
+                    rec.reject(d, owner.id)
+                rec.ignore(d, None)
+                rec.reject(d, dest.id, False)
+                rec.assign(d, dest.id)
+            return rec.commit(self.mode, "move", f"moved {len(faces)} face(s) to {_title(dest)}")
+
+    def hide(self, ref: str, hidden: bool = True) -> Change:
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            target = resolve(s, state, ref)
+            if target.kind == "auto":
+                if not hidden:
+                    raise OrganizeError(f"{ref} is not hidden")
+                person = rec.create_person(self.mode, hidden=True)
+                _confirm(rec, state, state.members(target), person)
+            else:
+                person = state.people[target.id]
+                if bool(person.hidden) == hidden:
+                    raise OrganizeError(f"{ref} is already {'hidden' if hidden else 'shown'}")
+                rec.update_person(person, hidden=hidden)
+            verb = "hid" if hidden else "showed"
+            return rec.commit(self.mode, "hide" if hidden else "unhide", f"{verb} {_title(person)}")
+
+    def ignore(self, faces: Iterable[int], reason: str = "ignored") -> Change:
+        """Set faces aside ("not-a-face" or "ignored"); ``reason=None`` brings them back."""
+        if reason not in ("ignored", "not-a-face", None):
+            raise OrganizeError(f"unknown reason {reason!r}")
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            faces = _known_faces(state, faces)
+            for d in faces:
+                if reason is not None:
+                    rec.assign(d, None)
+                rec.ignore(d, reason)
+            what = {"ignored": "ignored", "not-a-face": "marked as not a face", None: "brought back"}[reason]
+            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} face(s)")
+
+    def undo(self) -> Change:
+        with self.library.session() as s:
+            return history.undo(s, self.mode)
+
+    def redo(self) -> Change:
+        with self.library.session() as s:
+            return history.redo(s, self.mode)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+
+def _clean_name(name: str | None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise OrganizeError("a name cannot be empty")
+    if len(name) > MAX_NAME:
+        raise OrganizeError(f"a name can have at most {MAX_NAME} characters")
+    return name
+
+
+def _title(person: Person) -> str:
+    return person.name or f"unnamed group p{person.id}"
+
+
+def _known_faces(state: State, faces: Iterable[int]) -> list[int]:
+    faces = sorted({int(d) for d in faces})
+    if not faces:
+        raise OrganizeError("choose at least one face")
+    unknown = [d for d in faces if d not in state.photo_of]
+    if unknown:
+        raise OrganizeError(f"no face {unknown[0]} in this library ({state.mode} mode)")
+    return faces
+
+
+def _faces_in(state: State, ref: GroupRef, inside: set[int], faces: Iterable[int]) -> list[int]:
+    faces = sorted({int(d) for d in faces})
+    outside = [d for d in faces if d not in inside]
+    if outside:
+        raise OrganizeError(f"face {outside[0]} is not in group {ref}")
+    return faces
+
+
+def _confirm(rec: Recorder, state: State, faces: Iterable[int], person: Person) -> None:
+    for d in faces:
+        rec.reject(d, person.id, False)  # the user put it there: an older "not this person" no longer holds
+        rec.assign(d, person.id)
+        state.confirmed[d] = person.id
+
+
+def _adopt(rec: Recorder, state: State, ref: GroupRef) -> Person:
+    """The person behind a group; an automatic group becomes a new unnamed person owning its faces."""
+    if ref.kind == "person":
+        return state.people[ref.id]
+    person = rec.create_person(state.mode)
+    _confirm(rec, state, state.members(ref), person)
+    return person
+
+
+def _merge_person(s: Session, rec: Recorder, state: State, source: Person, into: Person) -> None:
+    """Everything ``source`` owns or rejects goes to ``into``; then ``source`` is removed."""
+    for d, p in sorted(state.confirmed.items()):
+        if p == source.id:
+            rec.reject(d, into.id, False)
+            rec.assign(d, into.id)
+            state.confirmed[d] = into.id
+    for d in s.scalars(select(Rejection.detection_id).where(Rejection.person_id == source.id)).all():
+        rec.reject(d, source.id, False)
+        if state.confirmed.get(d) != into.id:
+            rec.reject(d, into.id)
+    # Suggestions are recomputed by every re-clustering; keep the merged person's until then (not undone).
+    s.execute(update(Suggestion).where(Suggestion.person_id == source.id).values(person_id=into.id))
+    rec.delete_person(source)
+
+
+def _shared_photo_notes(state: State, person_id: int) -> list[str]:
+    """Two faces of one photo are normally two people: say so when the user put such faces together."""
+    faces = [d for d, p in state.confirmed.items() if p == person_id]
+    shared = sum(1 for ids in faces_by_photo(state, faces).values() if len(ids) > 1)
+    return [f"{shared} photo(s) now have two or more faces confirmed to this group"] if shared else []

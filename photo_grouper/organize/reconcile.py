@@ -1,0 +1,85 @@
+"""After every re-clustering: suggest new faces to the people the user named, never change what they confirmed.
+
+An automatic group (at the level where the hierarchy stopped) whose confirmed faces are mostly one named person's
+is that person's: its other faces are suggested to them, except faces rejected from that person, ignored faces,
+and faces in a photo where that person is already confirmed (two faces of one photo are two people). Where several
+faces of one photo qualify, only the one closest to the person's confirmed faces is suggested.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from ..store import Library, Person, Rejection, Suggestion
+from .view import load_state
+
+
+def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarray | None = None) -> int:
+    """Replace the mode's suggestions inside the caller's transaction; ``ids``/``x`` (the clustered vectors)
+    break ties between faces of one photo. Returns the number of faces suggested."""
+    person_ids = select(Person.id).where(Person.mode == mode)
+    s.execute(delete(Suggestion).where(Suggestion.person_id.in_(person_ids)))
+    state = load_state(s, mode)
+    if state.run_id is None:
+        return 0
+    named = {pid for pid, p in state.people.items() if p.name}
+    rejected = {tuple(r) for r in s.execute(select(Rejection.detection_id, Rejection.person_id))}
+    row_of = {int(d): i for i, d in enumerate(ids)} if ids is not None else {}
+
+    top = {c: state.ancestor(c, state.level) for c in set(state.level0.values())}
+    in_group: dict[int, list[int]] = defaultdict(list)
+    for d, c in state.level0.items():
+        if d not in state.ignored:
+            in_group[top[c]].append(d)
+    confirmed_photos: dict[int, set[int]] = defaultdict(set)  # person -> photos where they are confirmed
+    for d, p in state.confirmed.items():
+        confirmed_photos[p].add(state.photo_of.get(d))
+
+    rows = []
+    for faces in in_group.values():
+        votes = Counter(state.confirmed[d] for d in faces if d in state.confirmed)
+        if not votes:
+            continue
+        person, n = votes.most_common(1)[0]
+        if person not in named or 2 * n <= sum(votes.values()):
+            continue
+        candidates: dict[int, list[int]] = defaultdict(list)
+        for d in faces:
+            photo = state.photo_of.get(d)
+            if d in state.confirmed or (d, person) in rejected or photo in confirmed_photos[person]:
+                continue
+            candidates[photo].append(d)
+        centre = _centre(x, row_of, [d for d in faces if state.confirmed.get(d) == person])
+        for same_photo in candidates.values():
+            rows.append({"detection_id": _closest(same_photo, centre, x, row_of), "person_id": person})
+    if rows:
+        s.execute(insert(Suggestion), rows)
+    return len(rows)
+
+
+def suggest(library: Library, mode: str) -> int:
+    with library.session() as s:
+        return suggest_in(s, mode)
+
+
+def _centre(x, row_of, faces) -> np.ndarray | None:
+    rows = [row_of[d] for d in faces if d in row_of]
+    if x is None or not rows:
+        return None
+    v = x[rows].mean(axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def _closest(faces: list[int], centre, x, row_of) -> int:
+    if len(faces) == 1 or centre is None:
+        return min(faces)
+    scored = [(_cos(x[row_of[d]], centre) if d in row_of else -2.0, -d) for d in faces]
+    return -max(scored)[1]
+
+
+def _cos(v: np.ndarray, unit: np.ndarray) -> float:
+    return float(v @ unit) / max(float(np.linalg.norm(v)), 1e-12)

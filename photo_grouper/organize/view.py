@@ -1,0 +1,271 @@
+"""What the user sees: people first (their confirmed faces, then faces suggested to them), then the automatic
+groups of the chosen hierarchy level made of every face no person owns.
+
+A face belongs to exactly one group at a time: ignored faces to none; a confirmed face to its person; a face
+suggested to a person (and not rejected from them) to that person; any other face to its automatic group at the
+level shown. Groups are named in commands by a reference: ``p12`` for person 12, ``g345`` for automatic group 345
+(of the current grouping only: a re-clustering makes new ones), or a person's name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..grouping import KIND_OF_MODE
+from ..store import (
+    Assignment,
+    Cluster,
+    ClusterMember,
+    ClusterRun,
+    Detection,
+    Ignored,
+    Person,
+    Photo,
+    PhotoStatus,
+    Rejection,
+    Suggestion,
+)
+from .history import OrganizeError
+
+
+@dataclass
+class GroupRef:
+    kind: str  # "person" | "auto"
+    id: int
+
+    def __str__(self) -> str:
+        return f"{'p' if self.kind == 'person' else 'g'}{self.id}"
+
+
+@dataclass
+class GroupInfo:
+    ref: str
+    kind: str
+    id: int
+    name: str | None
+    hidden: bool
+    level: int | None  # automatic groups: their hierarchy level
+    size: int
+    confirmed: int
+    suggested: int
+    peak_detection_id: int | None
+    peak_photo: str | None
+    subgroups: int = 0  # automatic groups: groups of the next finer level inside
+
+    @property
+    def title(self) -> str:
+        if self.name:
+            return self.name
+        return f"unnamed group {self.ref}"
+
+    def as_dict(self) -> dict:
+        return {"ref": self.ref, "kind": self.kind, "id": self.id, "name": self.name, "hidden": self.hidden,
+                "level": self.level, "size": self.size, "confirmed": self.confirmed, "suggested": self.suggested,
+                "peak_detection_id": self.peak_detection_id, "peak_photo": self.peak_photo,
+                "subgroups": self.subgroups}
+
+
+@dataclass
+class State:
+    """Who owns which face of one mode, at one level of the current automatic grouping."""
+
+    mode: str
+    level: int
+    levels: int
+    run_id: int | None
+    photo_of: dict[int, int]  # detection -> photo
+    confirmed: dict[int, int]  # detection -> person
+    suggested: dict[int, int]  # detection -> person (only faces not confirmed, not ignored, not rejected)
+    ignored: set[int]
+    auto: dict[int, int]  # detection -> automatic group at ``level`` (faces no person owns)
+    level0: dict[int, int]  # detection -> finest automatic group
+    clusters: dict[int, tuple[int, int | None, int | None]]  # cluster -> (level, parent, peak detection)
+    people: dict[int, Person] = field(default_factory=dict)
+
+    def owner(self, detection_id: int) -> GroupRef | None:
+        if detection_id in self.ignored:
+            return None
+        if detection_id in self.confirmed:
+            return GroupRef("person", self.confirmed[detection_id])
+        if detection_id in self.suggested:
+            return GroupRef("person", self.suggested[detection_id])
+        if detection_id in self.auto:
+            return GroupRef("auto", self.auto[detection_id])
+        return None
+
+    def members(self, ref: GroupRef) -> list[int]:
+        if ref.kind == "person":
+            return sorted([d for d, p in self.confirmed.items() if p == ref.id]
+                          + [d for d, p in self.suggested.items() if p == ref.id])
+        lvl = self.clusters[ref.id][0]
+        return sorted(d for d in self.unowned() if self.ancestor(self.level0[d], lvl) == ref.id)
+
+    def unowned(self) -> list[int]:
+        """Faces no person owns (and not ignored) that the grouping placed."""
+        return [d for d in self.level0 if d not in self.ignored and d not in self.confirmed
+                and d not in self.suggested]
+
+    def ancestor(self, cluster_id: int, level: int) -> int:
+        while self.clusters[cluster_id][0] < level:
+            cluster_id = self.clusters[cluster_id][1]
+        return cluster_id
+
+
+def current_run(s: Session, mode: str) -> ClusterRun | None:
+    return s.scalars(select(ClusterRun).where(ClusterRun.mode == mode).order_by(ClusterRun.id.desc())).first()
+
+
+def load_state(s: Session, mode: str, level: int | None = None) -> State:
+    kind = KIND_OF_MODE[mode]
+    photo_of = dict(s.execute(select(Detection.id, Detection.photo_id).join(Photo, Photo.id == Detection.photo_id)
+                              .where(Detection.kind == kind, Photo.status == PhotoStatus.OK)).all())
+    people = {p.id: p for p in s.scalars(select(Person).where(Person.mode == mode))}
+    confirmed = {d: p for d, p in s.execute(select(Assignment.detection_id, Assignment.person_id)) if p in people}
+    ignored = set(s.scalars(select(Ignored.detection_id)).all())
+    rejected = {tuple(r) for r in s.execute(select(Rejection.detection_id, Rejection.person_id))}
+    suggested = {d: p for d, p in s.execute(select(Suggestion.detection_id, Suggestion.person_id))
+                 if p in people and d not in confirmed and d not in ignored and (d, p) not in rejected}
+
+    run = current_run(s, mode)
+    clusters, level0 = {}, {}
+    levels = 0
+    if run is not None:
+        levels = run.levels
+        clusters = {cid: (lvl, parent, peak) for cid, lvl, parent, peak in s.execute(
+            select(Cluster.id, Cluster.level, Cluster.parent_id, Cluster.peak_detection_id)
+            .where(Cluster.run_id == run.id))}
+        level0 = dict(s.execute(select(ClusterMember.detection_id, ClusterMember.cluster_id)
+                                .where(ClusterMember.run_id == run.id)).all())
+        level0 = {d: c for d, c in level0.items() if d in photo_of}
+    if level is None:
+        level = max(levels - 1, 0)
+    if levels and not 0 <= level < levels:
+        raise OrganizeError(f"level {level} does not exist: this grouping has levels 0 to {levels - 1}")
+    state = State(mode, level, levels, run.id if run else None, photo_of, confirmed, suggested, ignored, {},
+                  level0, clusters, people)
+    # Walk each finest group up once, not each face.
+    top = {c: state.ancestor(c, level) for c in set(level0.values())}
+    state.auto = {d: top[level0[d]] for d in state.unowned()}
+    return state
+
+
+def resolve(s: Session, state: State, text: str) -> GroupRef:
+    """A group reference as the user typed it: p12, g345, or a person's name."""
+    text = (text or "").strip()
+    if not text:
+        raise OrganizeError("empty group reference")
+    if text[0] in "pPgG" and text[1:].isdigit():
+        ref = GroupRef("person" if text[0] in "pP" else "auto", int(text[1:]))
+        if ref.kind == "person":
+            if ref.id not in state.people:
+                raise OrganizeError(f"no person {text} in this library ({state.mode} mode)")
+        elif ref.id not in state.clusters:
+            if s.get(Cluster, ref.id) is not None:
+                raise OrganizeError(f"group {text} is from an earlier grouping that re-clustering replaced; "
+                                    "list the groups again")
+            raise OrganizeError(f"no group {text} in the current grouping")
+        elif not state.members(ref):
+            raise OrganizeError(f"group {text} has no faces left that belong to no person")
+        return ref
+    matches = [p for p in state.people.values() if p.name and p.name.casefold() == text.casefold()]
+    if not matches:
+        raise OrganizeError(f"no person named {text!r} (and not a group reference such as p12 or g345)")
+    return GroupRef("person", matches[0].id)
+
+
+def person_named(state: State, name: str, *, besides: int | None = None) -> Person | None:
+    key = name.casefold()
+    return next((p for p in state.people.values() if p.name and p.name.casefold() == key and p.id != besides), None)
+
+
+def groups(s: Session, mode: str = "faces", level: int | None = None, *, include_hidden: bool = False
+           ) -> tuple[State, list[GroupInfo]]:
+    """The group list at ``level`` (default: where the hierarchy stopped): named people by name, unnamed people,
+    then automatic groups, largest first."""
+    state = load_state(s, mode, level)
+    conf = Counter(state.confirmed.values())
+    sugg = Counter(state.suggested.values())
+    peak_of_person = _person_peaks(state)
+    out: list[GroupInfo] = []
+    for p in state.people.values():
+        size = conf[p.id] + sugg[p.id]
+        if (p.hidden and not include_hidden) or (size == 0 and not p.name):
+            continue  # an unnamed person whose faces all went elsewhere is not a group any more
+        out.append(GroupInfo(f"p{p.id}", "person", p.id, p.name, bool(p.hidden), None, size,
+                             conf[p.id], sugg[p.id], peak_of_person.get(p.id), None))
+    by_group: dict[int, list[int]] = defaultdict(list)
+    for d, cid in state.auto.items():
+        by_group[cid].append(d)
+    children = Counter(parent for lvl, parent, _ in state.clusters.values() if lvl == state.level - 1) \
+        if state.level > 0 else Counter()
+    for cid, faces in by_group.items():
+        peak = state.clusters[cid][2]
+        if state.auto.get(peak) != cid:  # the peak face now belongs to a person: show another member
+            peak = min(faces)
+        out.append(GroupInfo(f"g{cid}", "auto", cid, None, False, state.level, len(faces), 0, 0, peak, None,
+                             children.get(cid, 0)))
+    paths = _photo_paths(s, [g.peak_detection_id for g in out if g.peak_detection_id])
+    for g in out:
+        g.peak_photo = paths.get(g.peak_detection_id)
+    out.sort(key=lambda g: (g.kind != "person", g.name is None, (g.name or "").casefold(), -g.size, g.id))
+    return state, out
+
+
+def _person_peaks(state: State) -> dict[int, int]:
+    """A person's face: a confirmed face that Hi-LANDER found most typical of its group (a group peak), if any."""
+    peaks = {peak for _, _, peak in state.clusters.values()}
+    best: dict[int, int] = {}
+    for d, p in sorted(state.confirmed.items()):
+        if p not in best or (d in peaks and best[p] not in peaks):
+            best[p] = d
+    for d, p in sorted(state.suggested.items()):
+        best.setdefault(p, d)
+    return best
+
+
+def _photo_paths(s: Session, detection_ids: list[int]) -> dict[int, str]:
+    if not detection_ids:
+        return {}
+    return dict(s.execute(select(Detection.id, Photo.path).join(Photo, Photo.id == Detection.photo_id)
+                          .where(Detection.id.in_(detection_ids))).all())
+
+
+@dataclass
+class Member:
+    detection_id: int
+    photo: str
+    box: tuple[float, float, float, float]  # x, y, w, h in 0..1 of the upright photo
+    status: str  # "confirmed" | "suggested" | "auto"
+    subgroup: str | None  # automatic groups: the finer group it is in (for splitting by sub-group)
+
+    def as_dict(self) -> dict:
+        return {"detection_id": self.detection_id, "photo": self.photo, "box": list(self.box),
+                "status": self.status, "subgroup": self.subgroup}
+
+
+def members(s: Session, state: State, ref: GroupRef) -> list[Member]:
+    ids = state.members(ref)
+    rows = {d: (path, (x, y, w, h)) for d, path, x, y, w, h in s.execute(
+        select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h)
+        .join(Photo, Photo.id == Detection.photo_id).where(Detection.id.in_(ids)))}
+    out = []
+    for d in ids:
+        if ref.kind == "person":
+            status, sub = ("confirmed" if d in state.confirmed else "suggested"), None
+        else:
+            lvl = state.clusters[ref.id][0]
+            status = "auto"
+            sub = f"g{state.ancestor(state.level0[d], lvl - 1)}" if lvl > 0 else None
+        out.append(Member(d, rows[d][0], rows[d][1], status, sub))
+    return out
+
+
+def faces_by_photo(state: State, detection_ids) -> dict[int, list[int]]:
+    by_photo: dict[int, list[int]] = defaultdict(list)
+    for d in detection_ids:
+        by_photo[state.photo_of.get(d, -1)].append(d)
+    return by_photo

@@ -1,0 +1,161 @@
+"""Name, merge, split, reject, move, hide, ignore, undo/redo on a real SQLite library."""
+
+import pytest
+
+from photo_grouper.organize import Organizer, OrganizeError
+from photo_grouper.store import Library
+
+
+def listed(org, level=None, hidden=False):
+    return {g.ref: g for g in org.groups(level, include_hidden=hidden)[1]}
+
+
+def test_groups_follow_the_hierarchy_level(made):
+    coarse = listed(made.org)  # default: the top level
+    assert {g.ref: g.size for g in coarse.values()} == {f"g{made.coarse['AB']}": 7, f"g{made.coarse['C']}": 2}
+    assert coarse[f"g{made.coarse['AB']}"].subgroups == 2
+    fine = listed(made.org, level=0)
+    assert sorted(g.size for g in fine.values()) == [2, 3, 4]
+    with pytest.raises(OrganizeError, match="level 5 does not exist"):
+        made.org.groups(5)
+
+
+def test_naming_a_group_confirms_its_faces_and_a_known_name_merges(made):
+    change = made.org.name(f"g{made.coarse['C']}", "  Ada   Lovelace ")
+    assert change.kind == "name" and change.faces == 2
+    people = made.org.people()
+    assert [(p.name, p.confirmed) for p in people] == [("Ada Lovelace", 2)]
+    # The automatic group is gone from the list: its faces are Ada's now.
+    assert f"g{made.coarse['C']}" not in listed(made.org)
+    # Naming another group with the same name (any case) merges, and says so.
+    change = made.org.name(f"g{made.fine['B']}", "ada lovelace")
+    assert any("already exists" in n for n in change.notes)
+    assert [(p.name, p.confirmed) for p in made.org.people()] == [("Ada Lovelace", 5)]
+    # Renaming a person; a person is found by name too.
+    made.org.name("Ada Lovelace", "Ada")
+    assert made.org.show("ada")[0].confirmed == 5
+
+
+def test_bad_requests_change_nothing(made):
+    before = listed(made.org)
+    for call, message in [
+        (lambda: made.org.name(f"g{made.coarse['C']}", "   "), "cannot be empty"),
+        (lambda: made.org.name("g999999", "X"), "no group g999999"),
+        (lambda: made.org.name("p77", "X"), "no person p77"),
+        (lambda: made.org.name("Nobody", "X"), "no person named 'Nobody'"),
+        (lambda: made.org.merge([f"g{made.coarse['C']}", f"g{made.coarse['C']}"]), "merged with itself"),
+        (lambda: made.org.merge([f"g{made.coarse['C']}"]), "at least two"),
+        (lambda: made.org.split(f"g{made.coarse['C']}", faces=[made.faces[("A", 0)]]), "not in group"),
+        (lambda: made.org.reject(f"g{made.coarse['C']}", []), "choose the faces"),
+        (lambda: made.org.move([10**6], f"g{made.coarse['C']}"), "no face 1000000"),
+        (lambda: made.org.undo(), "nothing to undo"),
+    ]:
+        with pytest.raises(OrganizeError, match=message):
+            call()
+    assert {k: g.size for k, g in listed(made.org).items()} == {k: g.size for k, g in before.items()}
+    assert made.org.people() == [] and made.org.history() == []
+
+
+def test_merge_two_groups_then_undo_and_redo_survive_a_restart(made, tmp_path):
+    ab, c = f"g{made.coarse['AB']}", f"g{made.coarse['C']}"
+    change = made.org.merge([ab, c], name="Grace")
+    assert change.faces == 9
+    assert [(p.name, p.size) for p in made.org.people()] == [("Grace", 9)]
+    made.library.close()
+
+    lib = Library(made.library.path)  # a restart: history is in the library
+    org = Organizer(lib, "faces")
+    undone = org.undo()
+    assert undone.summary.startswith("undid: merged")
+    assert org.people() == [] and set(listed(org)) == {ab, c}
+    redone = org.redo()
+    assert redone.summary.startswith("redid: merged")
+    assert [(p.name, p.size) for p in org.people()] == [("Grace", 9)]
+    with pytest.raises(OrganizeError, match="nothing to redo"):
+        org.redo()
+    lib.close()
+
+
+def test_merging_two_named_people_keeps_the_first_name(made):
+    made.org.name(f"g{made.fine['A']}", "Alan")
+    made.org.name(f"g{made.fine['B']}", "Barbara")
+    change = made.org.merge(["Alan", "Barbara"])
+    assert "Barbara was merged into Alan" in change.notes
+    assert [(p.name, p.confirmed) for p in made.org.people()] == [("Alan", 7)]
+    made.org.undo()
+    assert sorted((p.name, p.confirmed) for p in made.org.people()) == [("Alan", 4), ("Barbara", 3)]
+
+
+def test_split_by_subgroup_and_by_faces(made):
+    ab = f"g{made.coarse['AB']}"
+    info, members = made.org.show(ab)
+    assert {m.subgroup for m in members} == {f"g{made.fine['A']}", f"g{made.fine['B']}"}
+    made.org.split(ab, subgroups=[f"g{made.fine['B']}"], name="Bea")
+    groups = listed(made.org)
+    assert groups[ab].size == 4  # A stays automatic
+    bea = next(g for g in groups.values() if g.name == "Bea")
+    assert bea.confirmed == 3
+    # Split two faces out of a person to a new unnamed group: they are rejected from Bea.
+    out = [made.faces[("B", 1)], made.faces[("B", 2)]]
+    made.org.split(bea.ref, faces=out)
+    people = {g.name: g for g in made.org.people()}
+    assert people["Bea"].confirmed == 1
+    unnamed = next(g for g in made.org.people() if g.name is None)
+    assert unnamed.confirmed == 2
+    with pytest.raises(OrganizeError, match="nothing would be left"):
+        made.org.split("Bea", faces=[made.faces[("B", 0)]])
+    with pytest.raises(OrganizeError, match="not a finer group"):
+        made.org.split(ab, subgroups=[f"g{made.coarse['C']}"])
+
+
+def test_reject_from_a_person_never_comes_back_and_rest_of_auto_group_stays_together(made):
+    ab = f"g{made.coarse['AB']}"
+    a0 = made.faces[("A", 0)]
+    change = made.org.reject(ab, [a0])
+    assert any("kept as" in n for n in change.notes)
+    person = made.org.people()[0]
+    assert person.confirmed == 6
+    # The rejected face is back among automatic groups (its own group now holds only it).
+    assert any(g.kind == "auto" and g.size == 1 for g in listed(made.org).values())
+    # Naming the person and re-running the suggestions does not bring the rejected face back.
+    made.org.name(person.ref, "Alan")
+    from photo_grouper.organize import suggest
+    suggest(made.library, "faces")
+    _, members = made.org.show("Alan")
+    assert a0 not in {m.detection_id for m in members}
+
+
+def test_move_a_face_hide_and_ignore(made):
+    made.org.name(f"g{made.coarse['C']}", "Cleo")
+    a0 = made.faces[("A", 0)]
+    made.org.move([a0], "Cleo")
+    assert made.org.show("Cleo")[0].confirmed == 3
+    made.org.move([a0], f"g{made.coarse['AB']}")  # to an automatic group: it becomes a person
+    assert made.org.show("Cleo")[0].confirmed == 2
+    made.org.hide("Cleo")
+    assert "Cleo" not in {g.name for g in made.org.groups()[1]}
+    assert "Cleo" in {g.name for g in made.org.groups(include_hidden=True)[1]}
+    with pytest.raises(OrganizeError, match="already hidden"):
+        made.org.hide("Cleo")
+    made.org.hide("Cleo", hidden=False)
+    c0 = made.faces[("C", 0)]
+    made.org.ignore([c0], "not-a-face")
+    assert made.org.show("Cleo")[0].confirmed == 1
+    made.org.undo()
+    assert made.org.show("Cleo")[0].confirmed == 2
+
+
+def test_history_is_bounded_and_a_new_operation_drops_redo(made, monkeypatch):
+    from photo_grouper.organize import history
+
+    monkeypatch.setattr(history, "HISTORY_LIMIT", 3)
+    c = f"g{made.coarse['C']}"
+    made.org.name(c, "N0")
+    for i in range(1, 5):
+        made.org.name("N%d" % (i - 1), "N%d" % i)
+    assert len(made.org.history()) == 3
+    made.org.undo()
+    made.org.name("N3", "Other")  # drops the undone rename
+    with pytest.raises(OrganizeError, match="nothing to redo"):
+        made.org.redo()
+    assert [h["summary"] for h in made.org.history()][0] == "named p1 'Other'"
