@@ -138,29 +138,6 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
-def cmd_groups(args) -> int:
-    from dataclasses import asdict
-
-    from .grouping import list_groups
-
-    with _library(args) as library:
-        try:
-            level, levels, groups = list_groups(library, args.mode, args.level)
-        except ValueError as exc:
-            raise UserError(str(exc)) from exc
-    if args.json:
-        print(json.dumps({"level": level, "levels": levels, "groups": [asdict(g) for g in groups]}, indent=2))
-        return EXIT_OK
-    if not groups:
-        print(f"no groups yet: run photo-grouper index FOLDER --mode {args.mode}")
-        return EXIT_OK
-    print(f"{len(groups)} groups at level {level} of {levels} (0 = finest)")
-    print(f"{'group':>8} {'size':>6} {'sub-groups':>10}  representative photo")
-    for g in groups:
-        print(f"{g.id:>8} {g.size:>6} {g.children:>10}  {g.peak_photo or '-'}")
-    return EXIT_OK
-
-
 def cmd_bench_index(args) -> int:
     from .bench.index import main as bench_main
 
@@ -233,15 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
 
-    p = with_library(sub.add_parser("groups", help="list the groups of the hierarchy at one level"))
-    p.add_argument("--mode", choices=["faces", "species"], default="faces")
-    p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: coarsest)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_groups)
-
     p = with_library(sub.add_parser("status", help="what the library holds"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    from .cli_organize import add_parsers
+
+    add_parsers(sub, with_library)
 
     p = sub.add_parser("train", help="train Hi-LANDER weights on a labelled folder (one subfolder per label)")
     p.add_argument("data", type=Path)

@@ -1,9 +1,10 @@
 """After every re-clustering: suggest new faces to the people the user named, never change what they confirmed.
 
-An automatic group (at the level where the hierarchy stopped) whose confirmed faces are mostly one named person's
-is that person's: its other faces are suggested to them, except faces rejected from that person, ignored faces,
-and faces in a photo where that person is already confirmed (two faces of one photo are two people). Where several
-faces of one photo qualify, only the one closest to the person's confirmed faces is suggested.
+For each face no one owns, the smallest automatic group around it (going up the hierarchy from the finest level)
+that holds confirmed faces decides: if most of those are one named person's, the face is suggested to that
+person, unless it was rejected from them, or its photo already has a face confirmed to them (two faces of one
+photo are two people). Where several faces of one photo qualify, only the one closest to the person's confirmed
+faces in that group is suggested.
 """
 
 from __future__ import annotations
@@ -30,32 +31,39 @@ def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarr
     rejected = {tuple(r) for r in s.execute(select(Rejection.detection_id, Rejection.person_id))}
     row_of = {int(d): i for i, d in enumerate(ids)} if ids is not None else {}
 
-    top = {c: state.ancestor(c, state.level) for c in set(state.level0.values())}
-    in_group: dict[int, list[int]] = defaultdict(list)
-    for d, c in state.level0.items():
-        if d not in state.ignored:
-            in_group[top[c]].append(d)
     confirmed_photos: dict[int, set[int]] = defaultdict(set)  # person -> photos where they are confirmed
     for d, p in state.confirmed.items():
         confirmed_photos[p].add(state.photo_of.get(d))
+    open_faces = {d for d in state.level0 if d not in state.confirmed and d not in state.ignored}
 
     rows = []
-    for faces in in_group.values():
-        votes = Counter(state.confirmed[d] for d in faces if d in state.confirmed)
-        if not votes:
-            continue
-        person, n = votes.most_common(1)[0]
-        if person not in named or 2 * n <= sum(votes.values()):
-            continue
-        candidates: dict[int, list[int]] = defaultdict(list)
-        for d in faces:
-            photo = state.photo_of.get(d)
-            if d in state.confirmed or (d, person) in rejected or photo in confirmed_photos[person]:
+    for level in range(state.levels):
+        if not open_faces:
+            break
+        top = {c: state.ancestor(c, level) for c in set(state.level0.values())}
+        in_group: dict[int, list[int]] = defaultdict(list)
+        for d, c in state.level0.items():
+            if d not in state.ignored:
+                in_group[top[c]].append(d)
+        for faces in in_group.values():
+            votes = Counter(state.confirmed[d] for d in faces if d in state.confirmed)
+            undecided = [d for d in faces if d in open_faces]
+            if not votes or not undecided:
                 continue
-            candidates[photo].append(d)
-        centre = _centre(x, row_of, [d for d in faces if state.confirmed.get(d) == person])
-        for same_photo in candidates.values():
-            rows.append({"detection_id": _closest(same_photo, centre, x, row_of), "person_id": person})
+            open_faces.difference_update(undecided)  # this group decides for them, either way
+            person, n = votes.most_common(1)[0]
+            if person not in named or 2 * n <= sum(votes.values()):
+                continue
+            candidates: dict[int, list[int]] = defaultdict(list)
+            for d in undecided:
+                photo = state.photo_of.get(d)
+                if (d, person) not in rejected and photo not in confirmed_photos[person]:
+                    candidates[photo].append(d)
+            centre = _centre(x, row_of, [d for d in faces if state.confirmed.get(d) == person])
+            for photo, same_photo in candidates.items():
+                if photo not in confirmed_photos[person]:  # one suggestion per photo and person
+                    confirmed_photos[person].add(photo)
+                    rows.append({"detection_id": _closest(same_photo, centre, x, row_of), "person_id": person})
     if rows:
         s.execute(insert(Suggestion), rows)
     return len(rows)

@@ -159,3 +159,24 @@ def test_history_is_bounded_and_a_new_operation_drops_redo(made, monkeypatch):
     with pytest.raises(OrganizeError, match="nothing to redo"):
         made.org.redo()
     assert [h["summary"] for h in made.org.history()][0] == "named p1 'Other'"
+
+
+def test_suggestions_follow_the_smallest_group_with_confirmed_faces(made):
+    from photo_grouper.organize import suggest
+
+    made.org.name(f"g{made.fine['A']}", "Alan")
+    # B shares Alan's level-1 group and has no confirmed faces of its own: its faces are suggested to Alan.
+    assert suggest(made.library, "faces") == 3
+    alan, members = made.org.show("Alan")
+    assert (alan.confirmed, alan.suggested) == (4, 3)
+    assert {m.detection_id for m in members if m.status == "suggested"} == {made.faces[("B", i)] for i in range(3)}
+    # Rejected faces are never suggested again; suggestions are not confirmations.
+    made.org.reject("Alan", [made.faces[("B", 0)]])
+    suggest(made.library, "faces")
+    alan, members = made.org.show("Alan")
+    assert (alan.confirmed, alan.suggested) == (4, 2)
+    # C0 confirmed to Alan makes group C Alan's, but C1 shares a photo with Alan's confirmed A1: not suggested.
+    made.org.move([made.faces[("C", 0)]], "Alan")
+    suggest(made.library, "faces")
+    _, members = made.org.show("Alan")
+    assert made.faces[("C", 1)] not in {m.detection_id for m in members}

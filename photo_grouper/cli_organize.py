@@ -1,0 +1,189 @@
+"""`photo-grouper groups | people | group ... | undo | redo | history`: the organize core from the command line."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parsers(sub, with_library) -> None:
+    def common(p):
+        with_library(p)
+        p.add_argument("--mode", choices=["faces", "species"], default="faces")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        return p
+
+    p = common(sub.add_parser("groups", help="people, then the automatic groups of one hierarchy level"))
+    p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: coarsest)")
+    p.add_argument("--hidden", action="store_true", help="list hidden groups too")
+    p.set_defaults(func=cmd_groups)
+
+    p = common(sub.add_parser("people", help="the people (or species) you named or made"))
+    p.set_defaults(func=cmd_people)
+
+    group = sub.add_parser("group", help="show or correct one group: show, name, merge, split, reject, move, "
+                                         "hide, unhide, ignore, unignore")
+    gsub = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ref_help = "a group: p12 (a person), g345 (an automatic group) or a person's name"
+
+    p = common(gsub.add_parser("show", help="the faces of a group"))
+    p.add_argument("ref", help=ref_help)
+    p.add_argument("--level", type=int, default=None)
+    p.set_defaults(func=cmd_show)
+
+    p = common(gsub.add_parser("name", help="name a group (its faces become that person's; a known name merges)"))
+    p.add_argument("ref", help=ref_help)
+    p.add_argument("name")
+    p.set_defaults(func=_op(lambda org, a: org.name(a.ref, a.name)))
+
+    p = common(gsub.add_parser("merge", help="merge groups or people into one"))
+    p.add_argument("refs", nargs="+", metavar="ref", help=ref_help)
+    p.add_argument("--name", default=None, help="name of the merged group")
+    p.set_defaults(func=_op(lambda org, a: org.merge(a.refs, name=a.name)))
+
+    p = common(gsub.add_parser("split", help="move chosen faces or finer groups out to a new or another group"))
+    p.add_argument("ref", help=ref_help)
+    p.add_argument("--faces", type=int, nargs="+", default=[], metavar="FACE", help="face ids (group show)")
+    p.add_argument("--subgroups", nargs="+", default=[], metavar="REF", help="finer groups inside an automatic group")
+    p.add_argument("--to", default=None, help="an existing group to move them to (default: a new group)")
+    p.add_argument("--name", default=None, help="name of the new group")
+    p.set_defaults(func=_op(lambda org, a: org.split(a.ref, a.faces, a.subgroups, to=a.to, name=a.name)))
+
+    p = common(gsub.add_parser("reject", help="'not this person': take faces out of a group for good"))
+    p.add_argument("ref", help=ref_help)
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.set_defaults(func=_op(lambda org, a: org.reject(a.ref, a.faces)))
+
+    p = common(gsub.add_parser("move", help="put single faces with another group"))
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("--to", required=True, help=ref_help)
+    p.set_defaults(func=_op(lambda org, a: org.move(a.faces, a.to)))
+
+    for action, hidden in (("hide", True), ("unhide", False)):
+        p = common(gsub.add_parser(action, help=f"{action} a group"))
+        p.add_argument("ref", help=ref_help)
+        p.set_defaults(func=_op(lambda org, a, h=hidden: org.hide(a.ref, h)))
+
+    p = common(gsub.add_parser("ignore", help="set faces aside (or --not-a-face)"))
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("--not-a-face", action="store_true")
+    p.set_defaults(func=_op(lambda org, a: org.ignore(a.faces, "not-a-face" if a.not_a_face else "ignored")))
+
+    p = common(gsub.add_parser("unignore", help="bring ignored faces back"))
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.set_defaults(func=_op(lambda org, a: org.ignore(a.faces, None)))
+
+    p = common(sub.add_parser("undo", help="undo the last correction"))
+    p.set_defaults(func=_op(lambda org, a: org.undo()))
+    p = common(sub.add_parser("redo", help="redo the last undone correction"))
+    p.set_defaults(func=_op(lambda org, a: org.redo()))
+    p = common(sub.add_parser("history", help="the last corrections, newest first"))
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_history)
+
+
+def _organizer(args):
+    from .cli import _library
+    from .organize import Organizer
+
+    library = _library(args)
+    return library, Organizer(library, args.mode)
+
+
+def _user_errors(fn):
+    def run(args) -> int:
+        from .cli import UserError
+        from .organize import OrganizeError
+
+        try:
+            return fn(args)
+        except OrganizeError as exc:
+            raise UserError(str(exc)) from exc
+    return run
+
+
+def _op(call):
+    @_user_errors
+    def run(args) -> int:
+        library, org = _organizer(args)
+        with library:
+            change = call(org, args)
+        if args.json:
+            print(json.dumps(change.as_dict(), indent=2))
+        else:
+            print(change.summary[0].upper() + change.summary[1:])
+            for note in change.notes:
+                print(f"  {note}")
+        return 0
+    return run
+
+
+@_user_errors
+def cmd_groups(args) -> int:
+    library, org = _organizer(args)
+    with library:
+        state, groups = org.groups(args.level, include_hidden=args.hidden)
+    if args.json:
+        print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups]},
+                         indent=2))
+        return 0
+    if not groups:
+        print(f"no groups yet: run photo-grouper index FOLDER --mode {args.mode}")
+        return 0
+    people = sum(g.kind == "person" for g in groups)
+    print(f"{people} people and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
+          "(0 = finest)")
+    _print_table(groups)
+    return 0
+
+
+@_user_errors
+def cmd_people(args) -> int:
+    library, org = _organizer(args)
+    with library:
+        people = org.people()
+    if args.json:
+        print(json.dumps([g.as_dict() for g in people], indent=2))
+        return 0
+    if not people:
+        print("nobody named yet: photo-grouper group name REF NAME names a group")
+        return 0
+    _print_table(people)
+    return 0
+
+
+def _print_table(groups) -> None:
+    print(f"{'group':>8} {'size':>6} {'confirmed':>9} {'suggested':>9} {'sub-groups':>10}  name / representative photo")
+    for g in groups:
+        label = g.title + (" (hidden)" if g.hidden else "")
+        print(f"{g.ref:>8} {g.size:>6} {g.confirmed:>9} {g.suggested:>9} {g.subgroups:>10}  {label}"
+              + (f" - {g.peak_photo}" if g.peak_photo else ""))
+
+
+@_user_errors
+def cmd_show(args) -> int:
+    library, org = _organizer(args)
+    with library:
+        info, members = org.show(args.ref, args.level)
+    if args.json:
+        print(json.dumps({"group": info.as_dict(), "faces": [m.as_dict() for m in members]}, indent=2))
+        return 0
+    print(f"{info.ref}: {info.title}, {len(members)} face(s)")
+    print(f"{'face':>8} {'status':>10} {'sub-group':>10}  photo")
+    for m in members:
+        print(f"{m.detection_id:>8} {m.status:>10} {m.subgroup or '-':>10}  {m.photo}")
+    return 0
+
+
+@_user_errors
+def cmd_history(args) -> int:
+    library, org = _organizer(args)
+    with library:
+        rows = org.history(args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no corrections yet")
+    for r in rows:
+        print(f"{r['operation']:>6} {r['at'] or '':<25} {'(undone) ' if r['undone'] else ''}{r['summary']}")
+    return 0

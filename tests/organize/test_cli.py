@@ -1,0 +1,65 @@
+"""`photo-grouper groups | people | group ... | undo | redo | history` on a real library file."""
+
+import json
+
+from photo_grouper.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_name_merge_show_undo_from_the_command_line(made, capsys):
+    lib = str(made.library.path)
+    ab, c = f"g{made.coarse['AB']}", f"g{made.coarse['C']}"
+    code, out, _ = run(capsys, "groups", "--library", lib)
+    assert code == 0 and "0 people and 2 automatic groups at level 1 of 2" in out and ab in out
+
+    code, out, _ = run(capsys, "group", "name", c, "Cleo", "--library", lib)
+    assert code == 0 and out.startswith("Named")
+    code, out, _ = run(capsys, "people", "--library", lib, "--json")
+    assert [(p["name"], p["confirmed"]) for p in json.loads(out)] == [("Cleo", 2)]
+
+    code, out, _ = run(capsys, "group", "show", "Cleo", "--library", lib, "--json")
+    faces = json.loads(out)["faces"]
+    assert len(faces) == 2 and {f["status"] for f in faces} == {"confirmed"}
+
+    code, out, _ = run(capsys, "group", "merge", "Cleo", ab, "--library", lib, "--json")
+    assert code == 0 and json.loads(out)["faces"] == 7
+    code, out, _ = run(capsys, "undo", "--library", lib)
+    assert code == 0 and out.startswith("Undid: merged")
+    code, out, _ = run(capsys, "history", "--library", lib)
+    assert "(undone) merged" in out and "named" in out
+    code, out, _ = run(capsys, "redo", "--library", lib, "--json")
+    assert json.loads(out)["summary"].startswith("redid")
+
+
+def test_errors_are_clear_and_change_nothing(made, capsys):
+    lib = str(made.library.path)
+    c = f"g{made.coarse['C']}"
+    for argv, message in [
+        (["group", "name", c, " "], "a name cannot be empty"),
+        (["group", "merge", c, c], "cannot be merged with itself"),
+        (["group", "show", "g424242"], "no group g424242"),
+        (["group", "reject", c, "424242"], "face 424242 is not in group"),
+        (["undo"], "nothing to undo"),
+    ]:
+        code, out, err = run(capsys, *argv, "--library", lib)
+        assert code == 1 and message in err and out == ""
+    code, out, _ = run(capsys, "history", "--library", lib)
+    assert "no corrections yet" in out
+
+
+def test_stale_group_ids_after_reclustering_are_refused(made, capsys):
+    from photo_grouper.store import ClusterRun
+
+    lib = str(made.library.path)
+    old = f"g{made.coarse['C']}"
+    with made.library.session() as s:  # a new grouping replaces the old one (as index does)
+        run_row = s.query(ClusterRun).one()
+        run_row.mode = "old"  # keep the rows, but they are no longer the current faces grouping
+        s.add(ClusterRun(mode="faces", model="test", weights="test", tau=0.8, items=0, levels=1))
+    code, _, err = run(capsys, "group", "name", old, "X", "--library", lib)
+    assert code == 1 and "earlier grouping" in err
