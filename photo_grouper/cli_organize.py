@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 
 def add_parsers(sub, with_library) -> None:
@@ -71,6 +73,15 @@ def add_parsers(sub, with_library) -> None:
     p = common(gsub.add_parser("unignore", help="bring ignored faces back"))
     p.add_argument("faces", type=int, nargs="+", metavar="FACE")
     p.set_defaults(func=_op(lambda org, a: org.ignore(a.faces, None)))
+
+    p = common(sub.add_parser("export", help="albums: a folder per named person, and XMP sidecars (--xmp)"))
+    p.add_argument("--out", type=Path, required=True, help="destination folder")
+    p.add_argument("--people", nargs="+", default=None, metavar="NAME", help="only these people (default: all named)")
+    p.add_argument("--link", choices=["copy", "hardlink", "symlink"], default="copy")
+    p.add_argument("--xmp", action="store_true", help="write XMP sidecars (face regions, names) beside the photos")
+    p.add_argument("--suggested", action="store_true", help="include faces suggested to people, not only confirmed")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = common(sub.add_parser("undo", help="undo the last correction"))
     p.set_defaults(func=_op(lambda org, a: org.undo()))
@@ -187,3 +198,31 @@ def cmd_history(args) -> int:
     for r in rows:
         print(f"{r['operation']:>6} {r['at'] or '':<25} {'(undone) ' if r['undone'] else ''}{r['summary']}")
     return 0
+
+
+@_user_errors
+def cmd_export(args) -> int:
+    from .cli import TerminalProgress, _cancel_on_ctrl_c
+    from .organize.export import export_albums
+
+    cancel = _cancel_on_ctrl_c()
+    bar = TerminalProgress(enabled=not args.quiet)
+    library, _ = _organizer(args)
+    with library:
+        try:
+            report = export_albums(library, args.out, mode=args.mode, people=args.people, link=args.link,
+                                   xmp=args.xmp, include_suggested=args.suggested,
+                                   progress=lambda done, total: bar("export", done, total), cancel=cancel)
+        finally:
+            bar.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(f"Exported {report.people} people to {args.out}: {report.written} photos written, "
+              f"{report.already} already there" + (f", {report.renamed} under another name" if report.renamed else "")
+              + (f", {report.missing} originals missing" if report.missing else ""))
+        if args.xmp:
+            print(f"  XMP sidecars: {report.sidecars_written} written ({report.sidecars_merged} merged with existing)")
+    for warning in report.warnings:
+        print(f"photo-grouper: warning: {warning}", file=sys.stderr)
+    return 130 if cancel.is_set() else 0

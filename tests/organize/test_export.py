@@ -1,0 +1,136 @@
+"""`photo-grouper export`: album folders and XMP sidecars, read back with exiftool (Debian's libimage-exiftool-perl)."""
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from photo_grouper.cli import main
+from photo_grouper.organize.export import MANIFEST, export_albums, safe_folder_name
+from photo_grouper.store import Photo
+
+EXIFTOOL = shutil.which("exiftool")
+
+
+@pytest.fixture
+def album(made, tmp_path):
+    """The made library with real 200x100 JPEGs behind its photos; A named "Ada", C named "AC/DC: Live?"."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    with made.library.session() as s:
+        for photo in s.query(Photo):
+            path = root / os.path.basename(photo.path)
+            Image.new("RGB", (200, 100), (photo.id * 20 % 255, 90, 140)).save(path, quality=90)
+            photo.path, photo.width, photo.height = str(path), 200, 100
+    made.org.name(f"g{made.fine['A']}", "Ada")
+    made.org.name(f"g{made.coarse['C']}", "AC/DC: Live?")
+    return made
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def exif(path):
+    assert EXIFTOOL, "exiftool is missing: install Debian's libimage-exiftool-perl (README's set-up command does)"
+    out = subprocess.run([EXIFTOOL, "-j", "-struct", str(path)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)[0]
+
+
+def test_folders_per_person_never_overwrite_and_resume(album, tmp_path):
+    out = tmp_path / "albums"
+    report = export_albums(album.library, out)
+    assert report.people == 2 and report.written == 4 + 2 and report.missing == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["AC_DC_ Live_", "Ada"]
+    ada = out / "Ada"
+    assert sorted(p.name for p in ada.iterdir()) == ["A0.jpg", "A1.jpg", "A2.jpg", "A3.jpg"]
+    assert digest(ada / "A0.jpg") == digest(tmp_path / "photos" / "A0.jpg")
+
+    # Again: nothing to do. A user's own file with a photo's name is kept, the photo goes beside it.
+    (ada / "A2.jpg").unlink()
+    (ada / "A2.jpg").write_text("my own notes")
+    (ada / "A3.jpg").unlink()
+    again = export_albums(album.library, out)
+    assert again.written == 2 and again.already == 4 and again.renamed == 1
+    assert (ada / "A2.jpg").read_text() == "my own notes"
+    assert digest(ada / "A2 (2).jpg") == digest(tmp_path / "photos" / "A2.jpg")
+    assert (ada / "A3.jpg").exists()
+
+    # A killed export left a half-written copy and an older manifest: the next run cleans up and finishes.
+    (ada / ".A1.jpg.partial").write_bytes(b"half")
+    manifest = json.loads((out / MANIFEST).read_text())
+    del manifest["Ada/A1.jpg"]
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    (ada / "A1.jpg").unlink()
+    resumed = export_albums(album.library, out, people=["ada"])
+    assert resumed.written == 1 and not (ada / ".A1.jpg.partial").exists()
+
+
+def test_hardlink_symlink_and_fallback_to_copy(album, tmp_path, monkeypatch):
+    hard = export_albums(album.library, tmp_path / "hard", link="hardlink", people=["Ada"])
+    assert hard.written == 4 and (tmp_path / "hard" / "Ada" / "A0.jpg").stat().st_nlink == 2
+    soft = export_albums(album.library, tmp_path / "soft", link="symlink", people=["Ada"])
+    link = tmp_path / "soft" / "Ada" / "A0.jpg"
+    assert soft.written == 4 and link.is_symlink() and link.resolve() == (tmp_path / "photos" / "A0.jpg").resolve()
+
+    def cross_device(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    other = export_albums(album.library, tmp_path / "other-disk", link="hardlink", people=["Ada"])
+    assert other.copied_instead_of_linked == 4 and "copying instead" in other.warnings[0]
+    assert (tmp_path / "other-disk" / "Ada" / "A0.jpg").stat().st_nlink == 1
+
+
+def test_xmp_sidecars_read_by_exiftool_and_merged(album, tmp_path):
+    photos = tmp_path / "photos"
+    before = {p.name: digest(p) for p in photos.glob("*.jpg")}
+    # A sidecar from another program, with its own keyword and rating.
+    (photos / "A0.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><xmp:Rating>4</xmp:Rating>'
+        '<dc:subject><rdf:Bag><rdf:li>Holiday</rdf:li></rdf:Bag></dc:subject>'
+        '</rdf:Description></rdf:RDF></x:xmpmeta>')
+    for _ in range(2):  # twice: the regions are replaced, not repeated
+        report = export_albums(album.library, tmp_path / "albums", xmp=True)
+    assert report.sidecars_written == 5 and report.sidecars_merged == 5  # A0-A3, C0; C1 shares A1's photo
+
+    meta = exif(photos / "A0.xmp")
+    assert meta["Rating"] == 4
+    assert sorted(meta["Subject"]) == ["Ada", "Holiday"]
+    assert meta["HierarchicalSubject"] == ["People|Ada"]
+    regions = meta["RegionInfo"]
+    assert regions["AppliedToDimensions"] == {"W": 200, "H": 100, "Unit": "pixel"}
+    [region] = regions["RegionList"]
+    assert region["Name"] == "Ada" and region["Type"] == "Face"
+    assert region["Area"] == {"X": 0.25, "Y": 0.25, "W": 0.3, "H": 0.3, "Unit": "normalized"}
+
+    # The photo holding A1 and C1 names both people.
+    shared = exif(photos / "A1.xmp")
+    assert sorted(r["Name"] for r in shared["RegionInfo"]["RegionList"]) == ["AC/DC: Live?", "Ada"]
+    assert sorted(shared["HierarchicalSubject"]) == ["People|AC/DC: Live?", "People|Ada"]
+    # Unnamed groups are not written, and the originals are untouched.
+    assert not (photos / "B0.xmp").exists()
+    assert {p.name: digest(p) for p in photos.glob("*.jpg")} == before
+
+
+def test_export_command(album, tmp_path, capsys):
+    lib = str(album.library.path)
+    assert main(["export", "--library", lib, "--out", str(tmp_path / "out"), "--xmp", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Exported 2 people" in out and "XMP sidecars: 5 written" in out
+    assert main(["export", "--library", lib, "--out", str(tmp_path / "out"), "--people", "Nobody"]) == 1
+    assert "no person named 'Nobody'" in capsys.readouterr().err
+
+
+def test_safe_folder_names():
+    assert safe_folder_name("AC/DC: Live?") == "AC_DC_ Live_"
+    assert safe_folder_name("con") == "_con"
+    assert safe_folder_name(" ..") == "_"
+    assert len(safe_folder_name("x" * 300)) == 100
