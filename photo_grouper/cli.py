@@ -107,6 +107,9 @@ def format_index_report(report) -> str:
         c = report.cluster
         lines.append(f"  grouped {c['items']} {'faces' if report.mode == 'faces' else 'photos'} into {c['groups']} "
                      f"groups over {c['levels']} levels in {c['seconds']:.1f} s (photo-grouper groups lists them)")
+        if c.get("suggested"):
+            lines.append(f"  suggested {c['suggested']} new face(s) to the people you named "
+                         "(photo-grouper people; confirm by naming, or reject)")
     elif report.cluster_note:
         lines.append(f"  {report.cluster_note}")
     if sc.unreadable_folders:
