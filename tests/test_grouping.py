@@ -20,7 +20,9 @@ PEOPLE = ["celeb-07209", "celeb-07212", "celeb-07213", "celeb-07225"]
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, faces_data):
     root = tmp_path_factory.mktemp("grouping")
-    copy_identities(faces_data, root / "photos", PEOPLE, per=10)
+    # 15 photos each: with 10, two of these people (whose mean descriptors are at cosine 0.957) form one group
+    # (README, "small libraries").
+    copy_identities(faces_data, root / "photos", PEOPLE, per=15)
     path = root / "library.sqlite3"
     with Library(path) as lib:
         report = index_folder(lib, root / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)

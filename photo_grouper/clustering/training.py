@@ -80,9 +80,6 @@ class TrainConfig:
     identity_fraction: tuple[float, float] = (0.5, 1.0)
     link_keep: tuple[float, float] = (1.0, 1.0)  # share of true links kept per level, drawn per episode
     photo_fraction: tuple[float, float] = (0.6, 1.0)
-    small_share: float = 0.0  # share of the sampled episodes that are small libraries
-    small_identities: tuple[int, int] = (2, 13)  # people in a small episode (upper bound excluded)
-    small_photos: tuple[int, int] = (3, 16)  # photos per person in a small episode
     balance: bool = True
     seed: int = 0
     tau_grid: tuple[float, ...] = tuple(np.round(np.arange(0.30, 0.96, 0.05), 2))
@@ -109,14 +106,6 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
         # The first episode is the whole training set at every k; the rest are random subsets.
         if e < len(cfg.k_values):
             keep = np.ones(len(y), dtype=bool)
-        elif cfg.small_share and rng.random() < cfg.small_share:
-            # A small library: a few people with a few photos each, where k reaches past each person's photos
-            # and the higher levels have fewer nodes than k.
-            chosen = rng.choice(names, size=min(len(names), int(rng.integers(*cfg.small_identities))), replace=False)
-            per = int(rng.integers(*cfg.small_photos))
-            keep = np.zeros(len(y), dtype=bool)
-            for name in chosen:
-                keep[rng.permutation(np.flatnonzero(y == name))[:per]] = True
         else:
             frac = rng.uniform(*cfg.identity_fraction)
             chosen = rng.choice(names, size=max(2, round(frac * len(names))), replace=False)

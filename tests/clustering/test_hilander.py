@@ -122,3 +122,11 @@ def test_ensemble_averages_seeds_and_round_trips(tmp_path):
     test_x, _ = _identities(8, seed=6)
     assert np.array_equal(HiLander(weights=path).fit_predict(test_x),
                           HiLander(model=result.model, tau=result.tau).fit_predict(test_x))
+
+
+def test_k_is_capped_on_levels_with_few_nodes():
+    h = HiLander(k=10)
+    assert [h._level_k(m) for m in (2, 8, 20, 40, 1000)] == [3, 3, 5, 10, 10]
+    # A level of 5 nodes still runs (kNN returns at most m - 1 neighbours).
+    x, _ = _identities(5, seed=9)
+    assert len(HiLander(k=10).fit_predict(x)) == len(x)
