@@ -8,6 +8,7 @@ so the correction survives every later re-clustering.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from sqlalchemy import select, update
@@ -64,12 +65,11 @@ class Organizer:
             if target.kind == "auto":
                 faces = state.members(target)
                 if existing is not None:
-                    _confirm(rec, state, faces, existing)
                     notes.append(f"{name} already exists: the group's {len(faces)} face(s) joined them")
                     person = existing
                 else:
                     person = rec.create_person(self.mode, name)
-                    _confirm(rec, state, faces, person)
+                _confirm_group(rec, state, faces, person, notes)
             else:
                 person = state.people[target.id]
                 if person.name == name:
@@ -112,7 +112,7 @@ class Organizer:
                         notes.append(f"{other.name} was merged into {into.name}")
                     _merge_person(s, rec, state, other, into)
                 else:
-                    _confirm(rec, state, state.members(t), into)
+                    _confirm_group(rec, state, state.members(t), into, notes)
             notes += _shared_photo_notes(state, into.id)
             listed = ", ".join(str(t) for t in targets)
             return rec.commit(self.mode, "merge", f"merged {listed} into {_title(into)}", notes)
@@ -137,11 +137,12 @@ class Organizer:
                 raise OrganizeError("choose the faces or finer groups to split off")
             if moving == inside and to is None:
                 raise OrganizeError(f"that is every face of {ref}: nothing would be left; rename it instead")
+            notes: list[str] = []
             if to is not None:
                 dest_ref = resolve(s, state, to)
                 if dest_ref.kind == source.kind and dest_ref.id == source.id:
                     raise OrganizeError("a group cannot be split into itself")
-                dest = _adopt(rec, state, dest_ref)
+                dest = _adopt(rec, state, dest_ref, notes)
             else:
                 dest = rec.create_person(self.mode, _clean_name(name) if name else None)
             for d in sorted(moving):
@@ -149,7 +150,8 @@ class Organizer:
                     rec.reject(d, source.id)
                 rec.reject(d, dest.id, False)
                 rec.assign(d, dest.id)
-            return rec.commit(self.mode, "split", f"moved {len(moving)} face(s) of {source} to {_title(dest)}")
+            return rec.commit(self.mode, "split", f"moved {len(moving)} face(s) of {source} to {_title(dest)}",
+                              notes)
 
     def reject(self, ref: str, faces: Iterable[int]) -> Change:
         """"Not this person": the faces leave the group and never rejoin it. The rest of an automatic group is
@@ -168,8 +170,8 @@ class Organizer:
                 if out == inside:
                     raise OrganizeError(f"that is every face of {ref}; hide the group or ignore the faces instead")
                 person = rec.create_person(self.mode)
-                _confirm(rec, state, sorted(inside - out), person)
                 notes.append(f"the rest of {ref} is kept as {_title(person)}")
+                _confirm_group(rec, state, sorted(inside - out), person, notes)
             for d in sorted(out):
                 rec.assign(d, None)
                 rec.reject(d, person.id)
@@ -181,7 +183,8 @@ class Organizer:
             state, rec = load_state(s, self.mode), Recorder(s)
             faces = _known_faces(state, faces)
             dest_ref = resolve(s, state, to)
-            dest = _adopt(rec, state, dest_ref)
+            notes: list[str] = []
+            dest = _adopt(rec, state, dest_ref, notes)
             for d in faces:
                 owner = state.owner(d)
                 if owner is not None and owner.kind == "person" and owner.id != dest.id:
@@ -189,7 +192,7 @@ class Organizer:
                 rec.ignore(d, None)
                 rec.reject(d, dest.id, False)
                 rec.assign(d, dest.id)
-            return rec.commit(self.mode, "move", f"moved {len(faces)} face(s) to {_title(dest)}")
+            return rec.commit(self.mode, "move", f"moved {len(faces)} face(s) to {_title(dest)}", notes)
 
     def hide(self, ref: str, hidden: bool = True) -> Change:
         with self.library.session() as s:
@@ -199,7 +202,7 @@ class Organizer:
                 if not hidden:
                     raise OrganizeError(f"{ref} is not hidden")
                 person = rec.create_person(self.mode, hidden=True)
-                _confirm(rec, state, state.members(target), person)
+                _confirm(rec, state, state.members(target), person)  # hiding says nothing of who is who
             else:
                 person = state.people[target.id]
                 if bool(person.hidden) == hidden:
@@ -271,12 +274,33 @@ def _confirm(rec: Recorder, state: State, faces: Iterable[int], person: Person) 
         state.confirmed[d] = person.id
 
 
-def _adopt(rec: Recorder, state: State, ref: GroupRef) -> Person:
+def _confirm_group(rec: Recorder, state: State, faces: Iterable[int], person: Person, notes: list[str]) -> None:
+    """Confirm an automatic group's faces, but two faces of one photo are two people: of several faces of one
+    photo only the most typical (in the largest finest group) is confirmed, and none where the person already
+    has a face in that photo. The others stay automatic, and the note says so."""
+    faces = list(faces)
+    taken = {state.photo_of.get(d) for d, p in state.confirmed.items() if p == person.id}
+    finest_size = Counter(state.level0.get(d) for d in faces)
+    keep, left = [], 0
+    for photo, same in faces_by_photo(state, faces).items():
+        if photo in taken:
+            left += len(same)
+            continue
+        best = min(same, key=lambda d: (-finest_size[state.level0.get(d)], d))
+        keep.append(best)
+        left += len(same) - 1
+    _confirm(rec, state, sorted(keep), person)
+    if left:
+        notes.append(f"{left} face(s) left out: their photo has another face in {_title(person)} "
+                     "(two faces of one photo are two people; move them in yourself if that is wrong)")
+
+
+def _adopt(rec: Recorder, state: State, ref: GroupRef, notes: list[str]) -> Person:
     """The person behind a group; an automatic group becomes a new unnamed person owning its faces."""
     if ref.kind == "person":
         return state.people[ref.id]
     person = rec.create_person(state.mode)
-    _confirm(rec, state, state.members(ref), person)
+    _confirm_group(rec, state, state.members(ref), person, notes)
     return person
 
 
