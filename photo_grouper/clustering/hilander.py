@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .graph import LevelGraph, build_level_graph
-from .knn import EXACT_MAX_N_CPU, knn_from_members, knn_graph, l2_normalise
+from .knn import knn_graph, l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic
 
 
@@ -111,17 +111,13 @@ class HiLander:
         peak_item = np.arange(n)
         nodes = {"features": x, "centres": x}
         prev_added = None
-        member_knn = member_node = None  # the previous level's graph, and which new node each of its nodes joined
         for _ in range(self.max_levels):
             m = nodes["features"].shape[0]
             if m < 2:
                 break
             t0 = time.perf_counter()
             k = self._level_k(m)
-            if member_knn is not None and m > EXACT_MAX_N_CPU and device.type == "cpu":
-                knn = knn_from_members(nodes["features"], k, member_knn, member_node)
-            else:
-                knn = knn_graph(nodes["features"], k, device=device)
+            knn = knn_graph(nodes["features"], k, device=device)
             t1 = time.perf_counter()
             graph, _ = build_level_graph(k=k, knn=knn, **nodes)
             t2 = time.perf_counter()
@@ -136,7 +132,6 @@ class HiLander:
                 break
             root = roots_of(parent)
             uniq, cluster_of_node = np.unique(root, return_inverse=True)
-            member_knn, member_node = knn, cluster_of_node
             node_of_item = cluster_of_node[node_of_item]
             peak_item = peak_item[uniq]
             levels.append(Level(node_of_item.copy(), peak_item.copy(), added))

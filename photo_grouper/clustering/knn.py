@@ -102,68 +102,6 @@ def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None) -> Kn
     raise ValueError(f"unknown kNN method {method!r}")
 
 
-def knn_from_members(features: np.ndarray, k: int, member_knn: KnnGraph, node_of_member: np.ndarray,
-                     *, block: int = 2048) -> KnnGraph:
-    """kNN of supernodes from the previous level's graph: a supernode's candidates are the supernodes its members'
-    neighbours belong to, ranked by the exact similarity of the supernodes' features. A supernode with fewer than
-    k candidates (its members' neighbours are all its own, as for one person's big group) is searched exactly
-    against all supernodes. Replaces a new hnswlib index on levels above the first, where building it would cost
-    as much as the GNN (a million photos: 90 s for 250,000 supernodes)."""
-    x = l2_normalise(features)
-    m = x.shape[0]
-    k = min(k, m - 1)
-    src = np.repeat(node_of_member, member_knn.k)
-    dst = node_of_member[member_knn.indices.ravel()]
-    pairs = np.unique(src[src != dst].astype(np.int64) * m + dst[src != dst])
-    src, dst = pairs // m, pairs % m
-    sims = np.empty(src.shape[0], dtype=np.float32)
-    for start in range(0, src.shape[0], 1 << 20):
-        a, b = src[start:start + (1 << 20)], dst[start:start + (1 << 20)]
-        sims[start:start + (1 << 20)] = np.einsum("ij,ij->i", x[a], x[b])
-    order = np.lexsort((-sims, src))  # by supernode, most similar first
-    src, dst, sims = src[order], dst[order], sims[order]
-    first = np.searchsorted(src, np.arange(m))
-    rank = np.arange(src.shape[0]) - first[src]
-    keep = rank < k
-    counts = np.bincount(src[keep], minlength=m)
-    idx = np.empty((m, k), dtype=np.int64)
-    out = np.empty((m, k), dtype=np.float32)
-    full = counts == k
-    idx[src[keep & full[src]], rank[keep & full[src]]] = dst[keep & full[src]]
-    out[src[keep & full[src]], rank[keep & full[src]]] = sims[keep & full[src]]
-    short = np.flatnonzero(~full)
-    if short.size:
-        import torch
-
-        xt = torch.from_numpy(x)
-        for start in range(0, short.size, block):
-            rows = short[start:start + block]
-            s = xt[rows] @ xt.T
-            s[torch.arange(rows.size), torch.from_numpy(rows)] = -torch.inf  # never itself
-            val, ind = torch.topk(s, k, dim=1)
-            idx[rows], out[rows] = ind.numpy(), val.numpy()
-    return _refine(x, idx, out)
-
-
-def _refine(x: np.ndarray, idx: np.ndarray, sims: np.ndarray, block: int = 2048) -> KnnGraph:
-    """One pass of neighbour-of-a-neighbour search (as in NN-descent): each node's candidates grow by its
-    neighbours' neighbours, and the k most similar are kept."""
-    m, k = idx.shape
-    new_idx, new_sims = np.empty_like(idx), np.empty_like(sims)
-    for start in range(0, m, block):
-        rows = np.arange(start, min(start + block, m))
-        cand = np.concatenate([idx[rows], idx[idx[rows]].reshape(rows.size, k * k)], axis=1)
-        s = np.einsum("ij,icj->ic", x[rows], x[cand])
-        s[cand == rows[:, None]] = -np.inf
-        # Each candidate once: sort by id, blank repeats, then take the k most similar.
-        order = np.argsort(cand, axis=1, kind="stable")
-        cand, s = np.take_along_axis(cand, order, 1), np.take_along_axis(s, order, 1)
-        s[:, 1:][cand[:, 1:] == cand[:, :-1]] = -np.inf
-        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        new_idx[rows], new_sims[rows] = np.take_along_axis(cand, top, 1), np.take_along_axis(s, top, 1)
-    return KnnGraph(new_idx, new_sims.astype(np.float32))
-
-
 def recall_at_k(approx: KnnGraph, exact: KnnGraph) -> float:
     """Share of the exact k neighbours that the approximate search found."""
     hits = sum(len(set(a) & set(e)) for a, e in zip(approx.indices.tolist(), exact.indices.tolist()))
