@@ -80,6 +80,8 @@ def add_parsers(sub, with_library) -> None:
     p.add_argument("--link", choices=["copy", "hardlink", "symlink"], default="copy")
     p.add_argument("--xmp", action="store_true", help="write XMP sidecars (face regions, names) beside the photos")
     p.add_argument("--suggested", action="store_true", help="include faces suggested to people, not only confirmed")
+    p.add_argument("--groups", action="store_true",
+                   help="also a folder per unnamed group (of the default level); sidecars still name only people")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_export)
 
@@ -211,14 +213,14 @@ def cmd_export(args) -> int:
     with library:
         try:
             report = export_albums(library, args.out, mode=args.mode, people=args.people, link=args.link,
-                                   xmp=args.xmp, include_suggested=args.suggested,
+                                   xmp=args.xmp, include_suggested=args.suggested, include_groups=args.groups,
                                    progress=lambda done, total: bar("export", done, total), cancel=cancel)
         finally:
             bar.close()
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
-        print(f"Exported {report.people} people to {args.out}: {report.written} photos written, "
+        print(f"Exported {report.people} {'groups' if args.groups else 'people'} to {args.out}: {report.written} photos written, "
               f"{report.already} already there" + (f", {report.renamed} under another name" if report.renamed else "")
               + (f", {report.missing} originals missing" if report.missing else ""))
         if args.xmp:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from ..progress import CancelFlag, Progress, no_progress
 from ..store import Assignment, Detection, Library, Person, Photo, Suggestion
 from .history import OrganizeError
+from .view import GroupRef
 
 MANIFEST = ".photo-grouper-export.json"
 LINKS = ("copy", "hardlink", "symlink")
@@ -71,6 +72,7 @@ class Face:
     detection_id: int
     person: str
     box: tuple[float, float, float, float]
+    named: bool = True  # False for an unnamed group's face: it gets a folder but no name in the sidecars
 
 
 @dataclass
@@ -81,9 +83,33 @@ class PhotoFaces:
     faces: list[Face]
 
 
-def collect(library: Library, mode: str, people: list[str] | None, include_suggested: bool
-            ) -> dict[str, list[PhotoFaces]]:
-    """Named people (all, or those listed) -> their photos with the faces of them in each."""
+def collect(library: Library, mode: str, people: list[str] | None, include_suggested: bool,
+            include_groups: bool = False) -> dict[str, list[PhotoFaces]]:
+    """Named people (all, or those listed) -> their photos with the faces of them in each; with
+    ``include_groups`` also every unnamed group of the level the app shows by default."""
+    albums = _collect_named(library, mode, people, include_suggested)
+    if include_groups:
+        from .view import groups, members
+
+        with library.session() as s:
+            state, listed = groups(s, mode)
+            for g in listed:
+                if g.name is None:
+                    ref = GroupRef(g.kind, g.id)
+                    faces = members(s, state, ref)
+                    if g.kind == "person" and not include_suggested:
+                        faces = [m for m in faces if m.status == "confirmed"]
+                    photos: dict[str, PhotoFaces] = {}
+                    for m in faces:
+                        entry = photos.setdefault(m.photo, PhotoFaces(Path(m.photo), None, None, []))
+                        entry.faces.append(Face(m.detection_id, g.title, m.box, named=False))
+                    if photos:
+                        albums[g.title] = list(photos.values())
+    return albums
+
+
+def _collect_named(library: Library, mode: str, people: list[str] | None, include_suggested: bool
+                   ) -> dict[str, list[PhotoFaces]]:
     with library.session() as s:
         named = {p.id: p.name for p in s.scalars(select(Person).where(Person.mode == mode, Person.name.is_not(None)))}
         if people:
@@ -112,10 +138,10 @@ def collect(library: Library, mode: str, people: list[str] | None, include_sugge
 
 def export_albums(library: Library, out: Path, *, mode: str = "faces", people: list[str] | None = None,
                   link: str = "copy", xmp: bool = False, include_suggested: bool = False,
-                  progress: Progress = no_progress, cancel: CancelFlag | None = None) -> ExportReport:
+                  include_groups: bool = False, progress: Progress = no_progress, cancel: CancelFlag | None = None) -> ExportReport:
     if link not in LINKS:
         raise OrganizeError(f"--link must be one of {', '.join(LINKS)}")
-    albums = collect(library, mode, people, include_suggested)
+    albums = collect(library, mode, people, include_suggested, include_groups)
     report = ExportReport(people=len(albums))
     if not albums:
         report.warnings.append("nobody is named yet: name groups first (photo-grouper group name REF NAME)")
@@ -267,8 +293,10 @@ def write_sidecars(albums: dict[str, list[PhotoFaces]], report: ExportReport) ->
     by_photo: dict[Path, PhotoFaces] = {}
     for photos in albums.values():
         for p in photos:
-            entry = by_photo.setdefault(p.path, PhotoFaces(p.path, p.width, p.height, []))
-            entry.faces.extend(p.faces)
+            named = [f for f in p.faces if f.named]  # only named people go into sidecars
+            if named:
+                entry = by_photo.setdefault(p.path, PhotoFaces(p.path, p.width, p.height, []))
+                entry.faces.extend(named)
     for path, photo in sorted(by_photo.items()):
         if not path.is_file():
             continue

@@ -134,3 +134,11 @@ def test_safe_folder_names():
     assert safe_folder_name("con") == "_con"
     assert safe_folder_name(" ..") == "_"
     assert len(safe_folder_name("x" * 300)) == 100
+
+
+def test_unnamed_groups_get_folders_but_no_names_in_sidecars(album, tmp_path):
+    report = export_albums(album.library, tmp_path / "all", include_groups=True, xmp=True)
+    ab = f"unnamed group g{album.coarse['AB']}"  # what is left of AB once A is Ada: B's three faces
+    assert report.people == 3 and sorted(report.folders) == sorted(["Ada", "AC/DC: Live?", ab])
+    assert sorted(p.name for p in (tmp_path / "all" / ab).iterdir()) == ["B0.jpg", "B1.jpg", "B2.jpg"]
+    assert not (tmp_path / "photos" / "B0.xmp").exists() and report.sidecars_written == 5
