@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub, with_library)
 
+    p = with_library(sub.add_parser("gui", help="open the window (the default with no command, given a display)"))
+    p.add_argument("--mode", choices=["faces", "species"], default="faces")
+    p.set_defaults(func=cmd_gui)
+
     p = sub.add_parser("train", help="train Hi-LANDER weights on a labelled folder (one subfolder per label)")
     p.add_argument("data", type=Path)
     p.add_argument("--mode", choices=["faces", "species"], default="faces")
@@ -254,11 +258,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _has_display() -> bool:
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
+
+
+def cmd_gui(args) -> int:
+    from .gui.app import run
+
+    return run(args.library, args.mode)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
+        if _has_display():
+            from .gui.app import run
+
+            return run()
         parser.print_help()
+        print("\n(no display here: with one, photo-grouper without a command opens the window)", file=sys.stderr)
         return EXIT_USAGE
     if getattr(args, "workers", None) is not None and args.workers < 1:
         parser.error("--workers must be at least 1")

@@ -1,0 +1,77 @@
+"""The main window on a real library: the group tree and the zoom over the hierarchy (pytest-qt, offscreen)."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from photo_grouper.gui.group_tree import REF_ROLE  # noqa: E402
+from photo_grouper.gui.main_window import MainWindow  # noqa: E402
+
+from ..organize.conftest import make_library  # noqa: E402
+
+
+def top_rows(window):
+    m = window.model
+    return [(m.item(r, 0).text(), int(m.item(r, 1).text()), m.item(r, 0).data(REF_ROLE)) for r in range(m.rowCount())]
+
+
+def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]})
+    made.org.name(f"g{made.coarse['C']}", "Cleo")
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+
+    # Default: the coarsest level; people first, then the automatic groups with their finer groups inside.
+    assert window.zoom.value() == 1 and "level 1 of 2" in window.zoom_label.text()
+    assert [(t, n) for t, n, _ in top_rows(window)] == [("Cleo", 2), (f"unnamed group g{made.coarse['AB']}", 7)]
+    ab = window.model.item(1, 0)
+    assert sorted(ab.child(r, 0).data(REF_ROLE) for r in range(ab.rowCount())) == \
+        sorted([f"g{made.fine['A']}", f"g{made.fine['B']}"])
+
+    # Zooming in (Ctrl+=) splits AB into A and B; zooming out (Ctrl+-) merges them again.
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.tree, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert window.zoom.value() == 0
+    assert [n for _, n, _ in top_rows(window)] == [2, 4, 3]
+    qtbot.keyClick(window.tree, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert window.zoom.value() == 1 and [n for _, n, _ in top_rows(window)] == [2, 7]
+
+
+def test_a_broken_library_says_so_and_keeps_the_window(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    bad = tmp_path / "not-a-library.sqlite3"
+    bad.write_bytes(b"this is not SQLite" * 100)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.open_library(bad) is False
+    assert shown and "not" in shown[0].lower() and window.library is None
+
+
+def test_the_gui_command_opens_the_window(qtbot, tmp_path, monkeypatch):
+    """`photo-grouper gui --library FILE` (and `photo-grouper` alone, given a display) shows the window."""
+    from PySide6.QtWidgets import QApplication
+
+    from photo_grouper.cli import main
+
+    make_library(tmp_path / "lib.sqlite3", {"A": 2}, {"A": ["A"]}).library.close()
+    seen = []
+
+    def fake_exec(self=None):
+        seen.extend(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        for w in seen:
+            w.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # keep the default library out of the user's
+    assert main(["gui", "--library", str(tmp_path / "lib.sqlite3")]) == 0
+    assert seen and seen[-1].library is not None and seen[-1].model.rowCount() == 1
+    assert main([]) == 0  # QT_QPA_PLATFORM is set: a display to show it on
