@@ -1,0 +1,72 @@
+"""Indexing from the window: a real index job on shared photos runs on a worker thread with progress, the event
+loop never stalls for more than 100 ms, Cancel stops it cleanly, and the groups appear when it ends."""
+
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QTimer  # noqa: E402
+
+from photo_grouper.gui.main_window import MainWindow  # noqa: E402
+
+from ..conftest import copy_identities  # noqa: E402
+
+PEOPLE = ["celeb-07209", "celeb-07213", "celeb-07225"]
+
+
+class GapRecorder:
+    """A 10 ms timer on the event loop: the longest time between two of its ticks is the longest stall."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.longest = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    def tick(self):
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+
+def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, faces_data):
+    photos = tmp_path / "photos"
+    copy_identities(faces_data, photos, PEOPLE, per=8)
+    window = MainWindow(None)
+    window.library_path = tmp_path / "lib.sqlite3"
+    qtbot.addWidget(window)
+    window.show()
+    stages = []
+    gaps = GapRecorder()
+    job = window.start_index(photos, workers=1)
+    job.progress.connect(lambda stage, done, total: stages.append((stage, done, total)))
+    with qtbot.waitSignal(job.finished, timeout=180_000):
+        pass
+    gaps.timer.stop()
+    assert {"scan", "analyse"} <= {s for s, _, _ in stages}
+    assert ("analyse", 24, 24) in stages
+    assert gaps.longest < 0.1, f"the event loop stalled for {gaps.longest * 1000:.0f} ms"
+    assert window.model.rowCount() >= 3 and window.job is None
+    assert "Indexed" in window.statusBar().currentMessage()
+    assert not window.cancel_button.isVisible()
+
+
+def test_cancel_stops_the_job_and_keeps_what_was_done(qtbot, tmp_path, faces_data):
+    photos = tmp_path / "photos"
+    copy_identities(faces_data, photos, PEOPLE, per=8)
+    window = MainWindow(None)
+    window.library_path = tmp_path / "lib.sqlite3"
+    qtbot.addWidget(window)
+    window.show()
+    job = window.start_index(photos, workers=1)
+    assert window.cancel_button.isVisible() and not window.index_action.isEnabled()
+    with qtbot.waitSignal(job.progress, timeout=60_000, check_params_cb=lambda stage, d, t: stage == "analyse"):
+        pass
+    qtbot.mouseClick(window.cancel_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(job.finished, timeout=120_000) as blocker:
+        pass
+    assert blocker.args[0].status == "cancelled"
+    assert "Cancelled" in window.statusBar().currentMessage() and window.index_action.isEnabled()
