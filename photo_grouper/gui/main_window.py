@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QStandardItemModel
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -76,6 +76,13 @@ class MainWindow(QMainWindow):
         self._stage = ("", 0.0, 0)
 
         self.resize(900, 650)
+        self.settings = QSettings()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if library_path is None and self.settings.value("library"):
+            remembered = Path(str(self.settings.value("library")))
+            library_path = remembered if remembered.is_file() else None
         self.library_path = library_path
         if library_path is not None:
             self.open_library(library_path)
@@ -155,6 +162,7 @@ class MainWindow(QMainWindow):
             self.library.close()
         self.library, self.organizer = library, Organizer(library, self.mode)
         self.library_path = Path(path)
+        self.settings.setValue("library", str(self.library_path))
         state, _ = self.organizer.groups()
         levels = max(state.levels, 1)
         self.zoom.blockSignals(True)
@@ -174,6 +182,8 @@ class MainWindow(QMainWindow):
         self.tree.resizeColumnToContents(0)
 
     def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
         if self.job is not None:
             self.job.cancel()
             self.job.wait(30)

@@ -75,3 +75,16 @@ def test_the_gui_command_opens_the_window(qtbot, tmp_path, monkeypatch):
     assert main(["gui", "--library", str(tmp_path / "lib.sqlite3")]) == 0
     assert seen and seen[-1].library is not None and seen[-1].model.rowCount() == 1
     assert main([]) == 0  # QT_QPA_PLATFORM is set: a display to show it on
+
+
+def test_the_window_remembers_its_library_and_size(qtbot, tmp_path, private_settings):
+    make_library(tmp_path / "lib.sqlite3", {"A": 2}, {"A": ["A"]}).library.close()
+    first = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(first)
+    first.resize(700, 500)
+    first.close()
+    assert any(private_settings.rglob("*.ini"))
+    again = MainWindow()  # no library asked for: the last one opens
+    qtbot.addWidget(again)
+    assert again.library_path == tmp_path / "lib.sqlite3" and again.model.rowCount() == 1
+    assert (again.width(), again.height()) == (700, 500)
