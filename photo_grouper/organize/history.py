@@ -99,14 +99,6 @@ class Recorder:
 
     # -- the operation as a whole ------------------------------------------------------------------------------
 
-    def faces_changed(self) -> int:
-        return len({c["d"] for c in self.changes if "d" in c})
-
-    def people_changed(self) -> list[int]:
-        return sorted({c["id"] for c in self.changes if c["t"] == "person"}
-                      | {v for c in self.changes if c["t"] == "assign" for v in (c["b"], c["a"]) if v}
-                      | {c["p"] for c in self.changes if c["t"] == "reject"})
-
     def commit(self, mode: str, kind: str, summary: str, notes: list[str] | None = None) -> Change:
         """Store the operation (dropping any undone ones: they can no longer be redone) and describe it."""
         if not self.changes:
@@ -119,53 +111,44 @@ class Recorder:
                              .order_by(Operation.id.desc()).offset(HISTORY_LIMIT)).all()
         if old:
             self.s.execute(delete(Operation).where(Operation.id.in_(old)))
-        return Change(op.id, kind, summary, self.faces_changed(), self.people_changed(), list(notes or []))
+        return Change(op.id, kind, summary, faces_changed(self.changes), people_changed(self.changes),
+                      list(notes or []))
+
+
+def faces_changed(changes: list[dict]) -> int:
+    return len({c["d"] for c in changes if "d" in c})
+
+
+def people_changed(changes: list[dict]) -> list[int]:
+    return sorted({c["id"] for c in changes if c["t"] == "person"}
+                  | {v for c in changes if c["t"] == "assign" for v in (c["b"], c["a"]) if v}
+                  | {c["p"] for c in changes if c["t"] == "reject"})
+
+
+def _put(s: Session, model, key: dict, values: dict | None) -> None:
+    """Make the row of ``model`` with primary key ``key`` hold ``values``, or not exist (``values`` None)."""
+    row = s.get(model, tuple(key.values()) if len(key) > 1 else next(iter(key.values())))
+    if values is None:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(model(**key, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    s.flush()
 
 
 def _set_assignment(s: Session, detection_id: int, person_id: int | None) -> None:
-    row = s.get(Assignment, detection_id)
-    if person_id is None:
-        if row is not None:
-            s.delete(row)
-    elif row is None:
-        s.add(Assignment(detection_id=detection_id, person_id=person_id))
-    else:
-        row.person_id = person_id
-    s.flush()
+    _put(s, Assignment, {"detection_id": detection_id}, None if person_id is None else {"person_id": person_id})
 
 
 def _set_rejection(s: Session, detection_id: int, person_id: int, on: bool) -> None:
-    row = s.get(Rejection, (detection_id, person_id))
-    if on and row is None:
-        s.add(Rejection(detection_id=detection_id, person_id=person_id))
-    elif not on and row is not None:
-        s.delete(row)
-    s.flush()
+    _put(s, Rejection, {"detection_id": detection_id, "person_id": person_id}, {} if on else None)
 
 
 def _set_ignored(s: Session, detection_id: int, reason: str | None) -> None:
-    row = s.get(Ignored, detection_id)
-    if reason is None:
-        if row is not None:
-            s.delete(row)
-    elif row is None:
-        s.add(Ignored(detection_id=detection_id, reason=reason))
-    else:
-        row.reason = reason
-    s.flush()
-
-
-def _set_person(s: Session, person_id: int, value: dict | None) -> None:
-    row = s.get(Person, person_id)
-    if value is None:
-        if row is not None:
-            s.delete(row)
-    elif row is None:
-        s.add(Person(id=person_id, **value))
-    else:
-        for key, v in value.items():
-            setattr(row, key, v)
-    s.flush()
+    _put(s, Ignored, {"detection_id": detection_id}, None if reason is None else {"reason": reason})
 
 
 def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
@@ -186,38 +169,31 @@ def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
         elif c["t"] == "ignore":
             _set_ignored(s, c["d"], c[key])
         elif c["t"] == "person":
-            _set_person(s, c["id"], c[key])
+            _put(s, Person, {"id": c["id"]}, c[key])
     return len(skipped)
 
 
 def undo(s: Session, mode: str) -> Change:
-    op = s.scalars(select(Operation).where(Operation.mode == mode, Operation.undone.is_(False))
-                   .order_by(Operation.id.desc())).first()
-    if op is None:
-        raise OrganizeError("nothing to undo")
-    changes = json.loads(op.changes)
-    skipped = replay(s, changes, undo=True)
-    op.undone = True
-    notes = [f"{skipped} face(s) no longer exist (their photos changed) and were left out"] if skipped else []
-    return _replayed(op, changes, f"undid: {op.summary}", notes)
+    return _step(s, mode, undo=True)
 
 
 def redo(s: Session, mode: str) -> Change:
-    op = s.scalars(select(Operation).where(Operation.mode == mode, Operation.undone.is_(True))
-                   .order_by(Operation.id)).first()
+    return _step(s, mode, undo=False)
+
+
+def _step(s: Session, mode: str, *, undo: bool) -> Change:
+    """Undo the newest done operation, or redo the oldest undone one."""
+    order = Operation.id.desc() if undo else Operation.id
+    op = s.scalars(select(Operation).where(Operation.mode == mode, Operation.undone.is_(not undo))
+                   .order_by(order)).first()
     if op is None:
-        raise OrganizeError("nothing to redo")
+        raise OrganizeError(f"nothing to {'undo' if undo else 'redo'}")
     changes = json.loads(op.changes)
-    skipped = replay(s, changes, undo=False)
-    op.undone = False
+    skipped = replay(s, changes, undo=undo)
+    op.undone = undo
     notes = [f"{skipped} face(s) no longer exist (their photos changed) and were left out"] if skipped else []
-    return _replayed(op, changes, f"redid: {op.summary}", notes)
-
-
-def _replayed(op: Operation, changes: list[dict], summary: str, notes: list[str]) -> Change:
-    rec = Recorder.__new__(Recorder)
-    rec.changes = changes
-    return Change(op.id, op.kind, summary, rec.faces_changed(), rec.people_changed(), notes)
+    summary = f"{'undid' if undo else 'redid'}: {op.summary}"
+    return Change(op.id, op.kind, summary, faces_changed(changes), people_changed(changes), notes)
 
 
 def history(s: Session, mode: str, limit: int = 20) -> list[dict]:

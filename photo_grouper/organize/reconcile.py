@@ -40,7 +40,7 @@ def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarr
     for level in range(state.levels):
         if not open_faces:
             break
-        top = {c: state.ancestor(c, level) for c in set(state.level0.values())}
+        top = state.groups_at(level)
         in_group: dict[int, list[int]] = defaultdict(list)
         for d, c in state.level0.items():
             if d not in state.ignored:

@@ -109,6 +109,10 @@ class State:
         return [d for d in self.level0 if d not in self.ignored and d not in self.confirmed
                 and d not in self.suggested]
 
+    def groups_at(self, level: int) -> dict[int, int]:
+        """Finest group -> its group at ``level`` (walked once per finest group, not once per face)."""
+        return {c: self.ancestor(c, level) for c in set(self.level0.values())}
+
     def ancestor(self, cluster_id: int, level: int) -> int:
         while self.clusters[cluster_id][0] < level:
             cluster_id = self.clusters[cluster_id][1]
@@ -147,8 +151,7 @@ def load_state(s: Session, mode: str, level: int | None = None) -> State:
         raise OrganizeError(f"level {level} does not exist: this grouping has levels 0 to {levels - 1}")
     state = State(mode, level, levels, run.id if run else None, photo_of, confirmed, suggested, ignored, {},
                   level0, clusters, people)
-    # Walk each finest group up once, not each face.
-    top = {c: state.ancestor(c, level) for c in set(level0.values())}
+    top = state.groups_at(level)
     state.auto = {d: top[level0[d]] for d in state.unowned()}
     return state
 

@@ -6,7 +6,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
 
@@ -32,13 +32,19 @@ class GapRecorder:
         self.last = now
 
 
-def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, faces_data):
+def open_window(qtbot, tmp_path, faces_data):
+    """A window with a new library, and a folder of 24 shared photos to index."""
     photos = tmp_path / "photos"
     copy_identities(faces_data, photos, PEOPLE, per=8)
     window = MainWindow(None)
     window.library_path = tmp_path / "lib.sqlite3"
     qtbot.addWidget(window)
     window.show()
+    return window, photos
+
+
+def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, faces_data):
+    window, photos = open_window(qtbot, tmp_path, faces_data)
     stages = []
     gaps = GapRecorder()
     job = window.start_index(photos, workers=1)
@@ -55,17 +61,12 @@ def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, fac
 
 
 def test_cancel_stops_the_job_and_keeps_what_was_done(qtbot, tmp_path, faces_data):
-    photos = tmp_path / "photos"
-    copy_identities(faces_data, photos, PEOPLE, per=8)
-    window = MainWindow(None)
-    window.library_path = tmp_path / "lib.sqlite3"
-    qtbot.addWidget(window)
-    window.show()
+    window, photos = open_window(qtbot, tmp_path, faces_data)
     job = window.start_index(photos, workers=1)
     assert window.cancel_button.isVisible() and not window.index_action.isEnabled()
     with qtbot.waitSignal(job.progress, timeout=60_000, check_params_cb=lambda stage, d, t: stage == "analyse"):
         pass
-    qtbot.mouseClick(window.cancel_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(job.finished, timeout=120_000) as blocker:
         pass
     assert blocker.args[0].status == "cancelled"
