@@ -1,5 +1,5 @@
 """The cluster stage: Hi-LANDER over every detection of a mode, stored as a hierarchy that replaces the previous
-automatic result in one transaction; and reading the groups back at any level."""
+automatic result in one transaction (organize/view.py reads the groups back, at any level)."""
 
 from __future__ import annotations
 
@@ -93,37 +93,3 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         report.suggested = suggest_in(s, mode, ids, x)
     progress(1, 1)
     return report
-
-
-@dataclass
-class Group:
-    id: int
-    level: int
-    size: int
-    peak_detection_id: int | None
-    peak_photo: str | None
-    children: int
-
-
-def list_groups(library: Library, mode: str = "faces", level: int | None = None) -> tuple[int, int, list[Group]]:
-    """Groups at ``level`` (default: the coarsest, where the hierarchy stopped), largest first.
-    Returns (level, number of levels, groups)."""
-    with library.session() as s:
-        run = s.scalars(select(ClusterRun).where(ClusterRun.mode == mode).order_by(ClusterRun.id.desc())).first()
-        if run is None:
-            return 0, 0, []
-        if level is None:
-            level = run.levels - 1
-        if not 0 <= level < run.levels:
-            raise ValueError(f"level {level} does not exist: this hierarchy has levels 0 to {run.levels - 1}")
-        children = dict(s.execute(select(Cluster.parent_id, func.count()).where(
-            Cluster.run_id == run.id, Cluster.level == level - 1).group_by(Cluster.parent_id)).all()) \
-            if level > 0 else {}
-        rows = s.execute(
-            select(Cluster.id, Cluster.size, Cluster.peak_detection_id, Photo.path)
-            .outerjoin(Detection, Detection.id == Cluster.peak_detection_id)
-            .outerjoin(Photo, Photo.id == Detection.photo_id)
-            .where(Cluster.run_id == run.id, Cluster.level == level)
-            .order_by(Cluster.size.desc(), Cluster.id)).all()
-        return level, run.levels, [Group(cid, level, size, peak, path, children.get(cid, 0))
-                                   for cid, size, peak, path in rows]

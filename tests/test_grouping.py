@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from photo_grouper.cli import main
-from photo_grouper.grouping import cluster_library, list_groups
+from photo_grouper.grouping import cluster_library
+from photo_grouper.organize import Organizer
 from photo_grouper.jobs import index_folder
 from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Library
 from photo_grouper.vision import EncoderSpec
@@ -15,6 +16,12 @@ from photo_grouper.vision import EncoderSpec
 from .conftest import copy_identities
 
 PEOPLE = ["celeb-07209", "celeb-07212", "celeb-07213", "celeb-07225"]
+
+
+def list_groups(lib, level=None):
+    """(level, number of levels, groups largest first): with nobody named, only the automatic groups."""
+    state, groups = Organizer(lib, "faces").groups(level)
+    return state.level, state.levels, groups
 
 
 @pytest.fixture(scope="module")
