@@ -177,15 +177,18 @@ def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
 # ---- weights ------------------------------------------------------------------------------------------------
 
 def resources_folder() -> Path:
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The project's resources/: installed as the package photo_grouper.resources (pyproject maps the folder),
+    so the same lookup serves a wheel and an editable install."""
+    from importlib.resources import files
+
+    return Path(str(files("photo_grouper.resources")))
 
 
 def default_weights(mode: str) -> Path:
-    for base in (Path(__file__).resolve().parent / "weights", resources_folder()):
-        path = base / f"hilander-{mode}.pt"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"no trained Hi-LANDER weights for {mode} mode (expected resources/hilander-{mode}.pt)")
+    path = resources_folder() / f"hilander-{mode}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no trained Hi-LANDER weights for {mode} mode (expected {path})")
+    return path
 
 
 def save_weights(model: Lander | LanderEnsemble, path: Path, card: dict) -> None:
