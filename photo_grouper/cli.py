@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub, with_library)
 
     p = with_library(sub.add_parser("gui", help="open the window (the default with no command, given a display)"))
-    p.add_argument("--mode", choices=["faces", "species"], default="faces")
+    p.add_argument("--mode", choices=["faces", "species"], default=None,
+                   help="faces or species (default: the mode used last)")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("train", help="train Hi-LANDER weights on a labelled folder (one subfolder per label)")

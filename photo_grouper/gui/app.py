@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 
-def run(library: Path | None = None, mode: str = "faces") -> int:
+def run(library: Path | None = None, mode: str | None = None) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 

@@ -1,31 +1,82 @@
 """The group tree: people first, then the automatic groups of the level the zoom shows, each with its finer
-sub-groups inside (down to the finest level), so zooming out merges along the learned hierarchy."""
+sub-groups inside (down to the finest level), so zooming out merges along the learned hierarchy.
+
+Groups can be dragged onto each other (merge) and faces from the grid onto a group (move); the model only
+reports the drop, the window asks for confirmation and calls the organize core."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QLineEdit, QStyledItemDelegate
 
 from ..organize.view import GroupInfo, State
+from .face_grid import FACES_MIME
 
 REF_ROLE = Qt.ItemDataRole.UserRole + 1
+NAME_ROLE = Qt.ItemDataRole.UserRole + 2  # a person's name ("" for unnamed groups): what renaming starts from
+TOP_ROLE = Qt.ItemDataRole.UserRole + 3  # True for the groups of the list (not finer groups inside them)
+GROUPS_MIME = "application/x-photo-grouper-groups"
 COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]
 
 
-def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0) -> list[QStandardItem]:
+class GroupTreeModel(QStandardItemModel):
+    groups_dropped = Signal(list, str)  # dragged group references, target reference
+    faces_dropped = Signal(str, list, str)  # source group, face ids, target reference
+
+    def mimeTypes(self) -> list[str]:
+        return [GROUPS_MIME, FACES_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:
+        refs = sorted({i.data(REF_ROLE) for i in indexes if i.isValid() and i.data(TOP_ROLE)})
+        data = QMimeData()
+        data.setData(GROUPS_MIME, json.dumps(refs).encode())
+        return data
+
+    def supportedDropActions(self):
+        return Qt.DropAction.MoveAction | Qt.DropAction.CopyAction
+
+    def canDropMimeData(self, data, action, row, column, parent) -> bool:
+        # Only onto a listed group (not between rows: the order is the model's own).
+        return parent.isValid() and bool(parent.data(TOP_ROLE)) and \
+            (data.hasFormat(GROUPS_MIME) or data.hasFormat(FACES_MIME))
+
+    def dropMimeData(self, data, action, row, column, parent) -> bool:
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        target = parent.siblingAtColumn(0).data(REF_ROLE)
+        if data.hasFormat(GROUPS_MIME):
+            refs = [r for r in json.loads(bytes(data.data(GROUPS_MIME)).decode()) if r != target]
+            if refs:
+                self.groups_dropped.emit(refs, target)
+        else:
+            payload = json.loads(bytes(data.data(FACES_MIME)).decode())
+            if payload["from"] != target:
+                self.faces_dropped.emit(payload["from"] or "", payload["faces"], target)
+        return False  # nothing is inserted here: the window refreshes the tree after the change
+
+
+def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *, name: str | None = None,
+         top: bool = False) -> list[QStandardItem]:
     cells = [QStandardItem(title), QStandardItem(str(size)), QStandardItem(str(confirmed)),
              QStandardItem(str(suggested))]
     for cell in cells:
         cell.setEditable(False)
+        cell.setDropEnabled(top)
+        cell.setDragEnabled(top)
         cell.setData(ref, REF_ROLE)
+        cell.setData(top, TOP_ROLE)
+    cells[0].setEditable(top)
+    cells[0].setData(name or "", NAME_ROLE)
     return cells
 
 
 def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel | None = None
                 ) -> QStandardItemModel:
-    model = model or QStandardItemModel()
+    model = model if model is not None else GroupTreeModel()
     model.clear()
     model.setHorizontalHeaderLabels(COLUMNS)
     # How many unowned faces each automatic group of every level holds, to show the finer levels inside.
@@ -50,8 +101,25 @@ def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel
             add_children(row[0], child)
 
     for g in groups:
-        row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested)
+        row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
+                   name=g.name, top=True)
         model.appendRow(row)
         if g.kind == "auto":
             add_children(row[0], g.id)
     return model
+
+
+class RenameDelegate(QStyledItemDelegate):
+    """Editing a group's name (F2 or double-click) starts from its name, not its title, and reports the new
+    name instead of writing it into the model."""
+
+    renamed = Signal(str, str)  # reference, new name
+
+    def setEditorData(self, editor: QLineEdit, index: QModelIndex) -> None:
+        editor.setText(index.data(NAME_ROLE) or "")
+        editor.setPlaceholderText("name this person")
+
+    def setModelData(self, editor: QLineEdit, model, index: QModelIndex) -> None:
+        name = " ".join(editor.text().split())
+        if name and name != (index.data(NAME_ROLE) or ""):
+            self.renamed.emit(index.data(REF_ROLE), name)

@@ -1,4 +1,5 @@
-"""The main window: the group tree with a zoom over the hierarchy's levels."""
+"""The main window: the group tree with a zoom over the hierarchy's levels, the selected group's faces as a
+thumbnail grid, corrections through the organize core with undo, and indexing and export as background jobs."""
 
 from __future__ import annotations
 
@@ -6,66 +7,127 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QKeySequence, QStandardItemModel
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSlider,
+    QSplitter,
     QTreeView,
+    QUndoView,
     QVBoxLayout,
     QWidget,
 )
 
-from ..organize import Organizer
+from ..media.scan import ScanError, check_folder
+from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
+from ..organize import Change, OrganizeError, Organizer
 from ..store import Library, LibraryError, default_library_path
-from .group_tree import build_model
-from .workers import IndexJob
+from .export_dialog import ExportDialog
+from .face_grid import FaceGrid, FaceListModel
+from .group_tree import REF_ROLE, TOP_ROLE, GroupTreeModel, RenameDelegate, build_model
+from .photo_viewer import PhotoViewer
+from .undo import CoreUndoStack
+from .workers import ExportJob, IndexJob, Job
+
+MODES = {"faces": "&Faces", "species": "&Species"}
+QUEUED = Qt.ConnectionType.QueuedConnection  # acts on drops and edits after the view has finished with them
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, library_path: Path | None = None, mode: str = "faces"):
+    def __init__(self, library_path: Path | None = None, mode: str | None = None,
+                 thumbnail_dir: Path | None = None):
         super().__init__()
         self.setWindowTitle("photo-grouper")
-        self.mode = mode
+        self.settings = QSettings()
+        self.mode = mode or str(self.settings.value("mode", "faces"))
+        if self.mode not in MODES:
+            self.mode = "faces"
         self.library: Library | None = None
         self.organizer: Organizer | None = None
-        self.model = QStandardItemModel(self)
+        self.show_hidden = self.settings.value("view/show_hidden", False, type=bool)
 
+        # Left: the group tree with the zoom over the levels above it.
+        self.model = GroupTreeModel(self)
+        self.model.groups_dropped.connect(self.merge_dropped, QUEUED)
+        self.model.faces_dropped.connect(self.move_dropped, QUEUED)
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.tree.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.tree.setExpandsOnDoubleClick(False)  # double-click renames
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.DoubleClicked)
+        self.rename_delegate = RenameDelegate(self.tree)
+        self.rename_delegate.renamed.connect(self.rename, QUEUED)
+        self.tree.setItemDelegateForColumn(0, self.rename_delegate)
+        self.tree.selectionModel().selectionChanged.connect(self._show_selected_group)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._tree_menu)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setToolTip("Zoom: left shows the finest groups, right the coarsest (Ctrl+= / Ctrl+-)")
         self.zoom.valueChanged.connect(self.refresh)
         self.zoom_label = QLabel()
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Finer"))
-        row.addWidget(self.zoom, 1)
-        row.addWidget(QLabel("Coarser"))
-        row.addWidget(self.zoom_label)
-        body = QVBoxLayout()
-        body.addLayout(row)
-        body.addWidget(self.tree, 1)
-        central = QWidget()
-        central.setLayout(body)
-        self.setCentralWidget(central)
-        menu = self.menuBar().addMenu("&File")
-        self.index_action = menu.addAction("Index a photo folder…", QKeySequence("Ctrl+I"), self.choose_folder)
-        menu.addAction("Open library…", QKeySequence.StandardKey.Open, self.choose_library)
-        menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
-        view = self.menuBar().addMenu("&View")
-        # Zooming in splits groups (a finer level), zooming out merges them along the hierarchy.
-        self.zoom_in_action = zoom_in = view.addAction("Zoom in: finer groups", lambda: self.zoom.setValue(self.zoom.value() - 1))
-        zoom_in.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
-        self.zoom_out_action = zoom_out = view.addAction("Zoom out: coarser groups", lambda: self.zoom.setValue(self.zoom.value() + 1))
-        zoom_out.setShortcuts([QKeySequence("Ctrl+-")])
+        zoom_row = QHBoxLayout()
+        zoom_row.addWidget(QLabel("Finer"))
+        zoom_row.addWidget(self.zoom, 1)
+        zoom_row.addWidget(QLabel("Coarser"))
+        left = QVBoxLayout()
+        left.addLayout(zoom_row)
+        left.addWidget(self.zoom_label)
+        left.addWidget(self.tree, 1)
+
+        # Right: the faces of the selected group.
+        self.thumbnails = ThumbnailCache(thumbnail_dir or default_thumbnail_dir())
+        self.faces = FaceListModel(self.thumbnails, parent=self)
+        self.grid = FaceGrid(self.faces, int(self.settings.value("thumbnails/size", 112)))
+        self.grid.doubleClicked.connect(self.open_photo)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._grid_menu)
+        self.grid.zoomed.connect(self._thumbnail_size_changed)
+        self.grid_title = QLabel("Choose a group to see its faces")
+        self.thumb_size = QSlider(Qt.Orientation.Horizontal)
+        self.thumb_size.setRange(FaceGrid.MIN_SIDE, FaceGrid.MAX_SIDE)
+        self.thumb_size.setValue(self.grid.side())
+        self.thumb_size.setToolTip("Thumbnail size (Ctrl+wheel over the faces)")
+        self.thumb_size.valueChanged.connect(self.grid.set_side)
+        grid_row = QHBoxLayout()
+        grid_row.addWidget(self.grid_title, 1)
+        grid_row.addWidget(QLabel("Size"))
+        grid_row.addWidget(self.thumb_size)
+        right = QVBoxLayout()
+        right.addLayout(grid_row)
+        right.addWidget(self.grid, 1)
+        self.viewers: list[PhotoViewer] = []
+
+        splitter = QSplitter()
+        for layout in (left, right):
+            pane = QWidget()
+            pane.setLayout(layout)
+            splitter.addWidget(pane)
+        splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(splitter)
+
+        self.undo_stack = CoreUndoStack(self._after_undo_step, self)
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("history")
+        self.history_dock.setWidget(QUndoView(self.undo_stack))
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.history_dock.hide()
+        self._build_menus()
+
         # Progress of a running job, in the status bar: bar, what/rate/ETA, Cancel.
-        self.job: IndexJob | None = None
+        self.job: Job | None = None
         self.progress_bar = QProgressBar()
         self.progress_text = QLabel()
         self.cancel_button = QPushButton("Cancel")
@@ -75,8 +137,7 @@ class MainWindow(QMainWindow):
             w.hide()
         self._stage = ("", 0.0, 0)
 
-        self.resize(900, 650)
-        self.settings = QSettings()
+        self.resize(1100, 700)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -87,34 +148,355 @@ class MainWindow(QMainWindow):
         if library_path is not None:
             self.open_library(library_path)
 
+    # ---- menus -------------------------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self.index_action = menu.addAction("Index a photo folder…", QKeySequence("Ctrl+I"), self.choose_folder)
+        menu.addAction("Open library…", QKeySequence.StandardKey.Open, self.choose_library)
+        self.export_action = menu.addAction("Export albums…", QKeySequence("Ctrl+E"), self.choose_export)
+        menu.addSeparator()
+        menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        self.rename_action = edit.addAction("&Rename…", QKeySequence("F2"), self.rename_selected)
+        self.merge_action = edit.addAction("&Merge selected groups", QKeySequence("Ctrl+M"), self.merge_selected)
+        self.split_action = edit.addAction("&Split off as a new group", QKeySequence("Ctrl+Shift+S"),
+                                           self.split_selected)
+        self.reject_action = edit.addAction("Re&ject faces (not this person)", QKeySequence.StandardKey.Delete,
+                                            self.reject_selected)
+        self.not_a_face_action = edit.addAction("Not a &face", self.not_a_face_selected)
+        self.hide_action = edit.addAction("&Hide or show group", QKeySequence("Ctrl+H"), self.hide_selected)
+        # F2 and Delete belong to the widget with focus' selection, so they act only where that makes sense.
+        self.rename_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.tree.addAction(self.rename_action)
+        self.reject_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.grid.addAction(self.reject_action)
+
+        view = self.menuBar().addMenu("&View")
+        # Zooming in splits groups (a finer level), zooming out merges them along the hierarchy.
+        self.zoom_in_action = view.addAction("Zoom in: finer groups", lambda: self.zoom.setValue(self.zoom.value() - 1))
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_out_action = view.addAction("Zoom out: coarser groups",
+                                              lambda: self.zoom.setValue(self.zoom.value() + 1))
+        self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
+        view.addAction("Larger thumbnails", QKeySequence("Ctrl+Shift+="), lambda: self.grid.set_side(self.grid.side() + 16))
+        view.addAction("Smaller thumbnails", QKeySequence("Ctrl+Shift+-"), lambda: self.grid.set_side(self.grid.side() - 16))
+        self.show_hidden_action = view.addAction("Show hidden groups")
+        self.show_hidden_action.setCheckable(True)
+        self.show_hidden_action.setChecked(self.show_hidden)
+        self.show_hidden_action.toggled.connect(self._set_show_hidden)
+        view.addAction(self.history_dock.toggleViewAction())
+        view.addSeparator()
+        modes = QActionGroup(self)
+        self.mode_actions: dict[str, QAction] = {}
+        for key, label in MODES.items():
+            action = view.addAction(f"{label} mode")
+            action.setCheckable(True)
+            action.setChecked(key == self.mode)
+            action.triggered.connect(lambda _=False, k=key: self.set_mode(k))
+            modes.addAction(action)
+            self.mode_actions[key] = action
+
+    def _tree_menu(self, pos) -> None:
+        menu = QMenu(self)
+        for action in (self.rename_action, self.merge_action, self.split_action, self.hide_action):
+            menu.addAction(action)
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+    def _grid_menu(self, pos) -> None:
+        menu = QMenu(self)
+        menu.addAction("Open photo", lambda: self.open_photo(self.grid.currentIndex()))
+        menu.addAction(self.split_action)
+        menu.addAction(self.reject_action)
+        menu.addAction(self.not_a_face_action)
+        move = menu.addMenu("Move to")
+        for person in self.organizer.people(include_hidden=False) if self.organizer else []:
+            if person.name and person.ref != self.faces.group_ref:
+                move.addAction(person.name, lambda ref=person.ref: self.move_selected_to(ref))
+        move.setEnabled(not move.isEmpty())
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+    # ---- library and mode --------------------------------------------------------------------------------------
+
+    def choose_library(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open library", "", "photo-grouper library (*.sqlite3)")
+        if path:
+            self.open_library(Path(path))
+
+    def open_library(self, path: Path) -> bool:
+        try:
+            library = Library(path, create=False)
+            organizer = Organizer(library, self.mode)
+            state, _ = organizer.groups()
+        except LibraryError as exc:
+            QMessageBox.critical(self, "Cannot open the library", str(exc))
+            return False
+        if self.library is not None:
+            self.library.close()
+        self.library, self.organizer = library, organizer
+        self.library_path = Path(path)
+        self.settings.setValue("library", str(self.library_path))
+        self._reset_zoom(state.levels)
+        self.undo_stack.load(self.organizer)
+        self.refresh()
+        self.statusBar().showMessage(f"{path}")
+        return True
+
+    def set_mode(self, mode: str) -> None:
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.settings.setValue("mode", mode)
+        self.mode_actions[mode].setChecked(True)
+        if self.library is not None:
+            self.organizer = Organizer(self.library, mode)
+            self._reset_zoom(self.organizer.groups()[0].levels)
+            self.undo_stack.load(self.organizer)
+            self.refresh()
+
+    def _reset_zoom(self, levels: int) -> None:
+        levels = max(levels, 1)
+        self.zoom.blockSignals(True)
+        self.zoom.setRange(0, levels - 1)
+        self.zoom.setValue(levels - 1)  # the level where the hierarchy stopped: the default view
+        self.zoom.blockSignals(False)
+
+    def _set_show_hidden(self, shown: bool) -> None:
+        self.show_hidden = shown
+        self.settings.setValue("view/show_hidden", shown)
+        self.refresh()
+
+    def _thumbnail_size_changed(self, side: int) -> None:
+        self.thumb_size.blockSignals(True)
+        self.thumb_size.setValue(side)
+        self.thumb_size.blockSignals(False)
+        self.settings.setValue("thumbnails/size", side)
+
+    # ---- the tree and the grid ---------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Rebuild the tree at the zoom's level, keeping the selected group selected if it still exists."""
+        if self.organizer is None:
+            return
+        keep = self.current_ref()
+        try:
+            state, groups = self.organizer.groups(self.zoom.value(), include_hidden=self.show_hidden)
+        except (OrganizeError, LibraryError) as exc:
+            QMessageBox.critical(self, "Cannot read the library", str(exc))
+            return
+        self.tree.selectionModel().blockSignals(True)
+        build_model(state, groups, self.model)
+        self.tree.selectionModel().blockSignals(False)
+        self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups")
+        self.tree.resizeColumnToContents(0)
+        row = next((r for r in range(self.model.rowCount()) if self.model.item(r, 0).data(REF_ROLE) == keep), None)
+        if row is None and self.model.rowCount():
+            row = 0
+        if row is not None:
+            self.select_ref_row(row)
+        else:
+            self.faces.set_members(None, [])
+            self.grid_title.setText("No groups yet: index a photo folder (File > Index)")
+
+    def select_ref_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        self.tree.selectionModel().setCurrentIndex(
+            index, self.tree.selectionModel().SelectionFlag.ClearAndSelect
+            | self.tree.selectionModel().SelectionFlag.Rows)
+
+    def current_ref(self) -> str | None:
+        index = self.tree.currentIndex()
+        return index.siblingAtColumn(0).data(REF_ROLE) if index.isValid() else None
+
+    def selected_top_refs(self) -> list[str]:
+        rows = self.tree.selectionModel().selectedRows(0)
+        return [i.data(REF_ROLE) for i in rows if i.data(TOP_ROLE)]
+
+    def _show_selected_group(self, *_) -> None:
+        ref = self.current_ref()
+        if ref is None or self.organizer is None:
+            self.faces.set_members(None, [])
+            return
+        try:
+            info, members = self.organizer.show(ref, self.zoom.value())
+        except (OrganizeError, LibraryError) as exc:
+            self.faces.set_members(None, [])
+            self.grid_title.setText(str(exc))
+            return
+        self.faces.set_members(ref, members)
+        self.grid_title.setText(f"{info.title}: {len(members)} face(s)")
+
+    def open_photo(self, index) -> PhotoViewer | None:
+        if not index.isValid():
+            return None
+        viewer = PhotoViewer(self.faces.members[index.row()], self)
+        viewer.finished.connect(lambda _=0, v=viewer: self.viewers.remove(v))
+        self.viewers.append(viewer)
+        viewer.show()
+        return viewer
+
+    # ---- corrections -------------------------------------------------------------------------------------------
+
+    def apply(self, operation, title: str = "Cannot do that") -> Change | None:
+        """Run one organize operation; on success it goes on the undo stack, on refusal the user is told why and
+        nothing changed (each operation is one transaction)."""
+        if self.organizer is None:
+            return None
+        try:
+            change = operation(self.organizer)
+        except (OrganizeError, LibraryError) as exc:
+            QMessageBox.warning(self, title, str(exc))
+            return None
+        self.undo_stack.record(change)
+        self._report(change)
+        return change
+
+    def _after_undo_step(self, change: Change | None, error: str | None) -> None:
+        if error:
+            QMessageBox.warning(self, "Cannot undo or redo", error)
+            return
+        self._report(change)
+
+    def _report(self, change: Change) -> None:
+        self.refresh()
+        self.statusBar().showMessage("; ".join([change.summary, *change.notes]), 15000)
+
+    def rename_selected(self) -> None:
+        index = self.tree.currentIndex()
+        if index.isValid() and index.data(TOP_ROLE):
+            self.tree.edit(index.siblingAtColumn(0))
+
+    def rename(self, ref: str, name: str) -> Change | None:
+        return self.apply(lambda org: org.name(ref, name), "Cannot rename")
+
+    def merge_selected(self) -> Change | None:
+        refs = self.selected_top_refs()
+        if len(refs) < 2:
+            QMessageBox.information(self, "Merge", "Select two or more groups to merge (Ctrl+click).")
+            return None
+        return self._confirm_merge(refs)
+
+    def merge_dropped(self, refs: list[str], target: str) -> Change | None:
+        return self._confirm_merge([target, *refs])
+
+    def _confirm_merge(self, refs: list[str]) -> Change | None:
+        titles = [self._title_of(r) for r in refs]
+        answer = QMessageBox.question(self, "Merge groups",
+                                      "Merge these groups into one person?\n\n" + "\n".join(titles))
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        return self.apply(lambda org: org.merge(refs), "Cannot merge")
+
+    def _title_of(self, ref: str) -> str:
+        for r in range(self.model.rowCount()):
+            if self.model.item(r, 0).data(REF_ROLE) == ref:
+                return f"{self.model.item(r, 0).text()} ({self.model.item(r, 1).text()} faces)"
+        return ref
+
+    def split_selected(self) -> Change | None:
+        """The faces selected in the grid, or the finer groups selected in the tree, become a new group."""
+        faces = [m.detection_id for m in self.grid.selected_members()]
+        if faces and self.faces.group_ref:
+            source = self.faces.group_ref
+            return self.apply(lambda org: org.split(source, faces=faces), "Cannot split")
+        subgroups = [i for i in self.tree.selectionModel().selectedRows(0) if not i.data(TOP_ROLE)]
+        if subgroups:
+            top = subgroups[0]
+            while top.parent().isValid():
+                top = top.parent()
+            refs = [i.data(REF_ROLE) for i in subgroups]
+            return self.apply(lambda org: org.split(top.data(REF_ROLE), subgroups=refs), "Cannot split")
+        QMessageBox.information(self, "Split", "Select faces in the grid, or finer groups inside a group, first.")
+        return None
+
+    def reject_selected(self) -> Change | None:
+        faces = [m.detection_id for m in self.grid.selected_members()]
+        if not faces or not self.faces.group_ref:
+            return None
+        source = self.faces.group_ref
+        return self.apply(lambda org: org.reject(source, faces), "Cannot reject")
+
+    def not_a_face_selected(self) -> Change | None:
+        faces = [m.detection_id for m in self.grid.selected_members()]
+        return self.apply(lambda org: org.ignore(faces, "not-a-face")) if faces else None
+
+    def move_selected_to(self, target: str) -> Change | None:
+        faces = [m.detection_id for m in self.grid.selected_members()]
+        return self.apply(lambda org: org.move(faces, target), "Cannot move") if faces else None
+
+    def move_dropped(self, source: str, faces: list[int], target: str) -> Change | None:
+        return self.apply(lambda org: org.move(faces, target), "Cannot move")
+
+    def hide_selected(self) -> None:
+        for ref in self.selected_top_refs():
+            hidden = "(hidden)" in self._title_of(ref)
+            if self.apply(lambda org, r=ref: org.hide(r, not hidden), "Cannot hide") is None:
+                return
+
+    # ---- jobs: index and export --------------------------------------------------------------------------------
+
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Index a photo folder")
+        folder = QFileDialog.getExistingDirectory(self, "Index a photo folder", str(self.settings.value("folder", "")))
         if folder:
             self.start_index(Path(folder))
 
     def start_index(self, folder: Path, workers: int | None = None) -> IndexJob | None:
         """Scan, detect, embed and group ``folder`` in a job process; progress shows in the status bar."""
-        if self.job is not None:
-            QMessageBox.information(self, "Busy", "An index job is running; cancel it or wait for it to end.")
+        try:
+            folder = check_folder(folder)
+        except ScanError as exc:
+            QMessageBox.critical(self, "Cannot index that folder", str(exc))
             return None
+        self.settings.setValue("folder", str(folder))
         path = self.library_path or default_library_path()
-        self.job = IndexJob(path, folder, self.mode, workers, parent=self)
-        self.job.progress.connect(self._on_progress)
-        self.job.finished.connect(self._on_finished)
-        self.job.failed.connect(self._on_failed)
+        job = IndexJob(path, folder, self.mode, workers, parent=self)
+        return job if self._start_job(job, f"indexing {folder}…", self._on_indexed) else None
+
+    def choose_export(self) -> None:
+        if self.organizer is None:
+            QMessageBox.information(self, "Export albums", "Open a library first.")
+            return
+        dialog = ExportDialog(self.organizer.people(include_hidden=False),
+                              str(self.settings.value("export/destination", "")), self)
+        if dialog.exec():
+            self.start_export(dialog.destination_path(), dialog.options())
+
+    def start_export(self, destination: Path, options: dict) -> ExportJob | None:
+        self.settings.setValue("export/destination", str(destination))
+        job = ExportJob(self.library_path, destination, {"mode": self.mode, **options}, parent=self)
+        return job if self._start_job(job, f"exporting to {destination}…", self._on_exported) else None
+
+    def _start_job(self, job: Job, text: str, on_finished) -> bool:
+        if self.job is not None:
+            QMessageBox.information(self, "Busy", "A job is running; cancel it or wait for it to end.")
+            return False
+        self.job = job
+        job.progress.connect(self._on_progress)
+        job.finished.connect(on_finished)
+        job.failed.connect(self._on_failed)
         for w in (self.progress_text, self.progress_bar, self.cancel_button):
             w.show()
         self.cancel_button.setEnabled(True)
         self.index_action.setEnabled(False)
-        self.progress_text.setText(f"indexing {folder}…")
-        self.job.start()
-        return self.job
+        self.export_action.setEnabled(False)
+        self.progress_text.setText(text)
+        self._stage = ("", 0.0, 0)
+        job.start()
+        return True
 
     def cancel_job(self) -> None:
         if self.job is not None:
             self.job.cancel()
             self.cancel_button.setEnabled(False)
-            self.progress_text.setText("stopping after the photos in hand…")
+            self.progress_text.setText("stopping after the work in hand…")
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -132,8 +514,9 @@ class MainWindow(QMainWindow):
         for w in (self.progress_text, self.progress_bar, self.cancel_button):
             w.hide()
         self.index_action.setEnabled(True)
+        self.export_action.setEnabled(True)
 
-    def _on_finished(self, report) -> None:
+    def _on_indexed(self, report) -> None:
         self._job_ended()
         self.library_path = self.library_path or default_library_path()
         self.open_library(self.library_path)
@@ -143,43 +526,18 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s")
 
+    def _on_exported(self, report) -> None:
+        self._job_ended()
+        self.last_export = report
+        text = (f"Exported {report.people} album(s): {report.written} photo(s) written, {report.already} already "
+                f"there" + (f", {report.sidecars_written} XMP sidecar(s)" if report.sidecars_written else ""))
+        self.statusBar().showMessage(text)
+        if report.warnings:
+            QMessageBox.warning(self, "Export", "\n".join(report.warnings))
+
     def _on_failed(self, message: str) -> None:
         self._job_ended()
-        QMessageBox.critical(self, "Indexing failed", message)
-
-    def choose_library(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open library", "", "photo-grouper library (*.sqlite3)")
-        if path:
-            self.open_library(Path(path))
-
-    def open_library(self, path: Path) -> bool:
-        try:
-            library = Library(path, create=False)
-        except LibraryError as exc:
-            QMessageBox.critical(self, "Cannot open the library", str(exc))
-            return False
-        if self.library is not None:
-            self.library.close()
-        self.library, self.organizer = library, Organizer(library, self.mode)
-        self.library_path = Path(path)
-        self.settings.setValue("library", str(self.library_path))
-        state, _ = self.organizer.groups()
-        levels = max(state.levels, 1)
-        self.zoom.blockSignals(True)
-        self.zoom.setRange(0, levels - 1)
-        self.zoom.setValue(levels - 1)  # the level where the hierarchy stopped: the default view
-        self.zoom.blockSignals(False)
-        self.refresh()
-        self.statusBar().showMessage(f"{path}")
-        return True
-
-    def refresh(self) -> None:
-        if self.organizer is None:
-            return
-        state, groups = self.organizer.groups(self.zoom.value())
-        build_model(state, groups, self.model)
-        self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups")
-        self.tree.resizeColumnToContents(0)
+        QMessageBox.critical(self, "The job failed", message)
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -190,4 +548,3 @@ class MainWindow(QMainWindow):
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)
-

@@ -16,48 +16,63 @@ from PySide6.QtCore import QObject, QTimer, Signal
 POLL_MS = 30
 
 
-def _run_index(library_path: str, folder: str, mode: str, workers: int | None, out, cancel) -> None:
-    """In the job process: index and report through ``out`` as ("progress", stage, done, total),
-    ("finished", report) or ("failed", message)."""
+def _throttled(out, stage: str):
+    """A progress callback that sends at most 20 updates a second: one per photo would flood the window."""
     import time
 
+    last = [0.0]
+
+    def progress(*args) -> None:
+        stage_name, done, total = args if len(args) == 3 else (stage, *args)
+        now = time.monotonic()
+        if done >= total or now - last[0] > 0.05:
+            last[0] = now
+            out.put(("progress", stage_name, done, total))
+
+    return progress
+
+
+def _run_index(out, cancel, library_path: str, folder: str, mode: str, workers: int | None) -> None:
     from ..jobs import index_folder
     from ..store import Library
     from ..vision import EncoderSpec
 
-    last = [0.0]
+    with Library(library_path) as library:
+        return index_folder(library, folder, EncoderSpec.of(mode), workers=workers,
+                            progress=_throttled(out, "index"), cancel=cancel, cluster=True)
 
-    def progress(stage: str, done: int, total: int) -> None:
-        now = time.monotonic()  # at most 20 updates a second: one per photo would flood the window
-        if done >= total or now - last[0] > 0.05:
-            last[0] = now
-            out.put(("progress", stage, done, total))
 
+def _run_export(out, cancel, library_path: str, destination: str, options: dict):
+    from ..organize.export import export_albums
+    from ..store import Library
+
+    with Library(library_path, create=False) as library:
+        return export_albums(library, Path(destination), progress=_throttled(out, "exporting"), cancel=cancel,
+                             **options)
+
+
+def _run(target, out, cancel, *args) -> None:
+    """In the job process: run ``target`` and report through ``out`` as ("progress", stage, done, total),
+    ("finished", result) or ("failed", message)."""
     try:
-        with Library(library_path) as library:
-            report = index_folder(library, folder, EncoderSpec.of(mode), workers=workers, progress=progress,
-                                  cancel=cancel, cluster=True)
-        out.put(("finished", report))
+        out.put(("finished", target(out, cancel, *args)))
     except BaseException as exc:  # shown to the user in a dialog; the library stays as the job left it
         out.put(("failed", str(exc) or type(exc).__name__))
 
 
-class IndexJob(QObject):
-    """Index (scan, detect, embed, group) one folder into a library, in a job process."""
+class Job(QObject):
+    """One long job in a process of its own; progress and the result come back as signals."""
 
     progress = Signal(str, int, int)  # stage, done, total
-    finished = Signal(object)  # the IndexReport
+    finished = Signal(object)  # what the job returned
     failed = Signal(str)
 
-    def __init__(self, library_path: Path, folder: Path, mode: str = "faces", workers: int | None = None,
-                 parent: QObject | None = None):
+    def __init__(self, target, *args, name: str = "photo-grouper job", parent: QObject | None = None):
         super().__init__(parent)
         ctx = mp.get_context("spawn")
         self.queue = ctx.Queue()
         self.cancel_event = ctx.Event()
-        self.process = ctx.Process(target=_run_index, name="photo-grouper index",
-                                   args=(str(library_path), str(folder), mode, workers, self.queue,
-                                         self.cancel_event))
+        self.process = ctx.Process(target=_run, name=name, args=(target, self.queue, self.cancel_event, *args))
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)
@@ -87,10 +102,27 @@ class IndexJob(QObject):
                 return
         if not self.process.is_alive() and self.queue.empty() and not self.done:
             self._end()
-            self.failed.emit(f"the index process stopped unexpectedly (exit code {self.process.exitcode}); "
-                             "what it saved is kept: index again to resume")
+            self.failed.emit(f"the job's process stopped unexpectedly (exit code {self.process.exitcode}); "
+                             "what it saved is kept: run it again to resume")
 
     def _end(self) -> None:
         self.done = True
         self.timer.stop()
         self.process.join(5)
+
+
+class IndexJob(Job):
+    """Index (scan, detect, embed, group) one folder into a library."""
+
+    def __init__(self, library_path: Path, folder: Path, mode: str = "faces", workers: int | None = None,
+                 parent: QObject | None = None):
+        super().__init__(_run_index, str(library_path), str(folder), mode, workers, name="photo-grouper index",
+                         parent=parent)
+
+
+class ExportJob(Job):
+    """Export albums (organize/export.py); ``options`` are export_albums' keyword arguments."""
+
+    def __init__(self, library_path: Path, destination: Path, options: dict, parent: QObject | None = None):
+        super().__init__(_run_export, str(library_path), str(destination), options, name="photo-grouper export",
+                         parent=parent)

@@ -244,6 +244,8 @@ class Member:
     box: tuple[float, float, float, float]  # x, y, w, h in 0..1 of the upright photo
     status: str  # "confirmed" | "suggested" | "auto"
     subgroup: str | None  # automatic groups: the finer group it is in (for splitting by sub-group)
+    content_hash: str = ""  # of the photo: what its thumbnails are cached by
+    photo_size: tuple[int, int] | None = None  # upright width, height
 
     def as_dict(self) -> dict:
         return {"detection_id": self.detection_id, "photo": self.photo, "box": list(self.box),
@@ -252,9 +254,14 @@ class Member:
 
 def members(s: Session, state: State, ref: GroupRef) -> list[Member]:
     ids = state.members(ref)
-    rows = {d: (path, (x, y, w, h)) for d, path, x, y, w, h in s.execute(
-        select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h)
-        .join(Photo, Photo.id == Detection.photo_id).where(Detection.id.in_(ids)))}
+    rows = {}
+    for start in range(0, len(ids), 10_000):  # SQLite allows 32,766 bound values in one statement
+        rows.update({d: (path, (x, y, w, h), digest, (pw, ph) if pw and ph else None)
+                     for d, path, x, y, w, h, digest, pw, ph in s.execute(
+                         select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h,
+                                Photo.content_hash, Photo.width, Photo.height)
+                         .join(Photo, Photo.id == Detection.photo_id)
+                         .where(Detection.id.in_(ids[start:start + 10_000])))})
     out = []
     for d in ids:
         if ref.kind == "person":
@@ -263,7 +270,8 @@ def members(s: Session, state: State, ref: GroupRef) -> list[Member]:
             lvl = state.clusters[ref.id][0]
             status = "auto"
             sub = f"g{state.ancestor(state.level0[d], lvl - 1)}" if lvl > 0 else None
-        out.append(Member(d, rows[d][0], rows[d][1], status, sub))
+        path, box, digest, size = rows[d]
+        out.append(Member(d, path, box, status, sub, digest, size))
     return out
 
 
