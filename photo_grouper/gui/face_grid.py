@@ -46,16 +46,20 @@ class _MakeThumbnail(QRunnable):
         try:
             path = self.cache.get(Path(m.photo), m.content_hash, m.box, m.photo_size)
             image = QImage(str(path))
-            self.signals.done.emit(self.key, image, "" if not image.isNull() else f"cannot read {path}")
+            result = (image, "" if not image.isNull() else f"cannot read {path}")
         except (ImageError, OSError) as exc:
-            self.signals.done.emit(self.key, QImage(), str(exc))
+            result = (QImage(), str(exc))
+        try:
+            self.signals.done.emit(self.key, *result)
+        except RuntimeError:  # the grid was closed meanwhile; the thumbnail is cached for next time
+            pass
 
 
 class FaceListModel(QAbstractListModel):
-    def __init__(self, cache: ThumbnailCache, pool: QThreadPool | None = None, parent: QObject | None = None):
+    def __init__(self, cache: ThumbnailCache, parent: QObject | None = None):
         super().__init__(parent)
         self.cache = cache
-        self.pool = pool or QThreadPool.globalInstance()
+        self.pool = QThreadPool(self)  # its own: shutdown() drops the queued thumbnails, not others' work
         self.members: list[Member] = []
         self.group_ref: str | None = None
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
@@ -137,6 +141,11 @@ class FaceListModel(QAbstractListModel):
         for row in self._rows_of.get(key, []):
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def shutdown(self) -> None:
+        """Drop the thumbnails not started yet and wait (briefly) for the ones being made."""
+        self.pool.clear()
+        self.pool.waitForDone(2000)
 
     def is_loading(self) -> bool:
         return bool(self._pending)

@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
 
         # Right: the faces of the selected group.
         self.thumbnails = ThumbnailCache(thumbnail_dir or default_thumbnail_dir())
-        self.faces = FaceListModel(self.thumbnails, parent=self)
+        self.faces = FaceListModel(self.thumbnails, self)
         self.grid = FaceGrid(self.faces, int(self.settings.value("thumbnails/size", 112)))
         self.grid.doubleClicked.connect(self.open_photo)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -545,6 +545,7 @@ class MainWindow(QMainWindow):
         if self.job is not None:
             self.job.cancel()
             self.job.wait(30)
+        self.faces.shutdown()
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)

@@ -1,0 +1,195 @@
+"""Corrections through the widgets: rename (F2), merge (selection + Ctrl+M, or a drag with confirmation), split
+(faces in the grid), reject (Delete), move (faces dragged onto a person), hide, and undo/redo with the keyboard;
+all persisted at once in the library."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
+
+from photo_grouper.gui.group_tree import REF_ROLE  # noqa: E402
+from photo_grouper.gui.main_window import MainWindow  # noqa: E402
+from photo_grouper.organize import Organizer  # noqa: E402
+from photo_grouper.store import Library  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, photo_library, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    photo_library.library.close()
+    w = MainWindow(photo_library.library.path, thumbnail_dir=tmp_path / "thumbs")
+    qtbot.addWidget(w)
+    w.show()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    w.made = photo_library
+    return w
+
+
+def listed(window):
+    m = window.model
+    return [(m.item(r, 0).text(), int(m.item(r, 1).text())) for r in range(m.rowCount())]
+
+
+def row_of(window, ref):
+    return next(r for r in range(window.model.rowCount()) if window.model.item(r, 0).data(REF_ROLE) == ref)
+
+
+def in_library(window):
+    """The groups as a fresh reader of the library file sees them: what was persisted."""
+    with Library(window.library_path) as lib:
+        return [(g.title, g.size) for g in Organizer(lib, "faces").groups()[1]]
+
+
+def select_faces(qtbot, window, rows):
+    window.grid.setFocus()
+    for i, row in enumerate(rows):
+        index = window.faces.index(row)
+        qtbot.waitUntil(lambda: window.grid.visualRect(index).isValid())
+        modifier = Qt.KeyboardModifier.ControlModifier if i else Qt.KeyboardModifier.NoModifier
+        qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, modifier,
+                         window.grid.visualRect(index).center())
+    assert len(window.grid.selected_members()) == len(rows)
+
+
+def test_rename_with_f2_then_undo_and_redo_with_the_keyboard(qtbot, window):
+    ab = f"g{window.made.coarse['AB']}"
+    window.tree.setFocus()
+    window.select_ref_row(row_of(window, ab))
+    qtbot.keyClick(window.tree, Qt.Key.Key_F2)
+    editor = window.tree.findChild(QLineEdit)
+    assert editor is not None and editor.text() == ""  # an unnamed group starts from an empty name
+    qtbot.keyClicks(editor, "Ada Lovelace")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ("Ada Lovelace", 7) in listed(window))
+    assert ("Ada Lovelace", 7) in in_library(window)
+    assert window.undo_stack.undoText().startswith("named")
+
+    qtbot.keyClick(window.tree, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert ("Ada Lovelace", 7) not in in_library(window) and (f"unnamed group {ab}", 7) in listed(window)
+    qtbot.keyClick(window.tree, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert ("Ada Lovelace", 7) in in_library(window) and ("Ada Lovelace", 7) in listed(window)
+
+
+def test_merge_selected_groups_with_ctrl_m(qtbot, window):
+    window.tree.setFocus()
+    window.tree.selectAll()
+    qtbot.keyClick(window.tree, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert [n for _, n in listed(window)] == [9] and [n for _, n in in_library(window)] == [9]
+
+
+def test_merge_by_dragging_a_group_onto_another_asks_first(qtbot, window, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    model = window.model
+    source = model.index(row_of(window, f"g{window.made.coarse['C']}"), 0)
+    target = model.index(row_of(window, f"g{window.made.coarse['AB']}"), 0)
+    data = model.mimeData([source])
+    assert model.canDropMimeData(data, Qt.DropAction.MoveAction, -1, -1, target)
+    assert not model.canDropMimeData(data, Qt.DropAction.MoveAction, 0, 0, target.parent())  # between rows
+    model.dropMimeData(data, Qt.DropAction.MoveAction, -1, -1, target)
+    qtbot.waitUntil(lambda: len(asked) == 1)
+    assert "Merge these groups" in asked[0] and len(listed(window)) == 2  # declined: nothing changed
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    model.dropMimeData(model.mimeData([model.index(row_of(window, f"g{window.made.coarse['C']}"), 0)]),
+                       Qt.DropAction.MoveAction, -1, -1, model.index(row_of(window, f"g{window.made.coarse['AB']}"), 0))
+    qtbot.waitUntil(lambda: [n for _, n in listed(window)] == [9])
+    assert [n for _, n in in_library(window)] == [9]
+
+
+def test_split_chosen_faces_into_a_new_group(qtbot, window):
+    window.select_ref_row(row_of(window, f"g{window.made.coarse['AB']}"))
+    select_faces(qtbot, window, [0, 1])
+    qtbot.keyClick(window.grid, Qt.Key.Key_S,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert sorted(n for _, n in listed(window)) == [2, 2, 5]
+    assert sorted(n for _, n in in_library(window)) == [2, 2, 5]
+
+
+def test_split_finer_groups_chosen_in_the_tree(qtbot, window):
+    ab = window.model.item(row_of(window, f"g{window.made.coarse['AB']}"), 0)
+    window.tree.expandAll()
+    b = next(ab.child(r, 0) for r in range(ab.rowCount()) if ab.child(r, 0).data(REF_ROLE) == f"g{window.made.fine['B']}")
+    window.tree.selectionModel().select(b.index(), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                        | QItemSelectionModel.SelectionFlag.Rows)
+    window.grid.clearSelection()
+    window.split_action.trigger()
+    assert sorted(n for _, n in listed(window)) == [2, 3, 4]
+
+
+def test_reject_with_delete_keeps_the_rest_together(qtbot, window):
+    window.select_ref_row(row_of(window, f"g{window.made.coarse['AB']}"))
+    select_faces(qtbot, window, [6])
+    rejected = window.grid.selected_members()[0].detection_id
+    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
+    sizes = sorted(n for _, n in in_library(window))
+    assert sizes == [1, 2, 6], sizes  # the rest became a person; the rejected face went back to its group
+    with Library(window.library_path) as lib:
+        person = next(g for g in Organizer(lib, "faces").people() if g.size == 6)
+        assert rejected not in [m.detection_id for m in Organizer(lib, "faces").show(person.ref)[1]]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(n for _, n in in_library(window)) == [2, 7]
+
+
+def test_move_faces_by_dropping_them_on_a_person(qtbot, window):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    window.select_ref_row(row_of(window, f"g{window.made.coarse['AB']}"))
+    select_faces(qtbot, window, [0])
+    data = window.faces.mimeData(window.grid.selectedIndexes())
+    target = window.model.index(row_of(window, next(window.model.item(r, 0).data(REF_ROLE)
+                                                   for r in range(window.model.rowCount())
+                                                   if window.model.item(r, 0).text() == "Cleo")), 0)
+    assert window.model.dropMimeData(data, Qt.DropAction.MoveAction, -1, -1, target) is False  # rebuilt, not inserted
+    qtbot.waitUntil(lambda: ("Cleo", 3) in listed(window))
+    assert ("Cleo", 3) in in_library(window)
+
+
+def test_hide_and_show_hidden_groups(qtbot, window):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    window.select_ref_row(row_of(window, next(window.model.item(r, 0).data(REF_ROLE)
+                                              for r in range(window.model.rowCount())
+                                              if window.model.item(r, 0).text() == "Cleo")))
+    window.tree.setFocus()
+    qtbot.keyClick(window.tree, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    assert [t for t, _ in listed(window)] == [f"unnamed group g{window.made.coarse['AB']}"]
+    window.show_hidden_action.trigger()
+    assert ("Cleo (hidden)", 2) in listed(window)
+    window.close()
+    again = MainWindow(window.library_path, thumbnail_dir=window.thumbnails.folder)
+    qtbot.addWidget(again)
+    assert again.show_hidden_action.isChecked() and ("Cleo (hidden)", 2) in listed(again)
+
+
+def test_a_refused_correction_says_why_and_changes_nothing(qtbot, window, monkeypatch):
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+    window.select_ref_row(row_of(window, f"g{window.made.coarse['C']}"))
+    select_faces(qtbot, window, [0, 1])
+    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)  # rejecting every face of an automatic group
+    assert warned and "every face" in warned[0]
+    assert sorted(n for _, n in in_library(window)) == [2, 7] and window.undo_stack.count() == 0
+
+
+def test_undo_reaches_corrections_of_an_earlier_session(qtbot, window):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    window.merge_dropped([f"g{window.made.coarse['AB']}"], next(
+        window.model.item(r, 0).data(REF_ROLE) for r in range(window.model.rowCount())
+        if window.model.item(r, 0).text() == "Cleo"))
+    window.undo_stack.undo()  # the merge undone; the rename stays
+    window.close()
+    again = MainWindow(window.library_path, thumbnail_dir=window.thumbnails.folder)
+    qtbot.addWidget(again)
+    assert again.undo_stack.count() == 2 and again.undo_stack.index() == 1
+    assert again.undo_stack.undoText().startswith("named") and again.undo_stack.redoText().startswith("merged")
+    again.undo_stack.redo()
+    assert [n for _, n in in_library(again)] == [9]
+    again.undo_stack.undo()
+    again.undo_stack.undo()
+    assert sorted(in_library(again)) == sorted([(f"unnamed group g{window.made.coarse['AB']}", 7),
+                                                (f"unnamed group g{window.made.coarse['C']}", 2)])
+    QApplication.processEvents()
