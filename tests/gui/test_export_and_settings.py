@@ -1,0 +1,99 @@
+"""Export from the window (dialog, background job, albums and XMP on disk), the mode and folder settings, and
+clear dialogs for a folder that is not there."""
+
+import os
+import shutil
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox  # noqa: E402
+
+from photo_grouper.gui.export_dialog import ExportDialog  # noqa: E402
+from photo_grouper.gui.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, photo_library, tmp_path):
+    photo_library.library.close()
+    w = MainWindow(photo_library.library.path, thumbnail_dir=tmp_path / "thumbs")
+    qtbot.addWidget(w)
+    w.show()
+    w.made = photo_library
+    return w
+
+
+def test_export_dialog_runs_the_export_in_the_background(qtbot, window, tmp_path, monkeypatch):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    window.rename(f"g{window.made.coarse['AB']}", "Abe")
+    chosen = {}
+
+    def fill_in(dialog):
+        assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()  # no destination yet
+        dialog.destination.setText(str(tmp_path / "albums"))
+        dialog.people.item(0).setCheckState(Qt.CheckState.Unchecked)  # Abe (sorted first): not this time
+        dialog.xmp.setChecked(True)
+        chosen.update(dialog.options())
+        return 1
+
+    monkeypatch.setattr(ExportDialog, "exec", fill_in)
+    window.choose_export()
+    assert chosen == {"people": ["Cleo"], "link": "copy", "xmp": True, "include_suggested": False,
+                      "include_groups": False}
+    job = window.job
+    assert job is not None and window.progress_bar.isVisible() and not window.export_action.isEnabled()
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    assert len(list((tmp_path / "albums" / "Cleo").glob("*.jpg"))) == 2
+    # Sidecars go beside the originals, where photo apps reading the library look for them.
+    sidecars = sorted(p.name for p in (tmp_path / "photos").glob("*.xmp"))
+    assert len(sidecars) == 2 and all(name.startswith("C") for name in sidecars)
+    assert "Cleo" in (tmp_path / "photos" / sidecars[0]).read_text()
+    assert not (tmp_path / "albums" / "Abe").exists()
+    assert "Exported 1 album(s): 2 photo(s) written" in window.statusBar().currentMessage()
+    assert window.job is None and window.export_action.isEnabled()
+    assert QSettings().value("export/destination") == str(tmp_path / "albums")
+
+
+def test_export_to_a_place_that_cannot_be_made_says_so(qtbot, window, tmp_path, monkeypatch):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    (tmp_path / "file").write_text("a file, not a folder")
+    job = window.start_export(tmp_path / "file" / "albums", {"people": None, "link": "copy", "xmp": False})
+    with qtbot.waitSignal(job.failed, timeout=60_000):
+        pass
+    assert shown and "cannot create" in shown[0] and window.job is None
+
+
+def test_the_mode_is_a_setting_and_switches_the_groups(qtbot, window, tmp_path):
+    assert window.mode == "faces" and window.model.rowCount() == 2
+    window.mode_actions["species"].trigger()
+    assert window.mode == "species" and window.model.rowCount() == 0  # no species grouping in this library
+    assert "index a photo folder" in window.grid_title.text()
+    window.close()
+    again = MainWindow(window.library_path, thumbnail_dir=tmp_path / "thumbs")
+    qtbot.addWidget(again)
+    assert again.mode == "species" and again.mode_actions["species"].isChecked()
+    again.set_mode("faces")
+    assert again.model.rowCount() == 2
+
+
+def test_indexing_a_missing_folder_says_so_and_starts_nothing(qtbot, window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    assert window.start_index(tmp_path / "no such folder") is None
+    assert shown and "folder not found" in shown[0] and window.job is None
+
+
+def test_the_library_file_gone_missing_is_a_dialog_not_a_crash(qtbot, photo_library, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    photo_library.library.close()
+    moved = tmp_path / "moved.sqlite3"
+    shutil.move(photo_library.library.path, moved)
+    window = MainWindow(None)
+    qtbot.addWidget(window)
+    assert window.open_library(photo_library.library.path) is False
+    assert shown and "no library" in shown[0] and window.library is None
