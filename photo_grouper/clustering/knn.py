@@ -7,6 +7,7 @@ The item itself is never among its neighbours.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +68,25 @@ def exact_knn(x: np.ndarray, k: int, *, device=None, block: int = 4096) -> KnnGr
     return KnnGraph(idx, sims)
 
 
-def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int = -1, seed: int = 100) -> KnnGraph:
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity: a container's or a taskset's share, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100
+             ) -> KnnGraph:
     import hnswlib
 
     x = l2_normalise(x)
     n, dim = x.shape
     index = hnswlib.Index(space="ip", dim=dim)
     index.init_index(max_elements=n, ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M, random_seed=seed)
-    index.set_num_threads(threads)
+    # hnswlib's own default (-1) starts one thread per CPU of the host, however few this process may use:
+    # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
+    index.set_num_threads(threads or usable_cpus())
     index.add_items(x, np.arange(n))
     kk = min(k + 1, n)
     index.set_ef(max(ef or HNSW_EF, 2 * kk))

@@ -55,32 +55,82 @@ class _MakeThumbnail(QRunnable):
             pass
 
 
-class FaceListModel(QAbstractListModel):
+class ThumbnailLoader(QObject):
+    """Thumbnails for any view: made in its own thread pool (newest requests first), kept in memory for the
+    last few screens, on disk for good. ``ready(key)`` says a thumbnail (or its failure) has arrived."""
+
+    ready = Signal(str)
+
     def __init__(self, cache: ThumbnailCache, parent: QObject | None = None):
         super().__init__(parent)
         self.cache = cache
         self.pool = QThreadPool(self)  # its own: shutdown() drops the queued thumbnails, not others' work
-        self.members: list[Member] = []
-        self.group_ref: str | None = None
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: dict[str, str] = {}
         self._pending: set[str] = set()
-        self._rows_of: dict[str, list[int]] = {}
         self._priority = 0
         self._signals = _Loaded()
         self._signals.done.connect(self._on_loaded)
+
+    @staticmethod
+    def key(m: Member) -> str:
+        return f"{m.content_hash}|{m.box}"
+
+    def pixmap(self, m: Member) -> QPixmap | None:
+        """The thumbnail if it is ready; otherwise None, and it is on its way."""
+        key = self.key(m)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(key)
+            return pixmap
+        if key not in self._pending and key not in self._failed:
+            self._pending.add(key)
+            # Newest requests first: after a fast scroll the rows now on screen come before the ones scrolled by.
+            self._priority += 1
+            self.pool.start(_MakeThumbnail(self.cache, m, key, self._signals), min(self._priority, 2**30))
+        return None
+
+    def cached(self, key: str) -> QPixmap | None:
+        return self._pixmaps.get(key)
+
+    def error(self, m: Member) -> str | None:
+        return self._failed.get(self.key(m))
+
+    def _on_loaded(self, key: str, image: QImage, error: str) -> None:
+        self._pending.discard(key)
+        if image.isNull():
+            self._failed[key] = error
+        else:
+            self._pixmaps[key] = QPixmap.fromImage(image)
+            while len(self._pixmaps) > MEMORY_PIXMAPS:
+                self._pixmaps.popitem(last=False)
+        self.ready.emit(key)
+
+    def is_loading(self) -> bool:
+        return bool(self._pending)
+
+    def shutdown(self) -> None:
+        """Drop the thumbnails not started yet and wait (briefly) for the ones being made."""
+        self.pool.clear()
+        self.pool.waitForDone(2000)
+
+
+class FaceListModel(QAbstractListModel):
+    def __init__(self, loader: ThumbnailLoader, parent: QObject | None = None):
+        super().__init__(parent)
+        self.loader = loader
+        self.members: list[Member] = []
+        self.group_ref: str | None = None
+        self._rows_of: dict[str, list[int]] = {}
+        loader.ready.connect(self._on_ready)
 
     def set_members(self, group_ref: str | None, members: list[Member]) -> None:
         self.beginResetModel()
         self.group_ref, self.members = group_ref, members
         self._rows_of = {}
         for row, m in enumerate(members):
-            self._rows_of.setdefault(self._key(m), []).append(row)
+            self._rows_of.setdefault(self.loader.key(m), []).append(row)
         self.endResetModel()
-
-    @staticmethod
-    def _key(m: Member) -> str:
-        return f"{m.content_hash}|{m.box}"
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.members)
@@ -90,9 +140,9 @@ class FaceListModel(QAbstractListModel):
             return None
         m = self.members[index.row()]
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._thumbnail(m)
+            return self.loader.pixmap(m)
         if role == Qt.ItemDataRole.ToolTipRole:
-            error = self._failed.get(self._key(m))
+            error = self.loader.error(m)
             return f"{m.photo}\n{m.status}" + (f" (finer group {m.subgroup})" if m.subgroup else "") + \
                 (f"\n{error}" if error else "")
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -117,38 +167,10 @@ class FaceListModel(QAbstractListModel):
     def supportedDragActions(self):
         return Qt.DropAction.MoveAction
 
-    def _thumbnail(self, m: Member) -> QPixmap | None:
-        key = self._key(m)
-        pixmap = self._pixmaps.get(key)
-        if pixmap is not None:
-            self._pixmaps.move_to_end(key)
-            return pixmap
-        if key not in self._pending and key not in self._failed:
-            self._pending.add(key)
-            # Newest requests first: after a fast scroll the rows now on screen come before the ones scrolled by.
-            self._priority += 1
-            self.pool.start(_MakeThumbnail(self.cache, m, key, self._signals), min(self._priority, 2**30))
-        return None
-
-    def _on_loaded(self, key: str, image: QImage, error: str) -> None:
-        self._pending.discard(key)
-        if image.isNull():
-            self._failed[key] = error
-        else:
-            self._pixmaps[key] = QPixmap.fromImage(image)
-            while len(self._pixmaps) > MEMORY_PIXMAPS:
-                self._pixmaps.popitem(last=False)
+    def _on_ready(self, key: str) -> None:
         for row in self._rows_of.get(key, []):
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
-
-    def shutdown(self) -> None:
-        """Drop the thumbnails not started yet and wait (briefly) for the ones being made."""
-        self.pool.clear()
-        self.pool.waitForDone(2000)
-
-    def is_loading(self) -> bool:
-        return bool(self._pending)
 
 
 class FaceDelegate(QStyledItemDelegate):

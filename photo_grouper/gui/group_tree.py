@@ -19,6 +19,10 @@ from .face_grid import FACES_MIME
 REF_ROLE = Qt.ItemDataRole.UserRole + 1
 NAME_ROLE = Qt.ItemDataRole.UserRole + 2  # a person's name ("" for unnamed groups): what renaming starts from
 TOP_ROLE = Qt.ItemDataRole.UserRole + 3  # True for the groups of the list (not finer groups inside them)
+PEAK_ROLE = Qt.ItemDataRole.UserRole + 4  # the group's representative face: its icon
+FACE_ROLE = Qt.ItemDataRole.UserRole + 5  # leaves: the face's detection id
+FACES_PENDING_ROLE = Qt.ItemDataRole.UserRole + 6  # a finest group's faces, filled in when it is expanded
+LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # rows under a finest group: its faces (or the placeholder for them)
 GROUPS_MIME = "application/x-photo-grouper-groups"
 COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]
 
@@ -60,7 +64,7 @@ class GroupTreeModel(QStandardItemModel):
 
 
 def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *, name: str | None = None,
-         top: bool = False) -> list[QStandardItem]:
+         top: bool = False, peak: int | None = None) -> list[QStandardItem]:
     cells = [QStandardItem(title), QStandardItem(str(size)), QStandardItem(str(confirmed)),
              QStandardItem(str(suggested))]
     for cell in cells:
@@ -71,7 +75,43 @@ def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0
         cell.setData(top, TOP_ROLE)
     cells[0].setEditable(top)
     cells[0].setData(name or "", NAME_ROLE)
+    cells[0].setData(peak, PEAK_ROLE)
     return cells
+
+
+def _faces_placeholder(item: QStandardItem) -> None:
+    """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
+    leaf = QStandardItem("faces…")
+    leaf.setEditable(False)
+    leaf.setDropEnabled(False)
+    leaf.setDragEnabled(False)
+    leaf.setData(item.data(REF_ROLE), REF_ROLE)
+    leaf.setData(False, TOP_ROLE)
+    leaf.setData(True, FACES_PENDING_ROLE)
+    leaf.setData(True, LEAF_ROLE)
+    item.appendRow(leaf)
+
+
+def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
+    """Replace the placeholder under ``item`` by its faces (the first ``limit``; the grid shows them all)."""
+    item.removeRows(0, item.rowCount())
+    for m in members[:limit]:
+        leaf = QStandardItem(m.photo.rsplit('/', 1)[-1])
+        leaf.setEditable(False)
+        leaf.setDropEnabled(False)
+        leaf.setDragEnabled(False)
+        leaf.setData(item.data(REF_ROLE), REF_ROLE)
+        leaf.setData(False, TOP_ROLE)
+        leaf.setData(m.detection_id, FACE_ROLE)
+        leaf.setData(True, LEAF_ROLE)
+        leaf.setToolTip(f"{m.photo} ({m.status})")
+        item.appendRow(leaf)
+    if len(members) > limit:
+        more = QStandardItem(f"… and {len(members) - limit} more in the grid")
+        more.setEditable(False)
+        more.setData(item.data(REF_ROLE), REF_ROLE)
+        more.setData(True, LEAF_ROLE)
+        item.appendRow(more)
 
 
 def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel | None = None
@@ -96,17 +136,31 @@ def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel
 
     def add_children(item: QStandardItem, cid: int) -> None:
         for child in sorted(children[cid], key=lambda c: (-sizes[c], c)):
-            row = _row(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child])
+            row = _row(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
+                       peak=state.clusters[child][2])
             item.appendRow(row)
             add_children(row[0], child)
+        if not children[cid]:
+            _faces_placeholder(item)
 
     for g in groups:
         row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
-                   name=g.name, top=True)
+                   name=g.name, top=True, peak=g.peak_detection_id)
         model.appendRow(row)
         if g.kind == "auto":
             add_children(row[0], g.id)
+        else:
+            _faces_placeholder(row[0])
     return model
+
+
+def items(model: QStandardItemModel):
+    """Every first-column item, depth first."""
+    stack = [model.item(r, 0) for r in reversed(range(model.rowCount()))]
+    while stack:
+        item = stack.pop()
+        yield item
+        stack.extend(item.child(r, 0) for r in reversed(range(item.rowCount())))
 
 
 class RenameDelegate(QStyledItemDelegate):

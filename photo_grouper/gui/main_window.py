@@ -4,10 +4,11 @@ thumbnail grid, corrections through the organize core with undo, and indexing an
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QPersistentModelIndex, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -32,13 +33,26 @@ from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
 from ..organize import Change, OrganizeError, Organizer
 from ..store import Library, LibraryError, default_library_path
 from .export_dialog import ExportDialog
-from .face_grid import FaceGrid, FaceListModel
-from .group_tree import REF_ROLE, TOP_ROLE, GroupTreeModel, RenameDelegate, build_model
+from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
+from .group_tree import (
+    FACE_ROLE,
+    FACES_PENDING_ROLE,
+    LEAF_ROLE,
+    PEAK_ROLE,
+    REF_ROLE,
+    TOP_ROLE,
+    GroupTreeModel,
+    RenameDelegate,
+    build_model,
+    fill_faces,
+    items,
+)
 from .photo_viewer import PhotoViewer
 from .undo import CoreUndoStack
 from .workers import ExportJob, IndexJob, Job
 
 MODES = {"faces": "&Faces", "species": "&Species"}
+TREE_ICON = 40
 QUEUED = Qt.ConnectionType.QueuedConnection  # acts on drops and edits after the view has finished with them
 
 
@@ -74,6 +88,12 @@ class MainWindow(QMainWindow):
         self.tree.selectionModel().selectionChanged.connect(self._show_selected_group)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._tree_menu)
+        self.tree.setIconSize(QSize(TREE_ICON, TREE_ICON))
+        # Faces are filled in after the expansion, not inside it: changing rows while the view walks them (as
+        # expandAll does) corrupts its state.
+        self.tree.expanded.connect(lambda index: QTimer.singleShot(0, partial(self._fill_faces,
+                                                                               QPersistentModelIndex(index))))
+        self.tree.viewport().installEventFilter(self)  # Ctrl+wheel over the tree zooms the hierarchy
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setToolTip("Zoom: left shows the finest groups, right the coarsest (Ctrl+= / Ctrl+-)")
         self.zoom.valueChanged.connect(self.refresh)
@@ -89,7 +109,10 @@ class MainWindow(QMainWindow):
 
         # Right: the faces of the selected group.
         self.thumbnails = ThumbnailCache(thumbnail_dir or default_thumbnail_dir())
-        self.faces = FaceListModel(self.thumbnails, self)
+        self.loader = ThumbnailLoader(self.thumbnails, self)
+        self.loader.ready.connect(self._thumbnail_ready)
+        self._icon_items: dict[str, list] = {}  # thumbnail key -> tree items waiting for it as their icon
+        self.faces = FaceListModel(self.loader, self)
         self.grid = FaceGrid(self.faces, int(self.settings.value("thumbnails/size", 112)))
         self.grid.doubleClicked.connect(self.open_photo)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -116,6 +139,8 @@ class MainWindow(QMainWindow):
             pane.setLayout(layout)
             splitter.addWidget(pane)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([420, 680])
+        self.splitter = splitter
         self.setCentralWidget(splitter)
 
         self.undo_stack = CoreUndoStack(self._after_undo_step, self)
@@ -141,6 +166,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        panes = self.settings.value("window/panes")
+        if panes is not None:
+            self.splitter.restoreState(panes)
         if library_path is None and self.settings.value("library"):
             remembered = Path(str(self.settings.value("library")))
             library_path = remembered if remembered.is_file() else None
@@ -295,6 +323,10 @@ class MainWindow(QMainWindow):
         self.tree.selectionModel().blockSignals(True)
         build_model(state, groups, self.model)
         self.tree.selectionModel().blockSignals(False)
+        self._icon_items = {}
+        with_peak = [item for item in items(self.model) if item.data(PEAK_ROLE) is not None]
+        faces = self.organizer.faces(item.data(PEAK_ROLE) for item in with_peak) if with_peak else {}
+        self._set_icons([(item, faces[item.data(PEAK_ROLE)]) for item in with_peak if item.data(PEAK_ROLE) in faces])
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups")
         self.tree.resizeColumnToContents(0)
         row = next((r for r in range(self.model.rowCount()) if self.model.item(r, 0).data(REF_ROLE) == keep), None)
@@ -305,6 +337,45 @@ class MainWindow(QMainWindow):
         else:
             self.faces.set_members(None, [])
             self.grid_title.setText("No groups yet: index a photo folder (File > Index)")
+
+    def _set_icons(self, pairs) -> None:
+        for item, member in pairs:
+            pixmap = self.loader.pixmap(member)
+            if pixmap is not None:
+                item.setIcon(QIcon(pixmap))
+            else:
+                self._icon_items.setdefault(self.loader.key(member), []).append(item)
+
+    def _thumbnail_ready(self, key: str) -> None:
+        for item in self._icon_items.pop(key, []):
+            pixmap = self.loader.cached(key)
+            if pixmap is not None:
+                item.setIcon(QIcon(pixmap))
+
+    def _fill_faces(self, index: QPersistentModelIndex) -> None:
+        if not index.isValid() or self.organizer is None:  # the tree was rebuilt meanwhile
+            return
+        item = self.model.itemFromIndex(self.model.index(index.row(), 0, index.parent()))
+        if item is None or not item.rowCount() or not item.child(0, 0).data(FACES_PENDING_ROLE):
+            return
+        try:
+            _, members = self.organizer.show(item.data(REF_ROLE), self.zoom.value())
+        except (OrganizeError, LibraryError) as exc:
+            item.child(0, 0).setText(str(exc))
+            return
+        fill_faces(item, members)
+        self.tree.resizeColumnToContents(0)
+        by_id = {m.detection_id: m for m in members}
+        self._set_icons([(item.child(r, 0), by_id[item.child(r, 0).data(FACE_ROLE)])
+                         for r in range(item.rowCount()) if item.child(r, 0).data(FACE_ROLE) in by_id])
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.tree.viewport() and event.type() == QEvent.Type.Wheel and \
+                event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            # Wheel forward zooms in (finer groups), backward out (coarser), as in a map.
+            self.zoom.setValue(self.zoom.value() + (-1 if event.angleDelta().y() > 0 else 1))
+            return True
+        return super().eventFilter(watched, event)
 
     def select_ref_row(self, row: int) -> None:
         index = self.model.index(row, 0)
@@ -407,7 +478,15 @@ class MainWindow(QMainWindow):
         if faces and self.faces.group_ref:
             source = self.faces.group_ref
             return self.apply(lambda org: org.split(source, faces=faces), "Cannot split")
-        subgroups = [i for i in self.tree.selectionModel().selectedRows(0) if not i.data(TOP_ROLE)]
+        rows = self.tree.selectionModel().selectedRows(0)
+        leaves = [i for i in rows if i.data(FACE_ROLE) is not None]
+        if leaves:  # faces chosen in the tree: split off from the listed group they are in
+            top = leaves[0]
+            while top.parent().isValid():
+                top = top.parent()
+            ids = [i.data(FACE_ROLE) for i in leaves]
+            return self.apply(lambda org: org.split(top.data(REF_ROLE), faces=ids), "Cannot split")
+        subgroups = [i for i in rows if not i.data(TOP_ROLE) and not i.data(LEAF_ROLE)]
         if subgroups:
             top = subgroups[0]
             while top.parent().isValid():
@@ -541,11 +620,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/panes", self.splitter.saveState())
         self.settings.sync()
         if self.job is not None:
             self.job.cancel()
             self.job.wait(30)
-        self.faces.shutdown()
+        self.loader.shutdown()
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)

@@ -17,7 +17,19 @@ from sqlalchemy.orm import Session
 from ..store import Library, Person, Rejection, Suggestion
 from . import history
 from .history import Change, OrganizeError, Recorder
-from .view import GroupInfo, GroupRef, Member, State, faces_by_photo, groups, load_state, members, person_named, resolve
+from .view import (
+    GroupInfo,
+    GroupRef,
+    Member,
+    State,
+    face_rows,
+    faces_by_photo,
+    groups,
+    load_state,
+    members,
+    person_named,
+    resolve,
+)
 
 MAX_NAME = 200
 
@@ -48,6 +60,12 @@ class Organizer:
                                  state.clusters[target.id][0] if target.kind == "auto" else None,
                                  len(state.members(target)), 0, 0, None, None)
             return info, members(s, state, target)
+
+    def faces(self, detection_ids: Iterable[int]) -> dict[int, Member]:
+        """Photo, box and content hash of each face (for thumbnails), whoever owns it."""
+        with self.library.session() as s:
+            rows = face_rows(s, sorted(set(detection_ids)))
+        return {d: Member(d, path, box, "", None, digest, size) for d, (path, box, digest, size) in rows.items()}
 
     def history(self, limit: int = 20) -> list[dict]:
         with self.library.session() as s:

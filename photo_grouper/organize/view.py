@@ -254,14 +254,7 @@ class Member:
 
 def members(s: Session, state: State, ref: GroupRef) -> list[Member]:
     ids = state.members(ref)
-    rows = {}
-    for start in range(0, len(ids), 10_000):  # SQLite allows 32,766 bound values in one statement
-        rows.update({d: (path, (x, y, w, h), digest, (pw, ph) if pw and ph else None)
-                     for d, path, x, y, w, h, digest, pw, ph in s.execute(
-                         select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h,
-                                Photo.content_hash, Photo.width, Photo.height)
-                         .join(Photo, Photo.id == Detection.photo_id)
-                         .where(Detection.id.in_(ids[start:start + 10_000])))})
+    rows = face_rows(s, ids)
     out = []
     for d in ids:
         if ref.kind == "person":
@@ -273,6 +266,19 @@ def members(s: Session, state: State, ref: GroupRef) -> list[Member]:
         path, box, digest, size = rows[d]
         out.append(Member(d, path, box, status, sub, digest, size))
     return out
+
+
+def face_rows(s: Session, ids: list[int]) -> dict[int, tuple[str, tuple, str, tuple[int, int] | None]]:
+    """detection -> (photo path, box, photo content hash, upright photo size): what a thumbnail needs."""
+    rows = {}
+    for start in range(0, len(ids), 10_000):  # SQLite allows 32,766 bound values in one statement
+        rows.update({d: (path, (x, y, w, h), digest, (pw, ph) if pw and ph else None)
+                     for d, path, x, y, w, h, digest, pw, ph in s.execute(
+                         select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h,
+                                Photo.content_hash, Photo.width, Photo.height)
+                         .join(Photo, Photo.id == Detection.photo_id)
+                         .where(Detection.id.in_(ids[start:start + 10_000])))})
+    return rows
 
 
 def faces_by_photo(state: State, detection_ids) -> dict[int, list[int]]:

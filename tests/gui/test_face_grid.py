@@ -24,7 +24,7 @@ def open_window(qtbot, photo_library, tmp_path):
 def wait_thumbnails(qtbot, window):
     for row in range(window.faces.rowCount()):  # as the view would, for rows on screen
         window.faces.data(window.faces.index(row), Qt.ItemDataRole.DecorationRole)
-    qtbot.waitUntil(lambda: not window.faces.is_loading(), timeout=20_000)
+    qtbot.waitUntil(lambda: not window.loader.is_loading(), timeout=20_000)
 
 
 def test_selecting_a_group_shows_its_faces_with_cached_thumbnails(qtbot, photo_library, tmp_path):
@@ -38,7 +38,7 @@ def test_selecting_a_group_shows_its_faces_with_cached_thumbnails(qtbot, photo_l
     assert all(p is not None and 50 < min(p.width(), p.height()) <= max(p.width(), p.height()) <= 256
                for p in pixmaps)
     cached = sorted((tmp_path / "thumbs").rglob("*.jpg"))
-    assert len(cached) == 7
+    assert len(cached) == 8  # AB's 7 faces, and C's representative face for its row in the tree
     stamps = {p: p.stat().st_mtime_ns for p in cached}
 
     # Choosing the other group and coming back: the disk cache is used, nothing is made again.
@@ -64,15 +64,25 @@ def test_thumbnail_key_follows_the_content_not_the_path(tmp_path, faces_data):
 
 
 def test_unreadable_photo_leaves_a_placeholder_and_says_why(qtbot, photo_library, tmp_path):
-    window = open_window(qtbot, photo_library, tmp_path)
-    broken = window.faces.members[0].photo
+    from sqlalchemy import select
+
+    from photo_grouper.store import Detection, Photo
+
+    broken_face = photo_library.faces[("B", 2)]
+    with photo_library.library.session() as s:
+        broken = s.scalar(select(Photo.path).join(Detection, Detection.photo_id == Photo.id)
+                          .where(Detection.id == broken_face))
     with open(broken, "wb") as f:
         f.write(b"not a jpeg")
+    window = open_window(qtbot, photo_library, tmp_path)
     wait_thumbnails(qtbot, window)
-    index = window.faces.index(0)
+    row = next(r for r, m in enumerate(window.faces.members) if m.detection_id == broken_face)
+    index = window.faces.index(row)
     assert window.faces.data(index, Qt.ItemDataRole.DecorationRole) is None
-    assert "corrupt" in window.faces.data(index, Qt.ItemDataRole.ToolTipRole) or \
-        "cannot" in window.faces.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert "not an image" in window.faces.data(index, Qt.ItemDataRole.ToolTipRole)
+    others = [window.faces.data(window.faces.index(r), Qt.ItemDataRole.DecorationRole)
+              for r in range(window.faces.rowCount()) if r != row]
+    assert all(p is not None for p in others)
 
 
 def test_thumbnail_size_zooms_with_ctrl_wheel_and_is_remembered(qtbot, photo_library, tmp_path):
@@ -104,3 +114,50 @@ def test_double_click_opens_the_photo_with_the_face_box(qtbot, photo_library, tm
     image, box = viewer.canvas.image_rect(), viewer.canvas.box_rect()
     assert image.contains(box) and 0.4 < box.width() / image.width() < 0.6  # the stored box, 0.5 wide
     viewer.close()
+
+
+def test_tree_shows_representative_faces_and_faces_at_the_leaves(qtbot, photo_library, tmp_path):
+    from photo_grouper.gui.group_tree import FACE_ROLE, REF_ROLE
+
+    window = open_window(qtbot, photo_library, tmp_path)
+    qtbot.waitUntil(lambda: not window.loader.is_loading(), timeout=20_000)
+    tops = [window.model.item(r, 0) for r in range(window.model.rowCount())]
+    assert all(not item.icon().isNull() for item in tops)  # each group's representative face
+    ab = next(i for i in tops if i.data(REF_ROLE) == f"g{photo_library.coarse['AB']}")
+    a = next(ab.child(r, 0) for r in range(ab.rowCount())
+             if ab.child(r, 0).data(REF_ROLE) == f"g{photo_library.fine['A']}")
+    assert a.rowCount() == 1 and a.child(0, 0).data(FACE_ROLE) is None  # filled in when opened
+    window.tree.expand(ab.index())
+    window.tree.expand(a.index())
+    qtbot.waitUntil(lambda: a.child(0, 0).data(FACE_ROLE) is not None)
+    faces = [a.child(r, 0).data(FACE_ROLE) for r in range(a.rowCount())]
+    assert sorted(faces) == sorted(photo_library.faces[("A", i)] for i in range(4))
+    qtbot.waitUntil(lambda: not window.loader.is_loading(), timeout=20_000)
+    assert not a.child(0, 0).icon().isNull()
+
+    # Faces chosen at the leaves split off like faces chosen in the grid.
+    window.grid.clearSelection()
+    from PySide6.QtCore import QItemSelectionModel
+
+    window.tree.selectionModel().select(a.child(0, 0).index(), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                        | QItemSelectionModel.SelectionFlag.Rows)
+    window.split_action.trigger()
+    assert sorted(int(window.model.item(r, 1).text()) for r in range(window.model.rowCount())) == [1, 2, 6]
+
+
+def test_ctrl_wheel_over_the_tree_zooms_the_hierarchy(qtbot, photo_library, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot, photo_library, tmp_path)
+    assert window.zoom.value() == 1 and window.model.rowCount() == 2
+
+    def wheel(dy):
+        event = QWheelEvent(QPointF(20, 20), window.tree.viewport().mapToGlobal(QPointF(20, 20)), QPoint(0, 0),
+                            QPoint(0, dy), Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(window.tree.viewport(), event)
+
+    wheel(120)  # forward: zoom in, finer groups
+    assert window.zoom.value() == 0 and window.model.rowCount() == 3
+    wheel(-120)
+    assert window.zoom.value() == 1 and window.model.rowCount() == 2
