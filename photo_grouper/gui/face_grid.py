@@ -69,6 +69,7 @@ class ThumbnailLoader(QObject):
         self._failed: dict[str, str] = {}
         self._pending: set[str] = set()
         self._priority = 0
+        self.requested = 0  # thumbnails asked of the pool so far (lazy loading asks only for what is shown)
         self._signals = _Loaded()
         self._signals.done.connect(self._on_loaded)
 
@@ -85,6 +86,7 @@ class ThumbnailLoader(QObject):
             return pixmap
         if key not in self._pending and key not in self._failed:
             self._pending.add(key)
+            self.requested += 1
             # Newest requests first: after a fast scroll the rows now on screen come before the ones scrolled by.
             self._priority += 1
             self.pool.start(_MakeThumbnail(self.cache, m, key, self._signals), min(self._priority, 2**30))

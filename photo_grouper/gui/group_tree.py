@@ -170,6 +170,11 @@ class RenameDelegate(QStyledItemDelegate):
     renamed = Signal(str, str)  # reference, new name
 
     def setEditorData(self, editor: QLineEdit, index: QModelIndex) -> None:
+        # The view calls this again whenever the row changes (its icon arriving, say): only the first call may
+        # fill the editor, or what the user is typing would be wiped.
+        if editor.property("filled"):
+            return
+        editor.setProperty("filled", True)
         editor.setText(index.data(NAME_ROLE) or "")
         editor.setPlaceholderText("name this person")
 

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QPersistentModelIndex, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -112,6 +112,9 @@ class MainWindow(QMainWindow):
         self.loader = ThumbnailLoader(self.thumbnails, self)
         self.loader.ready.connect(self._thumbnail_ready)
         self._icon_items: dict[str, list] = {}  # thumbnail key -> tree items waiting for it as their icon
+        blank = QPixmap(TREE_ICON, TREE_ICON)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._blank_icon = QIcon(blank)
         self.faces = FaceListModel(self.loader, self)
         self.grid = FaceGrid(self.faces, int(self.settings.value("thumbnails/size", 112)))
         self.grid.doubleClicked.connect(self.open_photo)
@@ -327,8 +330,8 @@ class MainWindow(QMainWindow):
         with_peak = [item for item in items(self.model) if item.data(PEAK_ROLE) is not None]
         faces = self.organizer.faces(item.data(PEAK_ROLE) for item in with_peak) if with_peak else {}
         self._set_icons([(item, faces[item.data(PEAK_ROLE)]) for item in with_peak if item.data(PEAK_ROLE) in faces])
-        self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups")
         self.tree.resizeColumnToContents(0)
+        self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups")
         row = next((r for r in range(self.model.rowCount()) if self.model.item(r, 0).data(REF_ROLE) == keep), None)
         if row is None and self.model.rowCount():
             row = 0
@@ -343,7 +346,8 @@ class MainWindow(QMainWindow):
             pixmap = self.loader.pixmap(member)
             if pixmap is not None:
                 item.setIcon(QIcon(pixmap))
-            else:
+            else:  # an empty icon of the right size until it comes, so the column is wide enough already
+                item.setIcon(self._blank_icon)
                 self._icon_items.setdefault(self.loader.key(member), []).append(item)
 
     def _thumbnail_ready(self, key: str) -> None:

@@ -4,7 +4,7 @@
 
 Copies the first PER photos of PEOPLE identity folders into a temporary folder, indexes them with the real pipeline,
 names the two largest groups after the folder most of their faces come from, and saves window.png (the groups and
-the first one's faces), zoomed.png (one level finer, a group opened down to its faces), photo.png (a face's photo
+the first one's faces), tree.png (a group opened to its finer groups and faces), photo.png (a face's photo
 with its box) and export.png (the export dialog). Runs offscreen when there is no display.
 """
 
@@ -52,17 +52,21 @@ def take(app, window, out: Path) -> list[Path]:
         window.select_ref_row(0)
     save(window, "window.png")
 
-    if window.zoom.value() > 0:
-        window.zoom.setValue(window.zoom.value() - 1)
-    top = window.model.item(0, 0)
+    # The first group with finer groups inside, opened: its finer groups, the first of them down to its faces.
+    from .group_tree import LEAF_ROLE
+
+    tops = [window.model.item(r, 0) for r in range(window.model.rowCount())]
+    top = next((t for t in tops if t.rowCount() and not t.child(0, 0).data(LEAF_ROLE)), tops[0] if tops else None)
     if top is not None:
+        window.select_ref_row(top.row())
         window.tree.expand(top.index())
         first = top.child(0, 0)
-        if first is not None and first.rowCount():
+        if first is not None and first.rowCount() and not first.data(LEAF_ROLE):
             window.tree.expand(first.index())
         for _ in range(3):  # the faces are filled in just after the expansion
             app.processEvents()
-    save(window, "zoomed.png")
+        window.tree.scrollTo(top.index(), window.tree.ScrollHint.PositionAtTop)
+    save(window, "tree.png")
 
     if window.faces.rowCount():
         viewer = window.open_photo(window.faces.index(0))

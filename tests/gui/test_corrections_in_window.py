@@ -193,3 +193,19 @@ def test_undo_reaches_corrections_of_an_earlier_session(qtbot, window):
     assert sorted(in_library(again)) == sorted([(f"unnamed group g{window.made.coarse['AB']}", 7),
                                                 (f"unnamed group g{window.made.coarse['C']}", 2)])
     QApplication.processEvents()
+
+
+def test_typing_a_name_survives_the_row_changing_meanwhile(qtbot, window):
+    """A thumbnail arriving for the row being renamed must not wipe what is typed."""
+    ab = f"g{window.made.coarse['AB']}"
+    window.tree.setFocus()
+    window.select_ref_row(row_of(window, ab))
+    qtbot.keyClick(window.tree, Qt.Key.Key_F2)
+    editor = window.tree.findChild(QLineEdit)
+    qtbot.keyClicks(editor, "Grace")
+    item = window.model.item(row_of(window, ab), 0)
+    item.setIcon(window._blank_icon)  # what an arriving thumbnail does to the row
+    item.setToolTip("changed")
+    assert editor.text() == "Grace"
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ("Grace", 7) in listed(window))
