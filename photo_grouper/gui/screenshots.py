@@ -52,11 +52,14 @@ def take(app, window, out: Path) -> list[Path]:
         window.select_ref_row(0)
     save(window, "window.png")
 
-    # The first group with finer groups inside, opened: its finer groups, the first of them down to its faces.
+    # The largest group with two finer groups or more, opened: its finer groups, the first down to its faces.
     from .group_tree import LEAF_ROLE
 
     tops = [window.model.item(r, 0) for r in range(window.model.rowCount())]
-    top = next((t for t in tops if t.rowCount() and not t.child(0, 0).data(LEAF_ROLE)), tops[0] if tops else None)
+    def finer_groups(item):
+        return sum(1 for r in range(item.rowCount()) if not item.child(r, 0).data(LEAF_ROLE))
+
+    top = max(tops, key=lambda t: (min(finer_groups(t), 2), int(window.model.item(t.row(), 1).text())), default=None)
     if top is not None:
         window.select_ref_row(top.row())
         window.tree.expand(top.index())

@@ -97,3 +97,23 @@ def test_the_library_file_gone_missing_is_a_dialog_not_a_crash(qtbot, photo_libr
     qtbot.addWidget(window)
     assert window.open_library(photo_library.library.path) is False
     assert shown and "no library" in shown[0] and window.library is None
+
+
+def test_a_locked_library_says_so_and_changes_nothing(qtbot, window, monkeypatch):
+    """Another program holding the library's write lock: the correction is refused with a dialog that says so
+    (after SQLite's busy timeout), and nothing was half done."""
+    import sqlite3
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+    other = sqlite3.connect(window.library_path, timeout=0)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        assert window.rename(f"g{window.made.coarse['C']}", "Cleo") is None
+    finally:
+        other.rollback()
+        other.close()
+    assert warned and "locked" in warned[0]
+    assert window.undo_stack.count() == 0 and "Cleo" not in [window.model.item(r, 0).text()
+                                                             for r in range(window.model.rowCount())]
+    assert window.rename(f"g{window.made.coarse['C']}", "Cleo") is not None  # free again: it works
