@@ -237,12 +237,18 @@ class MainWindow(QMainWindow):
             self.mode_actions[key] = action
 
     def _tree_menu(self, pos) -> None:
+        self.tree_menu().exec(self.tree.viewport().mapToGlobal(pos))
+
+    def _grid_menu(self, pos) -> None:
+        self.grid_menu().exec(self.grid.viewport().mapToGlobal(pos))
+
+    def tree_menu(self) -> QMenu:
         menu = QMenu(self)
         for action in (self.rename_action, self.merge_action, self.split_action, self.hide_action):
             menu.addAction(action)
-        menu.exec(self.tree.viewport().mapToGlobal(pos))
+        return menu
 
-    def _grid_menu(self, pos) -> None:
+    def grid_menu(self) -> QMenu:
         menu = QMenu(self)
         menu.addAction("Open photo", lambda: self.open_photo(self.grid.currentIndex()))
         menu.addAction(self.split_action)
@@ -253,7 +259,7 @@ class MainWindow(QMainWindow):
             if person.name and person.ref != self.faces.group_ref:
                 move.addAction(person.name, lambda ref=person.ref: self.move_selected_to(ref))
         move.setEnabled(not move.isEmpty())
-        menu.exec(self.grid.viewport().mapToGlobal(pos))
+        return menu
 
     # ---- library and mode --------------------------------------------------------------------------------------
 

@@ -209,3 +209,33 @@ def test_typing_a_name_survives_the_row_changing_meanwhile(qtbot, window):
     assert editor.text() == "Grace"
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: ("Grace", 7) in listed(window))
+
+
+def test_double_click_on_a_group_renames_it(qtbot, window):
+    index = window.model.index(row_of(window, f"g{window.made.coarse['C']}"), 0)
+    rect = window.tree.visualRect(index)
+    qtbot.mouseClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(window.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    editor = window.tree.findChild(QLineEdit)
+    assert editor is not None and editor.isVisible()
+    qtbot.keyClicks(editor, "Cleo")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ("Cleo", 2) in listed(window))
+
+
+def test_context_menus_offer_the_corrections(qtbot, window):
+    def entries(menu):
+        out = {a.text(): a for a in menu.actions()}
+        out.update({f"{a.text()} > {s.text()}": s for a in menu.actions() if a.menu() for s in a.menu().actions()})
+        return out
+
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    tree = entries(window.tree_menu())
+    assert {"&Rename…", "&Merge selected groups", "&Split off as a new group", "&Hide or show group"} <= set(tree)
+
+    window.select_ref_row(row_of(window, f"g{window.made.coarse['AB']}"))
+    select_faces(qtbot, window, [0])
+    grid = entries(window.grid_menu())
+    assert {"Open photo", "Re&ject faces (not this person)", "Not a &face", "Move to > Cleo"} <= set(grid)
+    grid["Move to > Cleo"].trigger()
+    assert ("Cleo", 3) in in_library(window)
