@@ -23,6 +23,7 @@ PEAK_ROLE = Qt.ItemDataRole.UserRole + 4  # the group's representative face: its
 FACE_ROLE = Qt.ItemDataRole.UserRole + 5  # leaves: the face's detection id
 FACES_PENDING_ROLE = Qt.ItemDataRole.UserRole + 6  # a finest group's faces, filled in when it is expanded
 LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # rows under a finest group: its faces (or the placeholder for them)
+HIDDEN_ROLE = Qt.ItemDataRole.UserRole + 8  # a hidden person (listed only with View > Show hidden groups)
 GROUPS_MIME = "application/x-photo-grouper-groups"
 COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]
 
@@ -147,6 +148,7 @@ def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel
         row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
                    name=g.name, top=True, peak=g.peak_detection_id)
         model.appendRow(row)
+        row[0].setData(g.hidden, HIDDEN_ROLE)
         if g.kind == "auto":
             add_children(row[0], g.id)
         else:

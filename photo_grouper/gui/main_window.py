@@ -37,6 +37,7 @@ from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
 from .group_tree import (
     FACE_ROLE,
     FACES_PENDING_ROLE,
+    HIDDEN_ROLE,
     LEAF_ROLE,
     PEAK_ROLE,
     REF_ROLE,
@@ -525,9 +526,10 @@ class MainWindow(QMainWindow):
         return self.apply(lambda org: org.move(faces, target), "Cannot move")
 
     def hide_selected(self) -> None:
-        for ref in self.selected_top_refs():
-            hidden = "(hidden)" in self._title_of(ref)
-            if self.apply(lambda org, r=ref: org.hide(r, not hidden), "Cannot hide") is None:
+        """Hide the selected groups; hidden ones (listed with View > Show hidden groups) are shown again."""
+        rows = [i for i in self.tree.selectionModel().selectedRows(0) if i.data(TOP_ROLE)]
+        for ref, hidden in [(i.data(REF_ROLE), bool(i.data(HIDDEN_ROLE))) for i in rows]:
+            if self.apply(lambda org, r=ref, h=hidden: org.hide(r, not h), "Cannot hide") is None:
                 return
 
     # ---- jobs: index and export --------------------------------------------------------------------------------

@@ -55,12 +55,17 @@ def select_faces(qtbot, window, rows):
     assert len(window.grid.selected_members()) == len(rows)
 
 
+def press_f2_on(qtbot, window, ref):
+    """Select the group ``ref`` in the tree and press F2: the name editor it opens."""
+    window.tree.setFocus()
+    window.select_ref_row(row_of(window, ref))
+    qtbot.keyClick(window.tree, Qt.Key.Key_F2)
+    return window.tree.findChild(QLineEdit)
+
+
 def test_rename_with_f2_then_undo_and_redo_with_the_keyboard(qtbot, window):
     ab = f"g{window.made.coarse['AB']}"
-    window.tree.setFocus()
-    window.select_ref_row(row_of(window, ab))
-    qtbot.keyClick(window.tree, Qt.Key.Key_F2)
-    editor = window.tree.findChild(QLineEdit)
+    editor = press_f2_on(qtbot, window, ab)
     assert editor is not None and editor.text() == ""  # an unnamed group starts from an empty name
     qtbot.keyClicks(editor, "Ada Lovelace")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
@@ -198,10 +203,7 @@ def test_undo_reaches_corrections_of_an_earlier_session(qtbot, window):
 def test_typing_a_name_survives_the_row_changing_meanwhile(qtbot, window):
     """A thumbnail arriving for the row being renamed must not wipe what is typed."""
     ab = f"g{window.made.coarse['AB']}"
-    window.tree.setFocus()
-    window.select_ref_row(row_of(window, ab))
-    qtbot.keyClick(window.tree, Qt.Key.Key_F2)
-    editor = window.tree.findChild(QLineEdit)
+    editor = press_f2_on(qtbot, window, ab)
     qtbot.keyClicks(editor, "Grace")
     item = window.model.item(row_of(window, ab), 0)
     item.setIcon(window._blank_icon)  # what an arriving thumbnail does to the row
@@ -239,3 +241,16 @@ def test_context_menus_offer_the_corrections(qtbot, window):
     assert {"Open photo", "Re&ject faces (not this person)", "Not a &face", "Move to > Cleo"} <= set(grid)
     grid["Move to > Cleo"].trigger()
     assert ("Cleo", 3) in in_library(window)
+
+
+def test_ctrl_h_on_a_hidden_group_shows_it_again(qtbot, window):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+    window.show_hidden_action.trigger()
+    cleo = next(r for r in range(window.model.rowCount()) if window.model.item(r, 0).text() == "Cleo")
+    window.select_ref_row(cleo)
+    window.hide_action.trigger()
+    assert ("Cleo (hidden)", 2) in listed(window)
+    window.select_ref_row(next(r for r in range(window.model.rowCount())
+                               if window.model.item(r, 0).text() == "Cleo (hidden)"))
+    window.hide_action.trigger()
+    assert ("Cleo", 2) in listed(window) and ("Cleo", 2) in in_library(window)
