@@ -101,8 +101,8 @@ class State:
         if ref.kind == "person":
             return sorted([d for d, p in self.confirmed.items() if p == ref.id]
                           + [d for d, p in self.suggested.items() if p == ref.id])
-        lvl = self.clusters[ref.id][0]
-        return sorted(d for d in self.unowned() if self.ancestor(self.level0[d], lvl) == ref.id)
+        top = self.groups_at(self.clusters[ref.id][0])  # one walk per finest group, not one per face
+        return sorted(d for d in self.unowned() if top[self.level0[d]] == ref.id)
 
     def unowned(self) -> list[int]:
         """Faces no person owns (and not ignored) that the grouping placed."""
