@@ -619,7 +619,6 @@ class MainWindow(QMainWindow):
 
     def _on_exported(self, report) -> None:
         self._job_ended()
-        self.last_export = report
         text = (f"Exported {report.people} album(s): {report.written} photo(s) written, {report.already} already "
                 f"there" + (f", {report.sidecars_written} XMP sidecar(s)" if report.sidecars_written else ""))
         self.statusBar().showMessage(text)
