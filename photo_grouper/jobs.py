@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import exists, func, select, update
 
+from .clustering.knn import usable_cpus
 from .media import ScanReport, check_folder, scan_folder, under
 from .progress import Cancelled, CancelFlag, Progress, no_progress
 from .store import Analysis, Detection, Embedding, IndexRun, Library, Photo, PhotoStatus
@@ -61,10 +62,8 @@ class IndexReport:
 
 
 def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
+    """One worker per CPU this process may use."""
+    return usable_cpus()
 
 
 # ---- analyse -----------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def usable_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+        return max(1, os.cpu_count() or 1)
 
 
 def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100
