@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
@@ -80,39 +81,34 @@ def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0
     return cells
 
 
-def _faces_placeholder(item: QStandardItem) -> None:
-    """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
-    leaf = QStandardItem("faces…")
+def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStandardItem:
+    """A row under a finest group (a face, or the placeholder for them): read-only, neither dragged nor a drop
+    target, and referring to its group."""
+    leaf = QStandardItem(text)
     leaf.setEditable(False)
     leaf.setDropEnabled(False)
     leaf.setDragEnabled(False)
-    leaf.setData(item.data(REF_ROLE), REF_ROLE)
+    leaf.setData(parent.data(REF_ROLE), REF_ROLE)
     leaf.setData(False, TOP_ROLE)
-    leaf.setData(True, FACES_PENDING_ROLE)
     leaf.setData(True, LEAF_ROLE)
-    item.appendRow(leaf)
+    for role, value in (roles or {}).items():
+        leaf.setData(value, role)
+    parent.appendRow(leaf)
+    return leaf
+
+
+def _faces_placeholder(item: QStandardItem) -> None:
+    """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
+    _leaf(item, "faces…", {FACES_PENDING_ROLE: True})
 
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
     """Replace the placeholder under ``item`` by its faces (the first ``limit``; the grid shows them all)."""
     item.removeRows(0, item.rowCount())
     for m in members[:limit]:
-        leaf = QStandardItem(m.photo.rsplit('/', 1)[-1])
-        leaf.setEditable(False)
-        leaf.setDropEnabled(False)
-        leaf.setDragEnabled(False)
-        leaf.setData(item.data(REF_ROLE), REF_ROLE)
-        leaf.setData(False, TOP_ROLE)
-        leaf.setData(m.detection_id, FACE_ROLE)
-        leaf.setData(True, LEAF_ROLE)
-        leaf.setToolTip(f"{m.photo} ({m.status})")
-        item.appendRow(leaf)
+        _leaf(item, Path(m.photo).name, {FACE_ROLE: m.detection_id}).setToolTip(f"{m.photo} ({m.status})")
     if len(members) > limit:
-        more = QStandardItem(f"… and {len(members) - limit} more in the grid")
-        more.setEditable(False)
-        more.setData(item.data(REF_ROLE), REF_ROLE)
-        more.setData(True, LEAF_ROLE)
-        item.appendRow(more)
+        _leaf(item, f"… and {len(members) - limit} more in the grid")
 
 
 def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel | None = None
