@@ -270,21 +270,22 @@ class MainWindow(QMainWindow):
             self.open_library(Path(path))
 
     def open_library(self, path: Path) -> bool:
+        library = None
         try:
             library = Library(path, create=False)
             organizer = Organizer(library, self.mode)
-            state, _ = organizer.groups()
+            levels = organizer.levels()
         except LibraryError as exc:
+            if library is not None:
+                library.close()
             QMessageBox.critical(self, "Cannot open the library", str(exc))
             return False
         if self.library is not None:
             self.library.close()
-        self.library, self.organizer = library, organizer
+        self.library = library
         self.library_path = Path(path)
         self.settings.setValue("library", str(self.library_path))
-        self._reset_zoom(state.levels)
-        self.undo_stack.load(self.organizer)
-        self.refresh()
+        self._use(organizer, levels)
         self.statusBar().showMessage(f"{path}")
         return True
 
@@ -295,10 +296,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("mode", mode)
         self.mode_actions[mode].setChecked(True)
         if self.library is not None:
-            self.organizer = Organizer(self.library, mode)
-            self._reset_zoom(self.organizer.groups()[0].levels)
-            self.undo_stack.load(self.organizer)
-            self.refresh()
+            organizer = Organizer(self.library, mode)
+            self._use(organizer, organizer.levels())
+
+    def _use(self, organizer: Organizer, levels: int) -> None:
+        """Show ``organizer``'s groups (a library just opened, or another mode) at the level where the hierarchy
+        stopped, with its undo log."""
+        self.organizer = organizer
+        self._reset_zoom(levels)
+        self.undo_stack.load(organizer)
+        self.refresh()
 
     def _reset_zoom(self, levels: int) -> None:
         levels = max(levels, 1)

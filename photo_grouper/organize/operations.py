@@ -22,6 +22,7 @@ from .view import (
     GroupRef,
     Member,
     State,
+    current_run,
     face_rows,
     faces_by_photo,
     groups,
@@ -60,6 +61,12 @@ class Organizer:
                                  state.clusters[target.id][0] if target.kind == "auto" else None,
                                  len(state.members(target)), 0, 0, None, None)
             return info, members(s, state, target)
+
+    def levels(self) -> int:
+        """How many levels the current automatic grouping has (0 before the first clustering)."""
+        with self.library.session() as s:
+            run = current_run(s, self.mode)
+            return run.levels if run is not None else 0
 
     def faces(self, detection_ids: Iterable[int]) -> dict[int, Member]:
         """Photo, box and content hash of each face (for thumbnails), whoever owns it."""
