@@ -180,8 +180,8 @@ def cmd_train(args) -> int:
     finally:
         progress.close()
     v = card["validation"]
-    print(f"trained on {len(card['train_labels'])} labels ({card['items']} items with validation), "
-          f"tau {card['tau']} chosen on {len(card['validation_labels'])} held-out labels: "
+    print(f"trained on {len(card['train_labels'])} labels ({card['items']} items), tau {card['tau']} chosen by "
+          f"{len(card['folds'])}-fold cross-validation over the labels: "
           f"Fp {v['fp']:.3f}, Fb {v['fb']:.3f}, NMI {v['nmi']:.3f}; {card['train_seconds']:.0f} s")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     return EXIT_OK

@@ -22,7 +22,7 @@ RECIPE = TrainConfig(hidden=64, node_input="profile", edge_features=True, pair_p
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,
                  progress=None, **overrides) -> tuple[TrainResult, dict]:
     """Embed (cached), keep ``holdout`` of the labels out entirely (for an honest benchmark), train on the rest
-    with a validation split of identities for tau, and write the weights and their JSON card. ``overrides``
+    (tau by cross-validation over folds of identities), and write the weights and their JSON card. ``overrides``
     change fields of the shipped recipe (``RECIPE``)."""
     cfg = TrainConfig(**{**asdict(RECIPE), "seed": seed, **overrides})
     spec = EncoderSpec.of(mode)
@@ -46,6 +46,7 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "labels": int(len(np.unique(data.labels))),
         "train_labels": sorted(result.train_labels),
         "validation_labels": sorted(result.validation_labels),
+        "folds": result.folds,
         "held_out_labels": held_out,
         "tau": result.tau,
         "validation": result.validation,

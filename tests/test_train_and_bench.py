@@ -17,7 +17,7 @@ def private_cache(tmp_path, monkeypatch):
 def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache, capsys):
     weights = tmp_path / "species.pt"
     assert main(["train", str(pets_data), "--mode", "species", "--out", str(weights), "--holdout", "0.5",
-                 "--epochs", "4", "--episodes", "4", "--quiet"]) == 0
+                 "--epochs", "4", "--episodes", "4", "--ensemble", "1", "--quiet"]) == 0
     assert "tau" in capsys.readouterr().out
     card = json.loads(weights.with_suffix(".json").read_text())
     assert len(card["held_out_labels"]) == 10

@@ -3,7 +3,7 @@ import pytest
 
 from photo_grouper.clustering.hilander import HiLander, load_weights, peak_forest, roots_of, save_weights
 from photo_grouper.clustering.metrics import evaluate
-from photo_grouper.clustering.training import TrainConfig, ground_truth_levels, train, train_lander
+from photo_grouper.clustering.training import TrainConfig, ground_truth_levels, predicted_levels, train, train_lander
 
 
 def _identities(n_ids, seed, dim=32, spread=0.55):
@@ -52,6 +52,30 @@ def test_training_learns_and_generalises(trained):
     random = evaluate(y, np.random.default_rng(0).integers(0, len(np.unique(y)), len(y)))["fp"]
     assert learned > 0.8 and learned > random + 0.5, (learned, random)
     assert result.tau in SMALL.tau_grid and set(result.tau_scores) == set(SMALL.tau_grid)
+
+
+def test_predicted_levels_are_the_levels_inference_builds(trained):
+    x, y = _identities(15, seed=11)  # people the model never saw
+    graphs = predicted_levels(trained.model, x, y, 10, trained.tau)
+    h = HiLander(k=10, tau=trained.tau, model=trained.model, early_stop=False).fit(x)
+    assert graphs and [g.num_nodes for g, _ in graphs] == [int(lv.max()) + 1 for lv in h.levels_][:len(graphs)]
+    for (g, labels), level in zip(graphs, h.levels_):
+        # Each supernode carries the identity most of its photos have.
+        majority = [np.bincount(y[level == c]).argmax() for c in range(g.num_nodes)]
+        assert labels.tolist() == majority
+
+
+def test_training_cross_validates_tau_over_folds_in_two_stages():
+    import dataclasses
+
+    x, y = _identities(16, seed=12)
+    cfg = dataclasses.replace(SMALL, episodes=3, epochs=2, folds=4, predicted_episodes=2)
+    stages = []
+    result = train(x, y, cfg, progress=lambda what, done, total: stages.append(what))
+    assert sorted(v for fold in result.folds for v in fold) == sorted(str(v) for v in np.unique(y))
+    assert len(result.folds) == 4 and set(result.tau_scores) == set(cfg.tau_grid)
+    assert result.validation == result.tau_scores[result.tau]
+    assert any("model set 9/9" in what for what in stages)  # 4 first-stage, 4 second-stage, the final one
 
 
 def test_hierarchy_invariants(trained):
