@@ -3,7 +3,14 @@ import pytest
 
 from photo_grouper.clustering.hilander import HiLander, load_weights, peak_forest, roots_of, save_weights
 from photo_grouper.clustering.metrics import evaluate
-from photo_grouper.clustering.training import TrainConfig, ground_truth_levels, predicted_levels, train, train_lander
+from photo_grouper.clustering.training import (
+    TrainConfig,
+    ground_truth_levels,
+    pick_tau,
+    predicted_levels,
+    train,
+    train_lander,
+)
 
 
 def _identities(n_ids, seed, dim=32, spread=0.55):
@@ -76,6 +83,15 @@ def test_training_cross_validates_tau_over_folds_in_two_stages():
     assert len(result.folds) == 4 and set(result.tau_scores) == set(cfg.tau_grid)
     assert result.validation == result.tau_scores[result.tau]
     assert any("model set 9/9" in what for what in stages)  # 4 first-stage, 4 second-stage, the final one
+
+
+def test_pick_tau_takes_the_best_mean_over_folds():
+    def folds(*curves):  # per tau, the score of each fold
+        return [{t: {"fp": c[i], "fb": c[i]} for t, c in curves} for i in range(len(curves[0][1]))]
+
+    # 0.8 wins on the mean although 0.9 wins on one fold.
+    assert pick_tau(folds((0.7, [0.90, 0.92]), (0.8, [0.94, 0.96]), (0.9, [0.97, 0.90]))) == 0.8
+    assert pick_tau(folds((0.7, [0.9]), (0.8, [0.8]))) == 0.7
 
 
 def test_hierarchy_invariants(trained):
