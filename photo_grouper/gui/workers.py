@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 POLL_MS = 30
+REAP_MS = 100  # how often a finished job's process is checked until it has exited
 
 
 def _throttled(out, stage: str):
@@ -76,6 +77,9 @@ class Job(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)
+        self.reaper = QTimer(self)
+        self.reaper.setInterval(REAP_MS)
+        self.reaper.timeout.connect(self._reap)
         self.done = False
 
     def start(self) -> None:
@@ -108,7 +112,16 @@ class Job(QObject):
     def _end(self) -> None:
         self.done = True
         self.timer.stop()
-        self.process.join(5)
+        self._reap()
+
+    def _reap(self) -> None:
+        """Collect the process once it has exited. After its last message it still takes a moment (torch and
+        dlib tearing down): joining it there froze the window for over a second at the end of every index."""
+        self.process.join(0)
+        if self.process.is_alive():
+            self.reaper.start()
+        else:
+            self.reaper.stop()
 
 
 class IndexJob(Job):
