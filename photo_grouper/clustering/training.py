@@ -28,6 +28,35 @@ from .lander import Lander, LanderEnsemble, deterministic, lander_loss, true_den
 from .metrics import evaluate
 
 
+def walk_levels(x: np.ndarray, k_of: Callable[[int], int], choose_parents, max_levels: int) -> None:
+    """Build a hierarchy over the items ``x``: at each level the kNN graph (k = ``k_of(nodes)``) of the current
+    (super)nodes; ``choose_parents(level, graph, node_of_item)`` gives each node's parent (itself for a root), and
+    the trees become the next level's supernodes. Stops when no node links, one node is left, or at
+    ``max_levels``."""
+    node_of_item = np.arange(x.shape[0])
+    peak_item = np.arange(x.shape[0])
+    nodes = {"features": x, "centres": x}
+    for level in range(max_levels):
+        m = nodes["features"].shape[0]
+        if m < 2:
+            return
+        graph, _ = build_level_graph(k=k_of(m), **nodes)
+        parent = choose_parents(level, graph, node_of_item)
+        if (parent == np.arange(m)).all():
+            return
+        uniq, cluster_of_node = np.unique(roots_of(parent), return_inverse=True)
+        node_of_item = cluster_of_node[node_of_item]
+        peak_item = peak_item[uniq]
+        nodes = next_nodes(x, node_of_item, peak_item)
+
+
+def majority_labels(node_of_item: np.ndarray, item_labels: np.ndarray, nodes: int) -> torch.Tensor:
+    """Each node's label: the one most of its items have (items' labels are 0..L-1)."""
+    counts = np.zeros((nodes, item_labels.max() + 1), np.int64)
+    np.add.at(counts, (node_of_item, item_labels), 1)
+    return torch.from_numpy(counts.argmax(axis=1))
+
+
 def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: int = 10,
                         link_keep: float = 1.0, rng: np.random.Generator | None = None
                         ) -> list[tuple[LevelGraph, torch.Tensor]]:
@@ -36,32 +65,20 @@ def ground_truth_levels(x: np.ndarray, labels: np.ndarray, k: int, max_levels: i
     With ``link_keep`` < 1 each true link survives only with that probability, so people stay in several pieces
     for a level or more: the higher levels then learn to join fragments, which is what they meet at inference,
     where the first level never merges everyone it should."""
-    x = l2_normalise(x)
-    node_labels = np.unique(labels, return_inverse=True)[1].ravel()
-    node_of_item = np.arange(x.shape[0])
-    peak_item = np.arange(x.shape[0])
-    nodes = {"features": x, "centres": x}
+    item_labels = np.unique(labels, return_inverse=True)[1].ravel()
     out = []
-    for _ in range(max_levels):
-        m = nodes["features"].shape[0]
-        if m < 2:
-            break
-        graph, _ = build_level_graph(k=k, **nodes)
-        lab = torch.from_numpy(node_labels.astype(np.int64))
+
+    def true_links(level, graph, node_of_item):
+        lab = majority_labels(node_of_item, item_labels, graph.num_nodes)  # every node is pure here
         out.append((graph, lab))
         dens = true_density(graph, lab).numpy()
-        ei = graph.edge_index.numpy()
+        ei, node_labels = graph.edge_index.numpy(), lab.numpy()
         keep = (node_labels[ei[0]] == node_labels[ei[1]]) & (dens[ei[0]] > dens[ei[1]])
         if link_keep < 1.0:
             keep &= (rng or np.random.default_rng(0)).random(keep.shape[0]) < link_keep
-        parent = peak_forest(ei, graph.sim.numpy(), keep, m)
-        if (parent == np.arange(m)).all():
-            break
-        uniq, cluster_of_node = np.unique(roots_of(parent), return_inverse=True)
-        node_of_item = cluster_of_node[node_of_item]
-        peak_item = peak_item[uniq]
-        node_labels = node_labels[uniq]
-        nodes = next_nodes(x, node_of_item, peak_item)
+        return peak_forest(ei, graph.sim.numpy(), keep, graph.num_nodes)
+
+    walk_levels(l2_normalise(x), lambda m: k, true_links, max_levels)
     return out
 
 
@@ -69,32 +86,18 @@ def predicted_levels(model: Lander | LanderEnsemble, x: np.ndarray, labels: np.n
                      max_levels: int = 6) -> list[tuple[LevelGraph, torch.Tensor]]:
     """The graphs above level 0 as ``model`` builds them from ``x`` (people it was not trained on), each node
     labelled with the identity most of its items have: fragments of one person and impure groups included."""
-    x = l2_normalise(x)
     item_labels = np.unique(labels, return_inverse=True)[1].ravel()
-    node_labels = item_labels
-    node_of_item = np.arange(x.shape[0])
-    peak_item = np.arange(x.shape[0])
-    nodes = {"features": x, "centres": x}
     out = []
-    for level in range(max_levels):
-        m = nodes["features"].shape[0]
-        if m < 2:
-            break
-        graph, _ = build_level_graph(k=min(k, max(MIN_LEVEL_K, m // NODES_PER_NEIGHBOUR)), **nodes)
+
+    def predicted_links(level, graph, node_of_item):
         if level > 0:
-            out.append((graph, torch.from_numpy(node_labels.astype(np.int64))))
+            out.append((graph, majority_labels(node_of_item, item_labels, graph.num_nodes)))
         with torch.inference_mode():
             logits, dens = model(graph)
-        parent = decode(graph, torch.softmax(logits, dim=-1)[:, 1].numpy(), dens.numpy(), tau)
-        if (parent == np.arange(m)).all():
-            break
-        uniq, cluster_of_node = np.unique(roots_of(parent), return_inverse=True)
-        node_of_item = cluster_of_node[node_of_item]
-        peak_item = peak_item[uniq]
-        counts = np.zeros((uniq.size, item_labels.max() + 1), np.int64)
-        np.add.at(counts, (node_of_item, item_labels), 1)
-        node_labels = counts.argmax(axis=1)
-        nodes = next_nodes(x, node_of_item, peak_item)
+        return decode(graph, torch.softmax(logits, dim=-1)[:, 1].numpy(), dens.numpy(), tau)
+
+    walk_levels(l2_normalise(x), lambda m: min(k, max(MIN_LEVEL_K, m // NODES_PER_NEIGHBOUR)), predicted_links,
+                max_levels)
     return out
 
 
