@@ -3,8 +3,8 @@
     python -m photo_grouper.bench.organize_scale --faces 100000
 
 Builds a library of FACES faces (one photo each) in a temporary folder with a two-level grouping (a fine group per
-20 faces, a coarse one per 100), then times listing the groups, showing the largest, and naming it (each is one
-call the window makes on its own thread). Prints seconds per call.
+20 faces, a coarse one per 100), then times listing the groups, showing the largest, naming it, listing again and
+showing another group (each is one call the window makes). Prints seconds per call.
 """
 
 from __future__ import annotations
@@ -63,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         org.name(groups[0].ref, "Ada")
         timings.append(("name it", time.perf_counter() - start))
+        start = time.perf_counter()
+        _, groups = org.groups()
+        timings.append(("list the groups again (read anew: the library changed)", time.perf_counter() - start))
+        start = time.perf_counter()
+        org.show(groups[-1].ref)
+        timings.append(("show another group (the listing is reused)", time.perf_counter() - start))
+        org.close()
         library.close()
     print(f"{args.faces} faces, {len(groups)} groups")
     for what, seconds in timings:

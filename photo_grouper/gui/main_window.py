@@ -302,6 +302,8 @@ class MainWindow(QMainWindow):
     def _use(self, organizer: Organizer, levels: int) -> None:
         """Show ``organizer``'s groups (a library just opened, or another mode) at the level where the hierarchy
         stopped, with its undo log."""
+        if self.organizer is not None:
+            self.organizer.close()
         self.organizer = organizer
         self._reset_zoom(levels)
         self.undo_stack.load(organizer)
@@ -644,6 +646,8 @@ class MainWindow(QMainWindow):
             self.job.cancel()
             self.job.wait(30)
         self.loader.shutdown()
+        if self.organizer is not None:
+            self.organizer.close()
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)

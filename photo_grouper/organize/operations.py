@@ -8,6 +8,7 @@ so the correction survives every later re-clustering.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 
@@ -41,19 +42,46 @@ class Organizer:
     def __init__(self, library: Library, mode: str = "faces"):
         self.library = library
         self.mode = mode
+        self._watch: sqlite3.Connection | None = None
+        self._listed: tuple | None = None  # (data version, level, state, groups) of the last listing
 
     # -- reading -----------------------------------------------------------------------------------------------
 
     def groups(self, level: int | None = None, include_hidden: bool = False) -> tuple[State, list[GroupInfo]]:
+        state, listed = self._all_groups(level)
+        return state, [g for g in listed if include_hidden or not g.hidden]
+
+    def _all_groups(self, level: int | None) -> tuple[State, list[GroupInfo]]:
+        """Every group at ``level``, hidden ones included. The listing is kept until anything commits to the
+        library: reading who owns each face takes most of a second at 100,000 faces, and the window asks for the
+        same listing again when the user selects or opens a group (callers must not change what it returns)."""
+        version = self._data_version()
+        if self._listed is not None and self._listed[:2] == (version, level):
+            return self._listed[2], self._listed[3]
         with self.library.session() as s:
-            return groups(s, self.mode, level, include_hidden=include_hidden)
+            state, listed = groups(s, self.mode, level, include_hidden=True)
+        self._listed = (version, level, state, listed)
+        return state, listed
+
+    def _data_version(self) -> int:
+        """SQLite's PRAGMA data_version, read on a connection of our own that never writes: it changes whenever
+        any other connection commits, in this process (our own corrections) or another (an index job)."""
+        if self._watch is None:
+            self._watch = sqlite3.connect(self.library.path, check_same_thread=False)
+        return self._watch.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._listed = None
 
     def people(self, include_hidden: bool = True) -> list[GroupInfo]:
         return [g for g in self.groups(include_hidden=include_hidden)[1] if g.kind == "person"]
 
     def show(self, ref: str, level: int | None = None) -> tuple[GroupInfo, list[Member]]:
+        state, listed = self._all_groups(level)
         with self.library.session() as s:
-            state, listed = groups(s, self.mode, level, include_hidden=True)
             target = resolve(s, state, ref)
             info = next((g for g in listed if g.ref == str(target)), None)
             if info is None:  # an automatic group of another level than the one listed

@@ -182,3 +182,19 @@ def test_suggestions_follow_the_smallest_group_with_confirmed_faces(made):
     suggest(made.library, "faces")
     _, members = made.org.show("Alan")
     assert made.faces[("C", 1)] not in {m.detection_id for m in members}
+
+
+def test_a_listing_is_reused_until_anything_commits(made):
+    state, _ = made.org.groups()
+    assert made.org.groups()[0] is state  # nothing committed: the same listing, not read again
+    info, members = made.org.show(f"g{made.coarse['C']}")
+    assert info.size == 2 and len(members) == 2 and made.org.groups()[0] is state
+    # Another connection commits (another Library on the same file, as an index job's process would be).
+    other = Library(made.library.path)
+    Organizer(other).name(f"g{made.coarse['C']}", "Ada")
+    other.close()
+    fresh, groups = made.org.groups()
+    assert fresh is not state and "Ada" in [g.name for g in groups]
+    # Our own corrections are seen at once too.
+    made.org.name("Ada", "Ada Lovelace")
+    assert [g.name for g in made.org.people()] == ["Ada Lovelace"]
