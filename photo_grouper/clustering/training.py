@@ -236,19 +236,20 @@ def _fold_scores(model, x, y, cfg: TrainConfig) -> dict[float, dict]:
 
 
 def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progress=None) -> TrainResult:
-    """Cross-validated over ``cfg.folds`` folds of the identities: each fold's people are scored by models trained
-    without them, and tau is the one with the best mean score (one fold of 16 people gave a jumpy curve whose
-    best tau did not carry over: row 21 of docs/hilander-ablation.md). With ``predicted_episodes`` the first
-    stage's out-of-fold models also build the levels the second stage learns from. The returned model is trained
-    on every identity."""
+    """Cross-validated over ``cfg.folds`` folds of the identities (fewer if a fold would get one): each fold's
+    people are scored by models trained without them, and tau is the one with the best mean score (one fold of
+    16 people gave a jumpy curve whose best tau did not carry over: row 21 of docs/hilander-ablation.md). With
+    ``predicted_episodes`` the first stage's out-of-fold models also build the levels the second stage learns
+    from. The returned model is trained on every identity."""
     cfg = cfg or TrainConfig()
     start = time.monotonic()
     x, y = np.asarray(x, np.float32), np.asarray(y)
     names = np.unique(y)
-    if len(names) < 2 * max(2, cfg.folds):
-        raise ValueError(f"{len(names)} labels are too few for {cfg.folds} folds of at least two")
+    n_folds = min(cfg.folds, len(names) // 2)  # a fold needs two labels at least, so a wrong merge can show
+    if n_folds < 2:
+        raise ValueError(f"{len(names)} labels are too few: cross-validation needs at least 4")
     rng = np.random.default_rng(cfg.seed + 1)
-    folds = np.array_split(rng.permutation(names), cfg.folds)
+    folds = np.array_split(rng.permutation(names), n_folds)
     in_fold = [np.isin(y, f) for f in folds]
     stages = 2 if cfg.predicted_episodes else 1
     step = 0
@@ -256,7 +257,7 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
     def fit(xs, ys, extra=None):
         nonlocal step
         step += 1
-        tag = f"model set {step}/{cfg.folds * stages + 1}"
+        tag = f"model set {step}/{n_folds * stages + 1}"
         sub = (lambda what, done, total: progress(f"{what} ({tag})", done, total)) if progress else None
         return train_models(xs, ys, cfg, progress=sub, extra=extra)
 

@@ -84,6 +84,12 @@ def test_training_cross_validates_tau_over_folds_in_two_stages():
     assert result.validation == result.tau_scores[result.tau]
     assert any("model set 9/9" in what for what in stages)  # 4 first-stage, 4 second-stage, the final one
 
+    # Few labels: as many folds as hold two labels each; fewer than four labels cannot be cross-validated.
+    few = np.isin(y, np.arange(6))
+    assert len(train(x[few], y[few], dataclasses.replace(cfg, predicted_episodes=0)).folds) == 3
+    with pytest.raises(ValueError, match="too few"):
+        train(x[y < 3], y[y < 3], cfg)
+
 
 def test_pick_tau_takes_the_best_mean_over_folds():
     def folds(*curves):  # per tau, the score of each fold
