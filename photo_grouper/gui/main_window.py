@@ -501,18 +501,12 @@ class MainWindow(QMainWindow):
         rows = self.tree.selectionModel().selectedRows(0)
         leaves = [i for i in rows if i.data(FACE_ROLE) is not None]
         if leaves:  # faces chosen in the tree: split off from the listed group they are in
-            top = leaves[0]
-            while top.parent().isValid():
-                top = top.parent()
-            ids = [i.data(FACE_ROLE) for i in leaves]
-            return self.apply(lambda org: org.split(top.data(REF_ROLE), faces=ids), "Cannot split")
+            source, ids = _listed_ref(leaves[0]), [i.data(FACE_ROLE) for i in leaves]
+            return self.apply(lambda org: org.split(source, faces=ids), "Cannot split")
         subgroups = [i for i in rows if not i.data(TOP_ROLE) and not i.data(LEAF_ROLE)]
         if subgroups:
-            top = subgroups[0]
-            while top.parent().isValid():
-                top = top.parent()
-            refs = [i.data(REF_ROLE) for i in subgroups]
-            return self.apply(lambda org: org.split(top.data(REF_ROLE), subgroups=refs), "Cannot split")
+            source, refs = _listed_ref(subgroups[0]), [i.data(REF_ROLE) for i in subgroups]
+            return self.apply(lambda org: org.split(source, subgroups=refs), "Cannot split")
         QMessageBox.information(self, "Split", "Select faces in the grid, or finer groups inside a group, first.")
         return None
 
@@ -651,3 +645,10 @@ class MainWindow(QMainWindow):
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)
+
+
+def _listed_ref(index) -> str:
+    """The reference of the listed (top-level) group that a tree row sits in."""
+    while index.parent().isValid():
+        index = index.parent()
+    return index.data(REF_ROLE)
