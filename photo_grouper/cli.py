@@ -150,12 +150,20 @@ def cmd_bench_index(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench.quality import format_table, run_bench, write_json
+    from .bench.quality import format_table, run_bench, run_cross_bench, write_json
 
+    if args.folds and (args.weights or args.train):
+        raise UserError("--folds trains its own weights on each fold's complement and tunes the baselines there: "
+                        "leave out --weights and --train")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
-        result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights, device=args.device,
-                           progress=progress)
+        if args.folds:
+            result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
+                                     progress=progress, epochs=args.epochs, episodes=args.episodes,
+                                     ensemble=args.ensemble)
+        else:
+            result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
+                               device=args.device, progress=progress)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -247,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, default=None, help="Hi-LANDER weights (default: the shipped ones)")
     p.add_argument("--device", default=None)
     p.add_argument("--json", type=Path, default=None, help="also write the rows to this file")
+    p.add_argument("--folds", type=int, default=0,
+                   help="test every identity once: train weights with the shipped recipe on all folds but one, "
+                        "score the one, and average (slow: one training per fold)")
+    p.add_argument("--seed", type=int, default=0, help="how --folds splits the identities")
+    p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
+    p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
+    p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_bench)
 

@@ -19,12 +19,17 @@ RECIPE = TrainConfig(hidden=64, node_input="profile", edge_features=True, pair_p
                      lr=1e-3, epochs=30, episodes=18, ensemble=3, edge_hidden=128)
 
 
+def recipe(seed: int = 0, **overrides) -> TrainConfig:
+    """The shipped recipe with another seed and any fields changed (``None`` values are ignored)."""
+    return TrainConfig(**{**asdict(RECIPE), "seed": seed, **{k: v for k, v in overrides.items() if v is not None}})
+
+
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,
                  progress=None, **overrides) -> tuple[TrainResult, dict]:
     """Embed (cached), keep ``holdout`` of the labels out entirely (for an honest benchmark), train on the rest
     (tau by cross-validation over folds of identities), and write the weights and their JSON card. ``overrides``
     change fields of the shipped recipe (``RECIPE``)."""
-    cfg = TrainConfig(**{**asdict(RECIPE), "seed": seed, **overrides})
+    cfg = recipe(seed, **overrides)
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
     if len(np.unique(data.labels)) < 4:

@@ -43,3 +43,26 @@ def test_bench_without_weights_says_so(pets_data, tmp_path, private_cache, capsy
     assert main(["bench", str(pets_data), "--mode", "species", "--weights", str(tmp_path / "none.pt"),
                  "--quiet"]) == 1
     assert "none.pt" in capsys.readouterr().err
+
+
+def test_bench_with_folds_tests_every_breed_once(pets_data, tmp_path, private_cache, capsys):
+    out_json = tmp_path / "cross.json"
+    assert main(["bench", str(pets_data), "--mode", "species", "--folds", "3", "--epochs", "3", "--episodes", "3",
+                 "--ensemble", "1", "--json", str(out_json), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "3 folds" in table and "Fp per fold" in table and "| hdbscan" in table
+    result = json.loads(out_json.read_text())
+    folds = [set(f["labels"]) for f in result["folds"]]
+    assert len(folds) == 3 and set.union(*folds) == {p.name for p in pets_data.iterdir() if p.is_dir()}
+    assert sum(len(f) for f in folds) == 20 and sum(f["items"] for f in result["folds"]) == 200
+    for row in result["rows"]:
+        assert row["fp"] == pytest.approx(sum(row["fp_folds"]) / 3)
+        assert row["clusters"] == sum(f["rows"][result["rows"].index(row)]["clusters"] for f in result["folds"])
+    hl = next(r for r in result["rows"] if r["method"] == "hi-lander")
+    assert hl["fb"] > 0.5  # even 3-epoch models group unseen breeds far better than chance
+    assert all(0 < f["tau"] < 1 for f in result["folds"])
+
+
+def test_bench_with_folds_refuses_given_weights(pets_data, tmp_path, private_cache, capsys):
+    assert main(["bench", str(pets_data), "--folds", "3", "--weights", str(tmp_path / "w.pt"), "--quiet"]) == 1
+    assert "--folds trains its own weights" in capsys.readouterr().err

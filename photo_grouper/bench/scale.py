@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own choice)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--weights", default=None, help="Hi-LANDER weights (default: the shipped faces weights)")
+    parser.add_argument("--recall", type=int, default=0, metavar="QUERIES",
+                        help="afterwards, recall@10 of the first level's kNN search on this many sampled items "
+                             "against exact search")
     args = parser.parse_args(argv)
 
     import torch
@@ -70,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     m = evaluate(y, h.labels_)
     print(f"total {total:.1f} s, peak memory {peak_mb:.0f} MB; Fp {m['fp']:.3f} Fb {m['fb']:.3f} "
           f"groups {m['clusters']} (true {len(np.unique(y))})")
+    if args.recall:
+        from ..clustering.knn import knn_graph, sampled_recall
+
+        graph = knn_graph(x, h.k, device=args.device)  # the search the first level ran, again (not timed above)
+        strict, tolerant = sampled_recall(x, graph, args.recall)
+        print(f"kNN recall@{h.k} on {min(args.recall, len(x))} sampled items: {strict:.3f} "
+              f"({tolerant:.3f} counting ties within 0.001 of the k-th exact similarity)")
     return 0
 
 

@@ -118,3 +118,28 @@ def recall_at_k(approx: KnnGraph, exact: KnnGraph) -> float:
     """Share of the exact k neighbours that the approximate search found."""
     hits = sum(len(set(a) & set(e)) for a, e in zip(approx.indices.tolist(), exact.indices.tolist()))
     return hits / exact.indices.size
+
+
+def sampled_recall(x: np.ndarray, graph: KnnGraph, queries: int = 2000, *, seed: int = 0, tolerance: float = 1e-3,
+                   block: int = 256) -> tuple[float, float]:
+    """recall@k of ``graph`` on ``queries`` items drawn at random, against exact search over all of ``x`` (too
+    slow in full at a million). Returns (strict, tolerant): tolerant also counts a found neighbour as near as the
+    k-th exact one within ``tolerance`` of similarity (ann-benchmarks' convention: ties are not misses)."""
+    import torch
+
+    n, k = graph.indices.shape
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(queries, n), replace=False))
+    xt = torch.from_numpy(l2_normalise(x))
+    strict = tolerant = 0
+    with torch.inference_mode():
+        for start in range(0, len(rows), block):
+            q = torch.from_numpy(rows[start:start + block])
+            sims = xt[q] @ xt.T
+            sims[torch.arange(len(q)), q] = -2.0  # an item is not its own neighbour
+            kth, exact = torch.topk(sims, k, dim=1)
+            found = graph.indices[q.numpy()]
+            strict += sum(len(set(a) & set(e)) for a, e in zip(found.tolist(), exact.numpy().tolist()))
+            found_sims = torch.gather(sims, 1, torch.from_numpy(found))
+            tolerant += int((found_sims >= kth[:, -1:] - tolerance).sum())
+    total = len(rows) * k
+    return strict / total, min(1.0, tolerant / total)

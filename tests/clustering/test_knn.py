@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from photo_grouper.clustering.knn import exact_knn, hnsw_knn, knn_graph, l2_normalise, recall_at_k
+from photo_grouper.clustering.knn import (KnnGraph, exact_knn, hnsw_knn, knn_graph, l2_normalise, recall_at_k,
+                                          sampled_recall)
 
 
 def _clustered(n_clusters=300, per=10, dim=128, spread=0.6, seed=0):
@@ -46,3 +47,16 @@ def test_auto_and_small_inputs():
         knn_graph(x[0], 3)
     with pytest.raises(ValueError):
         knn_graph(x, 3, method="magic")
+
+
+def test_sampled_recall_agrees_with_full_recall():
+    x = _clustered(300, 10)
+    exact = exact_knn(x, 10)
+    assert sampled_recall(x, exact, 500) == (pytest.approx(1.0), pytest.approx(1.0))
+    # Replace each item's two nearest neighbours with far items: recall 0.8, strict and tolerant alike.
+    worse = exact.indices.copy()
+    worse[:, :2] = np.argsort(l2_normalise(x) @ l2_normalise(x).T, axis=1)[:, :2]
+    broken = KnnGraph(worse, exact.sims)
+    strict, tolerant = sampled_recall(x, broken, 1000, seed=3)
+    assert strict == pytest.approx(recall_at_k(broken, exact)) == pytest.approx(0.8)
+    assert tolerant == pytest.approx(0.8)
