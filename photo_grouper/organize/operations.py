@@ -83,12 +83,13 @@ class Organizer:
         state, listed = self._all_groups(level)
         with self.library.session() as s:
             target = resolve(s, state, ref)
+            faces = members(s, state, target)
             info = next((g for g in listed if g.ref == str(target)), None)
             if info is None:  # an automatic group of another level than the one listed
                 info = GroupInfo(str(target), target.kind, target.id, None, False,
                                  state.clusters[target.id][0] if target.kind == "auto" else None,
-                                 len(state.members(target)), 0, 0, None, None)
-            return info, members(s, state, target)
+                                 len(faces), 0, 0, None, None)
+            return info, faces
 
     def levels(self) -> int:
         """How many levels the current automatic grouping has (0 before the first clustering)."""
