@@ -155,6 +155,8 @@ def cmd_bench(args) -> int:
     if args.folds and (args.weights or args.train):
         raise UserError("--folds trains its own weights on each fold's complement and tunes the baselines there: "
                         "leave out --weights and --train")
+    if not args.folds and (args.epochs or args.episodes or args.ensemble):
+        raise UserError("--epochs, --episodes and --ensemble change the recipe that --folds trains: add --folds N")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         if args.folds:

@@ -66,3 +66,8 @@ def test_bench_with_folds_tests_every_breed_once(pets_data, tmp_path, private_ca
 def test_bench_with_folds_refuses_given_weights(pets_data, tmp_path, private_cache, capsys):
     assert main(["bench", str(pets_data), "--folds", "3", "--weights", str(tmp_path / "w.pt"), "--quiet"]) == 1
     assert "--folds trains its own weights" in capsys.readouterr().err
+
+
+def test_bench_recipe_options_need_folds(pets_data, private_cache, capsys):
+    assert main(["bench", str(pets_data), "--mode", "species", "--epochs", "3", "--quiet"]) == 1
+    assert "add --folds N" in capsys.readouterr().err
