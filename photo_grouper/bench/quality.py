@@ -101,7 +101,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
     One split of a few dozen people moves by more than the methods differ (docs/hilander-ablation.md)."""
     from ..learn import recipe
-    from ..clustering.training import train
+    from ..clustering.training import tau_scores, train
 
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
@@ -121,9 +121,10 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         per_fold.append({"labels": sorted(str(v) for v in part), "items": int(len(test.labels)),
                          "tau": trained.tau, "train_seconds": trained.seconds, "rows": rows,
                          "purity_vs_average_linkage": purity_check(test, hl),
-                         "tau_curve_validation": {f"{t:g}": {"fp": v["fp"], "fb": v["fb"]}
-                                                  for t, v in trained.tau_scores.items()},
-                         "tau_curve_test": tau_curve(trained.model, test, cfg.tau_grid, device)})
+                         "tau_curve_validation": _fp_fb(trained.tau_scores),
+                         # Diagnostic, nothing is chosen from it: what the tau that cross-validation chose (on
+                         # training identities only) costs against the best one in hindsight.
+                         "tau_curve_test": _fp_fb(tau_scores(trained.model, test.x, test.labels, cfg))})
     rows = []
     for i, first in enumerate(per_fold[0]["rows"]):
         fold_rows = [fold["rows"][i] for fold in per_fold]
@@ -145,14 +146,9 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     }
 
 
-def tau_curve(model, test: LabelledEmbeddings, taus, device=None) -> dict[str, dict]:
-    """Hi-LANDER's scores on ``test`` at every tau: how much the tau that cross-validation chose (on training
-    identities only) costs against the best one in hindsight. Diagnostic: nothing is chosen from it."""
-    out = {}
-    for tau in taus:
-        m = evaluate(test.labels, HiLander(model=model, tau=float(tau), device=device).fit_predict(test.x))
-        out[f"{float(tau):g}"] = {"fp": m["fp"], "fb": m["fb"]}
-    return out
+def _fp_fb(curve: dict[float, dict]) -> dict[str, dict]:
+    """A tau -> metrics curve as JSON keys with the two F-scores."""
+    return {f"{t:g}": {"fp": m["fp"], "fb": m["fb"]} for t, m in curve.items()}
 
 
 def _merge_params(params: list[str]) -> str:

@@ -233,7 +233,8 @@ def _predicted_episodes(model, x, y, cfg: TrainConfig, rng: np.random.Generator)
     return graphs
 
 
-def _fold_scores(model, x, y, cfg: TrainConfig) -> dict[float, dict]:
+def tau_scores(model, x, y, cfg: TrainConfig) -> dict[float, dict]:
+    """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``."""
     return {float(tau): evaluate(y, HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu").fit_predict(x))
             for tau in cfg.tau_grid}
 
@@ -271,11 +272,11 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
         if stages == 2:
             predicted[f] = _predicted_episodes(model, x[val], y[val], cfg, np.random.default_rng(cfg.seed + 10 + f))
         else:
-            scores.append(_fold_scores(model, x[val], y[val], cfg))
+            scores.append(tau_scores(model, x[val], y[val], cfg))
     if stages == 2:
         for f, val in enumerate(in_fold):
             model, _ = fit(x[~val], y[~val], [g for h, p in enumerate(predicted) if h != f for g in p])
-            scores.append(_fold_scores(model, x[val], y[val], cfg))
+            scores.append(tau_scores(model, x[val], y[val], cfg))
     mean = {tau: {key: float(np.mean([s[tau][key] for s in scores])) for key in scores[0][tau]} for tau in scores[0]}
     tau = pick_tau(scores)
     model, losses = fit(x, y, [g for p in predicted for g in p])
