@@ -160,19 +160,31 @@ def true_density(g: LevelGraph, labels: torch.Tensor) -> torch.Tensor:
 
 
 def lander_loss(logits: torch.Tensor, dens: torch.Tensor, g: LevelGraph, labels: torch.Tensor,
-                balance: bool = True) -> tuple[torch.Tensor, dict]:
-    """Edge cross-entropy on edges towards higher true density, plus density MSE."""
+                balance: bool = True, hard_negatives: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """Edge cross-entropy on edges towards higher true density, plus density MSE.
+
+    ``balance`` weighs the two classes equally. ``hard_negatives`` = h > 0 also weighs each link between
+    different identities by exp(h * (s - mean s)), s its similarity: the look-alike links that a wrong merge is
+    made of count more than the many easy ones (docs/hilander-ablation.md, row 27)."""
     src, dst = g.edge_index
     target = (labels[src] == labels[dst]).long()
     d_true = true_density(g, labels)
     mask = d_true[src] > d_true[dst]
     if not mask.any():
         mask = torch.ones_like(mask)
+    t = target[mask]
     weight = None
     if balance:
-        pos = target[mask].float().mean().clamp(0.05, 0.95)
+        pos = t.float().mean().clamp(0.05, 0.95)
         weight = torch.stack([0.5 / (1 - pos), 0.5 / pos])
-    conn = F.cross_entropy(logits[mask], target[mask], weight=weight)
+    if hard_negatives:
+        each = F.cross_entropy(logits[mask], t, reduction="none")
+        per_edge = weight[t] if weight is not None else torch.ones_like(each)
+        s = g.sim[mask]
+        hard = torch.where(t == 0, torch.exp(hard_negatives * (s - s.mean())), torch.ones_like(s))
+        conn = (per_edge * hard * each).sum() / per_edge.sum()  # the class-weighted mean, look-alikes heavier
+    else:
+        conn = F.cross_entropy(logits[mask], t, weight=weight)
     den = F.mse_loss(dens, d_true)
     return conn + den, {"conn": conn.item(), "density": den.item()}
 

@@ -124,6 +124,7 @@ class TrainConfig:
     link_keep: tuple[float, float] = (1.0, 1.0)  # share of true links kept per level, drawn per episode
     photo_fraction: tuple[float, float] = (0.6, 1.0)
     balance: bool = True
+    hard_negatives: float = 0.0  # extra weight on look-alike negative links (lander_loss)
     seed: int = 0
     tau_grid: tuple[float, ...] = tuple(np.round(np.arange(0.30, 0.96, 0.05), 2))
     infer_k: int = 10
@@ -194,7 +195,8 @@ def _train_lander(x, y, cfg: TrainConfig, progress, extra) -> tuple[Lander, list
         for i in rng.permutation(len(graphs)):
             g, lab = graphs[i]
             logits, dens = model(g)
-            loss, _ = lander_loss(logits, dens, g, lab, balance=cfg.balance)
+            loss, _ = lander_loss(logits, dens, g, lab, balance=cfg.balance,
+                                  hard_negatives=cfg.hard_negatives)
             opt.zero_grad()
             loss.backward()
             opt.step()

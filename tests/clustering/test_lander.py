@@ -107,3 +107,26 @@ def test_inference_in_edge_slices_matches_whole_graph(monkeypatch):
         sliced_logits, sliced_dens = model(g)
     torch.testing.assert_close(sliced_logits, whole_logits)
     torch.testing.assert_close(sliced_dens, whole_dens)
+
+
+def test_hard_negatives_weigh_look_alike_links_more():
+    x, y = _blobs(4, 8, 16, spread=0.9, seed=3)  # wide blobs: kNN edges cross identities
+    g, _ = build_level_graph(x, x, 6)
+    labels = torch.from_numpy(y)
+    src, dst = g.edge_index
+    d_true = true_density(g, labels)
+    used = d_true[src] > d_true[dst]
+    negative = used & (labels[src] != labels[dst])
+    assert negative.sum() >= 2
+    idx = torch.nonzero(negative).ravel()
+    hardest, easiest = idx[g.sim[idx].argmax()], idx[g.sim[idx].argmin()]
+    dens = torch.zeros(g.num_nodes)
+
+    def loss_when_wrong(edge, h):
+        logits = torch.zeros(g.edge_index.shape[1], 2)
+        logits[edge, 1] = 4.0  # says "same person" for a link between two people
+        return lander_loss(logits, dens, g, labels, hard_negatives=h)[1]["conn"]
+
+    # h = 0: both mistakes cost the same; h > 0: the look-alike mistake costs more than the easy one.
+    assert loss_when_wrong(hardest, 0.0) == pytest.approx(loss_when_wrong(easiest, 0.0))
+    assert loss_when_wrong(hardest, 5.0) > loss_when_wrong(easiest, 5.0) + 1e-3
