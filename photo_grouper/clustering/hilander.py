@@ -80,7 +80,8 @@ class HiLander:
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
-                 device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None):
+                 device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
+                 tau_candidates: tuple[float, ...] | None = None):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -88,6 +89,7 @@ class HiLander:
         self.device = device
         self.weights = weights
         self.model = model
+        self.tau_candidates = tau_candidates
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float]:
         if self.model is not None:
@@ -96,35 +98,65 @@ class HiLander:
         return model, self.tau if self.tau is not None else float(card.get("tau", 0.8))
 
     def fit(self, X, y=None):
+        """With ``tau_candidates`` the hierarchy is built at each of those taus and the one kept is the one whose
+        default partition agrees best with the first level's link predictions (``agreement``): no labels, and
+        the first level's kNN and GNN run once."""
         from ..vision.device import choose_device
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
-        n = x.shape[0]
         model, tau = self._load()
         device = choose_device(self.device)
         model = model.to(device).eval()
+        first = self._predict_level(model, device, {"features": x, "centres": x}) if x.shape[0] >= 2 else None
+        self.agreement_ = {}
+        if not self.tau_candidates or first is None:
+            levels, self.timings_ = self._climb(x, model, device, tau, first)
+        else:
+            best = None
+            for candidate in self.tau_candidates:
+                levels_c, timings_c = self._climb(x, model, device, float(candidate), first)
+                score = agreement(first[0], first[1], levels_c[-1].labels)
+                self.agreement_[float(candidate)] = score
+                if best is None or score > best[0]:
+                    best = (score, float(candidate), levels_c, timings_c)
+            _, tau, levels, self.timings_ = best
         self.tau_ = tau
-        self.timings_ = []
+        self.levels_ = [lv.labels for lv in levels]
+        self.peaks_ = [lv.peaks for lv in levels]
+        self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
+        self.labels_ = self.levels_[-1]
+        return self
 
+    def _predict_level(self, model, device, nodes: dict) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
+        """One level's graph, link probabilities and densities, with the time each stage took."""
+        m = nodes["features"].shape[0]
+        t0 = time.perf_counter()
+        k = self._level_k(m)
+        knn = knn_graph(nodes["features"], k, device=device)
+        t1 = time.perf_counter()
+        graph, _ = build_level_graph(k=k, knn=knn, **nodes)
+        t2 = time.perf_counter()
+        with torch.inference_mode(), deterministic():
+            logits, dens = model(graph.to(device))
+            prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
+            dens = dens.cpu().numpy()
+        t3 = time.perf_counter()
+        return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
+
+    def _climb(self, x, model, device, tau: float, first) -> tuple[list[Level], list[dict]]:
+        """Levels until no link is predicted (or the early stop); ``first`` is level 0's prediction."""
+        n = x.shape[0]
         levels: list[Level] = []
+        timings: list[dict] = []
         node_of_item = np.arange(n)
         peak_item = np.arange(n)
         nodes = {"features": x, "centres": x}
         prev_added = None
-        for _ in range(self.max_levels):
+        for depth in range(self.max_levels):
             m = nodes["features"].shape[0]
             if m < 2:
                 break
-            t0 = time.perf_counter()
-            k = self._level_k(m)
-            knn = knn_graph(nodes["features"], k, device=device)
-            t1 = time.perf_counter()
-            graph, _ = build_level_graph(k=k, knn=knn, **nodes)
-            t2 = time.perf_counter()
-            with torch.inference_mode(), deterministic():
-                logits, dens = model(graph.to(device))
-                prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
-                dens = dens.cpu().numpy()
+            graph, prob, dens, times = first if depth == 0 else self._predict_level(model, device, nodes)
             t3 = time.perf_counter()
             parent = decode(graph, prob, dens, tau)
             added = int((parent != np.arange(m)).sum())
@@ -136,19 +168,13 @@ class HiLander:
             peak_item = peak_item[uniq]
             levels.append(Level(node_of_item.copy(), peak_item.copy(), added))
             nodes = next_nodes(x, node_of_item, peak_item)
-            self.timings_.append({"level": len(levels) - 1, "nodes": m, "knn": t1 - t0, "graph": t2 - t1,
-                                  "gnn": t3 - t2, "decode": time.perf_counter() - t3})
+            timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3})
             if self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1):
                 break
             prev_added = added
-
         if not levels:
             levels.append(Level(np.arange(n), np.arange(n), 0))
-        self.levels_ = [lv.labels for lv in levels]
-        self.peaks_ = [lv.peaks for lv in levels]
-        self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
-        self.labels_ = self.levels_[-1]
-        return self
+        return levels, timings
 
     def _level_k(self, m: int) -> int:
         """k for a level of m nodes: at most a quarter of them (at least 3). In a graph of few nodes, the
@@ -166,6 +192,16 @@ def decode(graph: LevelGraph, prob: np.ndarray, dens: np.ndarray, tau: float) ->
     ei = graph.edge_index.cpu().numpy()
     keep = (dens[ei[0]] > dens[ei[1]]) & (prob > tau)
     return peak_forest(ei, prob, keep, graph.num_nodes)
+
+
+def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray) -> float:
+    """How well a partition of the items agrees with the first level's link predictions: the sum of the log-odds
+    log(p / (1 - p)) over the kNN links inside its groups (a link between groups counts 0). Joining two groups
+    adds their links' log-odds, so a join the links between them speak against lowers it."""
+    src, dst = graph.edge_index.cpu().numpy()
+    p = np.clip(prob, 1e-4, 1 - 1e-4)
+    inside = labels[src] == labels[dst]
+    return float(np.log(p[inside] / (1 - p[inside])).sum())
 
 
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:

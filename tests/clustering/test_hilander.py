@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from photo_grouper.clustering.hilander import HiLander, load_weights, peak_forest, roots_of, save_weights
+from photo_grouper.clustering.graph import build_level_graph
+from photo_grouper.clustering.hilander import HiLander, agreement, load_weights, peak_forest, roots_of, save_weights
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.clustering.training import (
     TrainConfig,
@@ -176,3 +177,26 @@ def test_k_is_capped_on_levels_with_few_nodes():
     # A level of 5 nodes still runs (kNN returns at most m - 1 neighbours).
     x, _ = _identities(5, seed=9)
     assert len(HiLander(k=10).fit_predict(x)) == len(x)
+
+
+def test_agreement_sums_log_odds_of_links_inside_groups():
+    x = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]] + 0.01 * np.arange(4)[:, None]
+    g, _ = build_level_graph(x, x, 2)  # each item's neighbours: its twin and one of the other pair
+    src, dst = g.edge_index.numpy()
+    assert len(src) == 8 and (src // 2 == dst // 2).sum() == 4
+    prob = np.where(src // 2 == dst // 2, 0.9, 0.2).astype(np.float32)
+    assert agreement(g, prob, np.array([0, 0, 1, 1])) == pytest.approx(4 * np.log(9))
+    assert agreement(g, prob, np.arange(4)) == 0.0  # no link inside a group
+    # Joining the pairs adds the four links between them, which speak against it (log-odds log 0.25 each).
+    assert agreement(g, prob, np.zeros(4, int)) == pytest.approx(4 * np.log(9) + 4 * np.log(0.25))
+
+
+def test_tau_candidates_keep_the_hierarchy_the_links_agree_with(trained):
+    x, y = _identities(40, seed=5)
+    candidates = (0.5, 0.7, 0.9)
+    h = HiLander(model=trained.model, tau_candidates=candidates).fit(x)
+    assert set(h.agreement_) == set(candidates)
+    assert h.tau_ == max(candidates, key=lambda t: h.agreement_[t])
+    same = HiLander(model=trained.model, tau=h.tau_).fit(x)  # the same as running at the chosen tau
+    assert all(np.array_equal(a, b) for a, b in zip(h.levels_, same.levels_)) and len(h.levels_) == len(same.levels_)
+    assert len(set(h.agreement_.values())) > 1  # the candidates give different partitions here
