@@ -107,11 +107,12 @@ class HiLander:
         model, tau = self._load()
         device = choose_device(self.device)
         model = model.to(device).eval()
-        first = self._predict_level(model, device, {"features": x, "centres": x}) if x.shape[0] >= 2 else None
         self.agreement_ = {}
-        if not self.tau_candidates or first is None:
-            levels, self.timings_ = self._climb(x, model, device, tau, first)
+        if not self.tau_candidates or x.shape[0] < 2:
+            # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
+            levels, self.timings_ = self._climb(x, model, device, tau, None)
         else:
+            first = self._predict_level(model, device, {"features": x, "centres": x})
             best = None
             for candidate in self.tau_candidates:
                 levels_c, timings_c = self._climb(x, model, device, float(candidate), first)
@@ -144,7 +145,7 @@ class HiLander:
         return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
 
     def _climb(self, x, model, device, tau: float, first) -> tuple[list[Level], list[dict]]:
-        """Levels until no link is predicted (or the early stop); ``first`` is level 0's prediction."""
+        """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction."""
         n = x.shape[0]
         levels: list[Level] = []
         timings: list[dict] = []
@@ -156,7 +157,8 @@ class HiLander:
             m = nodes["features"].shape[0]
             if m < 2:
                 break
-            graph, prob, dens, times = first if depth == 0 else self._predict_level(model, device, nodes)
+            graph, prob, dens, times = first if depth == 0 and first is not None \
+                else self._predict_level(model, device, nodes)
             t3 = time.perf_counter()
             parent = decode(graph, prob, dens, tau)
             added = int((parent != np.arange(m)).sum())
