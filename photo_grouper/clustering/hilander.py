@@ -99,8 +99,8 @@ class HiLander:
 
     def fit(self, X, y=None):
         """With ``tau_candidates`` the hierarchy is built at each of those taus and the one kept is the one whose
-        default partition agrees best with the first level's link predictions (``agreement``): no labels, and
-        the first level's kNN and GNN run once."""
+        default partition agrees best with the first level's link predictions (``agreement``, undecided at the
+        given or trained tau): no labels, and the first level's kNN and GNN run once."""
         from ..vision.device import choose_device
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
@@ -116,7 +116,7 @@ class HiLander:
             best = None
             for candidate in self.tau_candidates:
                 levels_c, timings_c = self._climb(x, model, device, float(candidate), first)
-                score = agreement(first[0], first[1], levels_c[-1].labels)
+                score = agreement(first[0], first[1], levels_c[-1].labels, boundary=tau)
                 self.agreement_[float(candidate)] = score
                 if best is None or score > best[0]:
                     best = (score, float(candidate), levels_c, timings_c)
@@ -196,14 +196,16 @@ def decode(graph: LevelGraph, prob: np.ndarray, dens: np.ndarray, tau: float) ->
     return peak_forest(ei, prob, keep, graph.num_nodes)
 
 
-def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray) -> float:
-    """How well a partition of the items agrees with the first level's link predictions: the sum of the log-odds
-    log(p / (1 - p)) over the kNN links inside its groups (a link between groups counts 0). Joining two groups
-    adds their links' log-odds, so a join the links between them speak against lowers it."""
+def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray, boundary: float = 0.5) -> float:
+    """How well a partition of the items agrees with the first level's link predictions: the sum over the kNN
+    links inside its groups of logit(p) - logit(boundary) (a link between groups counts 0). Joining two groups
+    adds their links' terms, so a join the links between them speak against lowers it. ``boundary`` is the
+    probability that counts as undecided: 0.5, or the model's own tau, where it joins on validation people."""
     src, dst = graph.edge_index.cpu().numpy()
     p = np.clip(prob, 1e-4, 1 - 1e-4)
     inside = labels[src] == labels[dst]
-    return float(np.log(p[inside] / (1 - p[inside])).sum())
+    b = min(max(boundary, 1e-4), 1 - 1e-4)
+    return float((np.log(p[inside] / (1 - p[inside])) - np.log(b / (1 - b))).sum())
 
 
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:

@@ -189,6 +189,8 @@ def test_agreement_sums_log_odds_of_links_inside_groups():
     assert agreement(g, prob, np.arange(4)) == 0.0  # no link inside a group
     # Joining the pairs adds the four links between them, which speak against it (log-odds log 0.25 each).
     assert agreement(g, prob, np.zeros(4, int)) == pytest.approx(4 * np.log(9) + 4 * np.log(0.25))
+    # Undecided at 0.8 instead of 0.5: a link of p 0.9 speaks for a join by log 9 - log 4 only.
+    assert agreement(g, prob, np.array([0, 0, 1, 1]), boundary=0.8) == pytest.approx(4 * (np.log(9) - np.log(4)))
 
 
 def test_tau_candidates_keep_the_hierarchy_the_links_agree_with(trained):
