@@ -57,7 +57,9 @@ def test_bench_with_folds_tests_every_breed_once(pets_data, tmp_path, private_ca
     assert sum(len(f) for f in folds) == 20 and sum(f["items"] for f in result["folds"]) == 200
     for row in result["rows"]:
         assert row["fp"] == pytest.approx(sum(row["fp_folds"]) / 3)
-        assert row["clusters"] == sum(f["rows"][result["rows"].index(row)]["clusters"] for f in result["folds"])
+        fold_rows = [next(r for r in f["rows"] if r["method"] == row["method"]) for f in result["folds"]]
+        assert row["clusters"] == sum(r["clusters"] for r in fold_rows)
+    assert "hi-lander (tau per library)" in {r["method"] for r in result["rows"]}
     hl = next(r for r in result["rows"] if r["method"] == "hi-lander")
     assert hl["fb"] > 0.5  # even 3-epoch models group unseen breeds far better than chance
     assert all(0 < f["tau"] < 1 for f in result["folds"])

@@ -50,11 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall", type=int, default=0, metavar="QUERIES",
                         help="afterwards, recall@10 of the first level's kNN search on this many sampled items "
                              "against exact search")
+    parser.add_argument("--tau-search", action="store_true",
+                        help="choose tau per library among tau_band(the weights' tau) (ablation row 29)")
     args = parser.parse_args(argv)
 
     import torch
 
-    from ..clustering.hilander import HiLander
+    from ..clustering.hilander import HiLander, default_weights, load_weights, tau_band
     from ..clustering.metrics import evaluate
 
     if args.threads:
@@ -63,8 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.n} embeddings, {args.dim}-d, {len(np.unique(y))} groups (largest {np.bincount(y).max()}), "
           f"{torch.get_num_threads()} torch threads")
     start = time.perf_counter()
-    h = HiLander(device=args.device, weights=args.weights).fit(x)
+    candidates = None
+    if args.tau_search:
+        candidates = tau_band(float(load_weights(args.weights or default_weights("faces"))[1]["tau"]))
+    h = HiLander(device=args.device, weights=args.weights, tau_candidates=candidates).fit(x)
     total = time.perf_counter() - start
+    if candidates:
+        print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())
+              + f" (agreement); kept {h.tau_:g}; the levels below are the kept candidate's")
     print(f"{'level':>5} {'nodes':>9} {'kNN s':>8} {'graph s':>8} {'GNN s':>8} {'decode s':>9}")
     for t in h.timings_:
         print(f"{t['level']:>5} {t['nodes']:>9} {t['knn']:>8.2f} {t['graph']:>8.2f} {t['gnn']:>8.2f} "

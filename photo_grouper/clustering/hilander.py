@@ -208,6 +208,12 @@ def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray, boundary:
     return float((np.log(p[inside] / (1 - p[inside])) - np.log(b / (1 - b))).sum())
 
 
+def tau_band(tau: float, width: float = 0.1, step: float = 0.05) -> tuple[float, ...]:
+    """Candidate taus within ``width`` of ``tau`` (the per-library search of ablation row 29), inside (0, 1)."""
+    count = int(round(width / step))
+    return tuple(t for t in (round(tau + i * step, 4) for i in range(-count, count + 1)) if 0 < t < 1)
+
+
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     parent = np.empty(fine.max() + 1, dtype=np.int64)
     parent[fine] = coarse

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
-from photo_grouper.clustering.hilander import HiLander, agreement, load_weights, peak_forest, roots_of, save_weights
+from photo_grouper.clustering.hilander import (HiLander, agreement, load_weights, peak_forest, roots_of, save_weights,
+                                              tau_band)
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.clustering.training import (
     TrainConfig,
@@ -191,6 +192,12 @@ def test_agreement_sums_log_odds_of_links_inside_groups():
     assert agreement(g, prob, np.zeros(4, int)) == pytest.approx(4 * np.log(9) + 4 * np.log(0.25))
     # Undecided at 0.8 instead of 0.5: a link of p 0.9 speaks for a join by log 9 - log 4 only.
     assert agreement(g, prob, np.array([0, 0, 1, 1]), boundary=0.8) == pytest.approx(4 * (np.log(9) - np.log(4)))
+
+
+def test_tau_band_lists_candidates_around_tau_inside_zero_one():
+    assert tau_band(0.8) == (0.7, 0.75, 0.8, 0.85, 0.9)
+    assert tau_band(0.95) == (0.85, 0.9, 0.95)
+    assert tau_band(0.05, width=0.1) == (0.05, 0.1, 0.15)
 
 
 def test_tau_candidates_keep_the_hierarchy_the_links_agree_with(trained):
