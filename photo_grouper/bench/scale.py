@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall", type=int, default=0, metavar="QUERIES",
                         help="afterwards, recall@10 of the first level's kNN search on this many sampled items "
                              "against exact search")
-    parser.add_argument("--tau-search", action="store_true",
-                        help="choose tau per library among tau_band(the weights' tau) (ablation row 29)")
+    parser.add_argument("--fixed-tau", action="store_true",
+                        help="use the weights' tau as it is, without the per-library search (HiLander.tau_search)")
     args = parser.parse_args(argv)
 
     import torch
 
-    from ..clustering.hilander import HiLander, default_weights, load_weights, tau_band
+    from ..clustering.hilander import HiLander
     from ..clustering.metrics import evaluate
 
     if args.threads:
@@ -65,12 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.n} embeddings, {args.dim}-d, {len(np.unique(y))} groups (largest {np.bincount(y).max()}), "
           f"{torch.get_num_threads()} torch threads")
     start = time.perf_counter()
-    candidates = None
-    if args.tau_search:
-        candidates = tau_band(float(load_weights(args.weights or default_weights("faces"))[1]["tau"]))
-    h = HiLander(device=args.device, weights=args.weights, tau_candidates=candidates).fit(x)
+    h = HiLander(device=args.device, weights=args.weights, tau_search=not args.fixed_tau).fit(x)
     total = time.perf_counter() - start
-    if candidates:
+    if h.agreement_:
         print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())
               + f" (agreement); kept {h.tau_:g}; the levels below are the kept candidate's")
     print(f"{'level':>5} {'nodes':>9} {'kNN s':>8} {'graph s':>8} {'GNN s':>8} {'decode s':>9}")

@@ -5,6 +5,7 @@ one before; the app zooms through it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -60,8 +61,11 @@ def next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -
     """Supernodes: the peak's own feature, the members' mean level-0 feature (normalised), how many members, and
     how tight they are (mean similarity to their mean)."""
     m = peak_item.shape[0]
-    sums = np.zeros((m, x.shape[1]), dtype=np.float64)
-    np.add.at(sums, node_of_item, x)
+    sums = torch.zeros((m, x.shape[1]), dtype=torch.float64)
+    index = torch.from_numpy(np.ascontiguousarray(node_of_item, dtype=np.int64))
+    for start in range(0, x.shape[0], 1 << 16):  # float64 sums, a slice at a time (np.add.at took 1.3 s at 100,000)
+        sums.index_add_(0, index[start:start + (1 << 16)], torch.from_numpy(x[start:start + (1 << 16)]).double())
+    sums = sums.numpy()
     sizes = np.bincount(node_of_item, minlength=m).astype(np.float32)
     norms = np.linalg.norm(sums, axis=1)
     return {"features": x[peak_item], "centres": l2_normalise(sums.astype(np.float32)), "sizes": sizes,
@@ -74,14 +78,15 @@ class HiLander:
     Parameters are stored as given; ``fit(X)`` sets ``labels_`` (the default partition: the level where the
     hierarchy stopped, which is the paper's prediction and the finest level that is not over-split: every level
     below it still splits people the model would join; the app shows it by default and zooms from there),
-    ``levels_`` (one partition per level, finest first), ``peaks_``
+    ``levels_`` (one partition per level, finest first), ``tau_`` (the tau it used; ``trained_tau_``: the one it
+    started from, ``agreement_``: the candidates it scored), ``peaks_``
     (representative item of each cluster, per level) and ``parents_`` (for each level but the last, the cluster of
     the next level that contains each cluster). No labels are needed.
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
-                 tau_candidates: tuple[float, ...] | None = None):
+                 tau_search: bool = True, tau_candidates: tuple[float, ...] | None = None):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -89,6 +94,7 @@ class HiLander:
         self.device = device
         self.weights = weights
         self.model = model
+        self.tau_search = tau_search
         self.tau_candidates = tau_candidates
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float]:
@@ -98,35 +104,70 @@ class HiLander:
         return model, self.tau if self.tau is not None else float(card.get("tau", 0.8))
 
     def fit(self, X, y=None):
-        """With ``tau_candidates`` the hierarchy is built at each of those taus and the one kept is the one whose
-        default partition agrees best with the first level's link predictions (``agreement``, undecided at the
-        given or trained tau): no labels, and the first level's kNN and GNN run once."""
+        """The trained (or given) tau is where links joined people on the training people's validation folds; the
+        right tau moves with the people in a library (one look-alike pair joins or parts), so by default
+        (``tau_search``) it is chosen per library among ``tau_band(tau)``: the hierarchy is built at a candidate
+        and the one kept is the one whose default partition agrees best with the first level's link predictions
+        (``agreement``, undecided at the trained tau). The search climbs from the trained tau towards the
+        neighbour on each side, one step of the band at a time, while agreement does not fall (3-4 climbs
+        instead of the band's 5 when agreement has one peak in the band); ``tau_candidates`` instead scores every tau it lists. No labels are used, and
+        the first level's kNN and GNN run once (docs/hilander-ablation.md, rows 28-29 and the fresh partition)."""
         from ..vision.device import choose_device
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
         model, tau = self._load()
         device = choose_device(self.device)
         model = model.to(device).eval()
+        self.trained_tau_ = tau
         self.agreement_ = {}
-        if not self.tau_candidates or x.shape[0] < 2:
+        if x.shape[0] < 2 or not (self.tau_candidates or self.tau_search):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
             levels, self.timings_ = self._climb(x, model, device, tau, None)
         else:
-            first = self._predict_level(model, device, {"features": x, "centres": x})
-            best = None
-            for candidate in self.tau_candidates:
-                levels_c, timings_c = self._climb(x, model, device, float(candidate), first)
-                score = agreement(first[0], first[1], levels_c[-1].labels, boundary=tau)
-                self.agreement_[float(candidate)] = score
-                if best is None or score > best[0]:
-                    best = (score, float(candidate), levels_c, timings_c)
-            _, tau, levels, self.timings_ = best
+            tau, levels, self.timings_ = self._search(x, model, device, tau)
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
         self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
         self.labels_ = self.levels_[-1]
         return self
+
+    def _search(self, x, model, device, tau: float) -> tuple[float, list[Level], list[dict]]:
+        """The candidate tau whose hierarchy agrees best with level 0's links, its levels and timings."""
+        first = self._predict_level(model, device, {"features": x, "centres": x})
+        graph, prob, dens, _ = first
+        built: dict[bytes, tuple] = {}
+        best: list = [None]
+
+        def score(candidate: float) -> float:
+            candidate = float(candidate)
+            if candidate not in self.agreement_:
+                # Taus that decode level 0 alike build the same hierarchy (common in small libraries): built once.
+                key = hashlib.blake2b(decode(graph, prob, dens, candidate).tobytes(), digest_size=16).digest()
+                if key not in built:
+                    levels, timings = self._climb(x, model, device, candidate, first)
+                    built[key] = (agreement(graph, prob, levels[-1].labels, boundary=tau), levels, timings)
+                value, levels, timings = built[key]
+                self.agreement_[candidate] = value
+                # On a tie (the same hierarchy) the tau nearer the trained one is named.
+                if best[0] is None or (value, -abs(candidate - tau)) > (best[0][0], -abs(best[0][1] - tau)):
+                    best[0] = (value, candidate, levels, timings)
+            return self.agreement_[candidate]
+
+        if self.tau_candidates:
+            for candidate in self.tau_candidates:
+                score(candidate)
+        else:
+            # From the trained tau outwards on each side, while agreement does not fall: the whole band when it is
+            # flat, 3-4 climbs when it has one peak (each climb at a million photos costs a minute or more).
+            band = tau_band(tau)
+            at = band.index(round(tau, 4)) if round(tau, 4) in band else len(band) // 2
+            for side in (-1, 1):
+                i, last = at + side, score(band[at])
+                while 0 <= i < len(band) and score(band[i]) >= last:
+                    last, i = self.agreement_[band[i]], i + side
+        _, chosen, levels, timings = best[0]
+        return chosen, levels, timings
 
     def _predict_level(self, model, device, nodes: dict) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
         """One level's graph, link probabilities and densities, with the time each stage took."""
@@ -169,9 +210,11 @@ class HiLander:
             node_of_item = cluster_of_node[node_of_item]
             peak_item = peak_item[uniq]
             levels.append(Level(node_of_item.copy(), peak_item.copy(), added))
-            nodes = next_nodes(x, node_of_item, peak_item)
+            stop = self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1)
+            if not stop:  # the next level's nodes, only if there is a next level
+                nodes = next_nodes(x, node_of_item, peak_item)
             timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3})
-            if self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1):
+            if stop:
                 break
             prev_added = added
         if not levels:

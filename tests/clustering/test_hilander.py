@@ -206,6 +206,22 @@ def test_tau_candidates_keep_the_hierarchy_the_links_agree_with(trained):
     h = HiLander(model=trained.model, tau_candidates=candidates).fit(x)
     assert set(h.agreement_) == set(candidates)
     assert h.tau_ == max(candidates, key=lambda t: h.agreement_[t])
-    same = HiLander(model=trained.model, tau=h.tau_).fit(x)  # the same as running at the chosen tau
+    same = HiLander(model=trained.model, tau=h.tau_, tau_search=False).fit(x)  # as if run at the chosen tau
     assert all(np.array_equal(a, b) for a, b in zip(h.levels_, same.levels_)) and len(h.levels_) == len(same.levels_)
     assert len(set(h.agreement_.values())) > 1  # the candidates give different partitions here
+
+
+@pytest.mark.parametrize("tau", [0.5, 0.6, 0.7, 0.8])
+def test_the_default_search_climbs_the_band_to_its_best_agreement(trained, tau):
+    x, y = _identities(40, seed=5)
+    whole = HiLander(model=trained.model, tau=tau, tau_candidates=tau_band(tau)).fit(x)
+    h = HiLander(model=trained.model, tau=tau).fit(x)
+    assert h.trained_tau_ == tau and tau in h.agreement_ and set(h.agreement_) <= set(whole.agreement_)
+    assert all(h.agreement_[t] == pytest.approx(whole.agreement_[t]) for t in h.agreement_)
+    # These curves have plateaus (neighbouring taus decode alike) and one peak: the climb walks across the
+    # plateaus and keeps the band's best.
+    assert h.agreement_[h.tau_] == pytest.approx(max(whole.agreement_.values()))
+    same = HiLander(model=trained.model, tau=h.tau_, tau_search=False).fit(x)
+    assert all(np.array_equal(a, b) for a, b in zip(h.levels_, same.levels_)) and len(h.levels_) == len(same.levels_)
+    fixed = HiLander(model=trained.model, tau=tau, tau_search=False).fit(x)
+    assert fixed.tau_ == tau and fixed.agreement_ == {}
