@@ -46,6 +46,9 @@ def roots_of(parent: np.ndarray) -> np.ndarray:
 
 MIN_LEVEL_K = 3
 NODES_PER_NEIGHBOUR = 4
+# The per-library tau search builds the upper levels 3-4 times: +30% at 100,000 items, but a million took 870 s
+# with it (the target is 600), so larger libraries keep the trained tau.
+SEARCH_MAX_ITEMS = 300_000
 
 
 @dataclass
@@ -106,7 +109,7 @@ class HiLander:
     def fit(self, X, y=None):
         """The trained (or given) tau is where links joined people on the training people's validation folds; the
         right tau moves with the people in a library (one look-alike pair joins or parts), so by default
-        (``tau_search``) it is chosen per library among ``tau_band(tau)``: the hierarchy is built at a candidate
+        (``tau_search``, up to ``SEARCH_MAX_ITEMS`` items) it is chosen per library among ``tau_band(tau)``: the hierarchy is built at a candidate
         and the one kept is the one whose default partition agrees best with the first level's link predictions
         (``agreement``, undecided at the trained tau). The search climbs from the trained tau towards the
         neighbour on each side, one step of the band at a time, while agreement does not fall (3-4 climbs
@@ -120,7 +123,7 @@ class HiLander:
         model = model.to(device).eval()
         self.trained_tau_ = tau
         self.agreement_ = {}
-        if x.shape[0] < 2 or not (self.tau_candidates or self.tau_search):
+        if x.shape[0] < 2 or not (self.tau_candidates or (self.tau_search and x.shape[0] <= SEARCH_MAX_ITEMS)):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
             levels, self.timings_ = self._climb(x, model, device, tau, None)
         else:

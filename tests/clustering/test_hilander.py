@@ -225,3 +225,15 @@ def test_the_default_search_climbs_the_band_to_its_best_agreement(trained, tau):
     assert all(np.array_equal(a, b) for a, b in zip(h.levels_, same.levels_)) and len(h.levels_) == len(same.levels_)
     fixed = HiLander(model=trained.model, tau=tau, tau_search=False).fit(x)
     assert fixed.tau_ == tau and fixed.agreement_ == {}
+
+
+def test_large_libraries_keep_the_trained_tau(trained, monkeypatch):
+    import photo_grouper.clustering.hilander as hilander
+
+    x, y = _identities(40, seed=5)
+    monkeypatch.setattr(hilander, "SEARCH_MAX_ITEMS", len(x) - 1)
+    h = HiLander(model=trained.model, tau=0.6).fit(x)
+    fixed = HiLander(model=trained.model, tau=0.6, tau_search=False).fit(x)
+    assert h.tau_ == 0.6 and h.agreement_ == {} and np.array_equal(h.labels_, fixed.labels_)
+    monkeypatch.setattr(hilander, "SEARCH_MAX_ITEMS", len(x))
+    assert HiLander(model=trained.model, tau=0.6).fit(x).agreement_  # up to the limit it searches
