@@ -109,12 +109,13 @@ class HiLander:
     def fit(self, X, y=None):
         """The trained (or given) tau is where links joined people on the training people's validation folds; the
         right tau moves with the people in a library (one look-alike pair joins or parts), so by default
-        (``tau_search``, up to ``SEARCH_MAX_ITEMS`` items) it is chosen per library among ``tau_band(tau)``: the hierarchy is built at a candidate
-        and the one kept is the one whose default partition agrees best with the first level's link predictions
-        (``agreement``, undecided at the trained tau). The search climbs from the trained tau towards the
-        neighbour on each side, one step of the band at a time, while agreement does not fall (3-4 climbs
-        instead of the band's 5 when agreement has one peak in the band); ``tau_candidates`` instead scores every tau it lists. No labels are used, and
-        the first level's kNN and GNN run once (docs/hilander-ablation.md, rows 28-29 and the fresh partition)."""
+        (``tau_search``, up to ``SEARCH_MAX_ITEMS`` items) it is chosen per library among ``tau_band(tau)``: the
+        hierarchy is built at a candidate and the one kept is the one whose default partition agrees best with the
+        first level's link predictions (``agreement``, undecided at the trained tau). The search climbs from the
+        trained tau outwards on each side, one step of the band at a time, while agreement does not fall (3-4
+        builds instead of the band's 5 when agreement has one peak in the band); ``tau_candidates`` instead scores
+        every tau it lists. No labels are used, and the first level's kNN and GNN run once
+        (docs/hilander-ablation.md, rows 28-30)."""
         from ..vision.device import choose_device
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
