@@ -44,6 +44,8 @@ def roots_of(parent: np.ndarray) -> np.ndarray:
         root = nxt
 
 
+# The taus training's cross-validation scores (TrainConfig.tau_grid); the per-library search stays inside them.
+TAU_GRID = tuple(float(t) for t in np.round(np.arange(0.30, 0.96, 0.05), 2))
 MIN_LEVEL_K = 3
 NODES_PER_NEIGHBOUR = 4
 # The per-library tau search builds the upper levels 3-4 times: +30% at 100,000 items, but a million took 870 s
@@ -255,10 +257,14 @@ def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray, boundary:
     return float((np.log(p[inside] / (1 - p[inside])) - np.log(b / (1 - b))).sum())
 
 
-def tau_band(tau: float, width: float = 0.1, step: float = 0.05) -> tuple[float, ...]:
-    """Candidate taus within ``width`` of ``tau`` (the per-library search of ablation row 29), inside (0, 1)."""
+def tau_band(tau: float, width: float = 0.1, step: float = 0.05, lo: float = TAU_GRID[0], hi: float = TAU_GRID[-1]
+             ) -> tuple[float, ...]:
+    """Candidate taus within ``width`` of ``tau`` (the per-library search of ablation rows 29-30), inside the range
+    training's cross-validation scores (``TAU_GRID``): below 0.3 no validation people ever showed how a model joins,
+    and on the species folds 0.2 joined breeds that 0.3 kept apart."""
     count = int(round(width / step))
-    return tuple(t for t in (round(tau + i * step, 4) for i in range(-count, count + 1)) if 0 < t < 1)
+    lo, hi = min(lo, tau), max(hi, tau)  # a given tau outside the grid is still a candidate
+    return tuple(t for t in (round(tau + i * step, 4) for i in range(-count, count + 1)) if lo - 1e-9 <= t <= hi + 1e-9)
 
 
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from .graph import LevelGraph, build_level_graph
-from .hilander import MIN_LEVEL_K, NODES_PER_NEIGHBOUR, HiLander, decode, next_nodes, peak_forest, roots_of
+from .hilander import (MIN_LEVEL_K, NODES_PER_NEIGHBOUR, TAU_GRID, HiLander, decode, next_nodes, peak_forest,
+                       roots_of)
 from .knn import l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic, lander_loss, true_density
 from .metrics import evaluate
@@ -126,7 +127,7 @@ class TrainConfig:
     balance: bool = True
     hard_negatives: float = 0.0  # extra weight on look-alike negative links (lander_loss)
     seed: int = 0
-    tau_grid: tuple[float, ...] = tuple(np.round(np.arange(0.30, 0.96, 0.05), 2))
+    tau_grid: tuple[float, ...] = TAU_GRID
     infer_k: int = 10
     ensemble: int = 1  # models trained from seeds seed, seed+1, ...; their probabilities are averaged
     folds: int = 4  # folds of identities: tau by cross-validation, and out-of-fold levels for the second stage

@@ -197,7 +197,9 @@ def test_agreement_sums_log_odds_of_links_inside_groups():
 def test_tau_band_lists_candidates_around_tau_inside_zero_one():
     assert tau_band(0.8) == (0.7, 0.75, 0.8, 0.85, 0.9)
     assert tau_band(0.95) == (0.85, 0.9, 0.95)
-    assert tau_band(0.05, width=0.1) == (0.05, 0.1, 0.15)
+    assert tau_band(0.3) == (0.3, 0.35, 0.4)  # not below the taus cross-validation scores
+    assert tau_band(0.2) == (0.2, 0.25, 0.3)  # a tau given below them is kept as a candidate
+    assert tau_band(0.1, lo=0.05, hi=0.95) == (0.05, 0.1, 0.15, 0.2)
 
 
 def test_tau_candidates_keep_the_hierarchy_the_links_agree_with(trained):
