@@ -143,9 +143,10 @@ class HiLander:
         first = self._predict_level(model, device, {"features": x, "centres": x})
         graph, prob, dens, _ = first
         built: dict[bytes, tuple] = {}
-        best: list = [None]
+        best = None
 
         def score(candidate: float) -> float:
+            nonlocal best
             candidate = float(candidate)
             if candidate not in self.agreement_:
                 # Taus that decode level 0 alike build the same hierarchy (common in small libraries): built once.
@@ -156,8 +157,8 @@ class HiLander:
                 value, levels, timings = built[key]
                 self.agreement_[candidate] = value
                 # On a tie (the same hierarchy) the tau nearer the trained one is named.
-                if best[0] is None or (value, -abs(candidate - tau)) > (best[0][0], -abs(best[0][1] - tau)):
-                    best[0] = (value, candidate, levels, timings)
+                if best is None or (value, -abs(candidate - tau)) > (best[0], -abs(best[1] - tau)):
+                    best = (value, candidate, levels, timings)
             return self.agreement_[candidate]
 
         if self.tau_candidates:
@@ -167,12 +168,12 @@ class HiLander:
             # From the trained tau outwards on each side, while agreement does not fall: the whole band when it is
             # flat, 3-4 climbs when it has one peak (each climb at a million photos costs a minute or more).
             band = tau_band(tau)
-            at = band.index(round(tau, 4)) if round(tau, 4) in band else len(band) // 2
+            at = band.index(round(tau, 4))  # the band always holds tau itself
             for side in (-1, 1):
                 i, last = at + side, score(band[at])
                 while 0 <= i < len(band) and score(band[i]) >= last:
                     last, i = self.agreement_[band[i]], i + side
-        _, chosen, levels, timings = best[0]
+        _, chosen, levels, timings = best
         return chosen, levels, timings
 
     def _predict_level(self, model, device, nodes: dict) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:

@@ -238,7 +238,8 @@ def _predicted_episodes(model, x, y, cfg: TrainConfig, rng: np.random.Generator)
 
 def tau_scores(model, x, y, cfg: TrainConfig) -> dict[float, dict]:
     """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``."""
-    return {float(tau): evaluate(y, HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu", tau_search=False).fit_predict(x))
+    return {float(tau): evaluate(y, HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu",
+                                             tau_search=False).fit_predict(x))
             for tau in cfg.tau_grid}
 
 

@@ -194,7 +194,7 @@ def test_agreement_sums_log_odds_of_links_inside_groups():
     assert agreement(g, prob, np.array([0, 0, 1, 1]), boundary=0.8) == pytest.approx(4 * (np.log(9) - np.log(4)))
 
 
-def test_tau_band_lists_candidates_around_tau_inside_zero_one():
+def test_tau_band_lists_candidates_around_tau_inside_the_scored_taus():
     assert tau_band(0.8) == (0.7, 0.75, 0.8, 0.85, 0.9)
     assert tau_band(0.95) == (0.85, 0.9, 0.95)
     assert tau_band(0.3) == (0.3, 0.35, 0.4)  # not below the taus cross-validation scores
