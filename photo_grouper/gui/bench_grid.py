@@ -96,7 +96,7 @@ def measure(photo_folder: Path, faces: int, size: int = 112) -> dict:
 
     ms = [f * 1000 for f in frames]
     ev = [f * 1000 for f in events]
-    return {"faces": len(members), "photos": len(photos), "size": size, "threads": loader.pool.maxThreadCount(),
+    return {"faces": len(members), "photos": len(photos), "size": size, "threads": loader.background.threads,
             "load_ms": load_s * 1000, "layout_ms": layout_s * 1000, "asked_at_load": asked_at_load, "pages": len(frames), "scroll_s": scroll_s,
             "repaint_median_ms": statistics.median(ms), "repaint_worst_ms": max(ms),
             "events_median_ms": statistics.median(ev), "events_worst_ms": max(ev),

@@ -1,5 +1,5 @@
 """The thumbnail grid of the selected group's faces: a list model whose thumbnails are made lazily, only for the
-rows the view paints, in a thread pool, from the disk cache (media/thumbnails.py)."""
+rows the view paints, on background threads, from the disk cache (media/thumbnails.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QRect,
-    QRunnable,
     QSize,
     Qt,
-    QThreadPool,
     Signal,
 )
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 from ..media.images import ImageError
 from ..media.thumbnails import ThumbnailCache
 from ..organize.view import Member
+from .background import Background
 
 FACES_MIME = "application/x-photo-grouper-faces"
 MEMBER_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -32,31 +31,18 @@ STATUS_COLOURS = {"confirmed": QColor(46, 160, 67), "suggested": QColor(230, 150
 MEMORY_PIXMAPS = 3000  # thumbnails kept in memory (a few screens' worth); the disk cache holds the rest
 
 
-class _Loaded(QObject):
-    done = Signal(str, QImage, str)  # key, image (null on failure), error
-
-
-class _MakeThumbnail(QRunnable):
-    def __init__(self, cache: ThumbnailCache, member: Member, key: str, signals: _Loaded):
-        super().__init__()
-        self.cache, self.member, self.key, self.signals = cache, member, key, signals
-
-    def run(self) -> None:
-        m = self.member
-        try:
-            path = self.cache.get(Path(m.photo), m.content_hash, m.box, m.photo_size)
-            image = QImage(str(path))
-            result = (image, "" if not image.isNull() else f"cannot read {path}")
-        except (ImageError, OSError) as exc:
-            result = (QImage(), str(exc))
-        try:
-            self.signals.done.emit(self.key, *result)
-        except RuntimeError:  # the grid was closed meanwhile; the thumbnail is cached for next time
-            pass
+def _make_thumbnail(cache: ThumbnailCache, m: Member) -> tuple[QImage, str]:
+    """On a worker thread: the crop from the disk cache (made there first if need be), read into a QImage."""
+    try:
+        path = cache.get(Path(m.photo), m.content_hash, m.box, m.photo_size)
+    except (ImageError, OSError) as exc:
+        return QImage(), str(exc)
+    image = QImage(str(path))
+    return image, "" if not image.isNull() else f"cannot read {path}"
 
 
 class ThumbnailLoader(QObject):
-    """Thumbnails for any view: made in its own thread pool (newest requests first), kept in memory for the
+    """Thumbnails for any view: made on background threads (newest requests first), kept in memory for the
     last few screens, on disk for good. ``ready(key)`` says a thumbnail (or its failure) has arrived."""
 
     ready = Signal(str)
@@ -64,14 +50,11 @@ class ThumbnailLoader(QObject):
     def __init__(self, cache: ThumbnailCache, parent: QObject | None = None):
         super().__init__(parent)
         self.cache = cache
-        self.pool = QThreadPool(self)  # its own: shutdown() drops the queued thumbnails, not others' work
+        self.background = Background(parent=self)  # its own: shutdown() drops the queued thumbnails only
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: dict[str, str] = {}
         self._pending: set[str] = set()
-        self._priority = 0
-        self.requested = 0  # thumbnails asked of the pool so far (lazy loading asks only for what is shown)
-        self._signals = _Loaded()
-        self._signals.done.connect(self._on_loaded)
+        self.requested = 0  # thumbnails asked for so far (lazy loading asks only for what is shown)
 
     @staticmethod
     def key(m: Member) -> str:
@@ -85,11 +68,11 @@ class ThumbnailLoader(QObject):
             self._pixmaps.move_to_end(key)
             return pixmap
         if key not in self._pending and key not in self._failed:
-            self._pending.add(key)
-            self.requested += 1
-            # Newest requests first: after a fast scroll the rows now on screen come before the ones scrolled by.
-            self._priority += 1
-            self.pool.start(_MakeThumbnail(self.cache, m, key, self._signals), min(self._priority, 2**30))
+            cache = self.cache
+            if self.background.submit(lambda: _make_thumbnail(cache, m),
+                                      lambda result, exc: self._on_loaded(key, result, exc)):
+                self._pending.add(key)
+                self.requested += 1
         return None
 
     def cached(self, key: str) -> QPixmap | None:
@@ -98,7 +81,8 @@ class ThumbnailLoader(QObject):
     def error(self, m: Member) -> str | None:
         return self._failed.get(self.key(m))
 
-    def _on_loaded(self, key: str, image: QImage, error: str) -> None:
+    def _on_loaded(self, key: str, result: tuple[QImage, str] | None, exc: BaseException | None) -> None:
+        image, error = result if exc is None else (QImage(), f"cannot make the thumbnail: {exc}")
         self._pending.discard(key)
         if image.isNull():
             self._failed[key] = error
@@ -113,8 +97,8 @@ class ThumbnailLoader(QObject):
 
     def shutdown(self) -> None:
         """Drop the thumbnails not started yet and wait (briefly) for the ones being made."""
-        self.pool.clear()
-        self.pool.waitForDone(2000)
+        self.background.shutdown()
+        self._pending.clear()
 
 
 class FaceListModel(QAbstractListModel):

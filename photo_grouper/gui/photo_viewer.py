@@ -1,37 +1,29 @@
-"""The photo of a face, with the face's box drawn on it (double-click a thumbnail). The photo is decoded in the
-thread pool, so a 50-megapixel file never stalls the window."""
+"""The photo of a face, with the face's box drawn on it (double-click a thumbnail). The photo is decoded on a
+background thread, so a 50-megapixel file never stalls the window."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from ..media.images import ImageError, load_upright
 from ..organize.view import Member
+from .background import Background
 
 VIEW_SIDE = 2048  # decoded size: more than a screen needs
 
 
-class _Decoded(QObject):
-    done = Signal(QImage, str)
-
-
-class _Decode(QRunnable):
-    def __init__(self, path: Path, signals: _Decoded):
-        super().__init__()
-        self.path, self.signals = path, signals
-
-    def run(self) -> None:
-        try:
-            im = load_upright(self.path, VIEW_SIDE)
-            data = im.tobytes("raw", "RGB")
-            image = QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy()
-            self.signals.done.emit(image, "")
-        except (ImageError, OSError) as exc:
-            self.signals.done.emit(QImage(), str(exc))
+def _decode(path: Path) -> tuple[QImage, str]:
+    """On a worker thread: the photo, upright, at most VIEW_SIDE pixels a side."""
+    try:
+        im = load_upright(path, VIEW_SIDE)
+    except (ImageError, OSError) as exc:
+        return QImage(), str(exc)
+    data = im.tobytes("raw", "RGB")
+    return QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy(), ""
 
 
 class PhotoCanvas(QWidget):
@@ -82,11 +74,12 @@ class PhotoViewer(QDialog):
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.caption)
         self.resize(900, 700)
-        self._signals = _Decoded()
-        self._signals.done.connect(self._on_decoded)
-        QThreadPool.globalInstance().start(_Decode(Path(member.photo), self._signals))
+        self.background = Background(threads=1, parent=self)
+        path = Path(member.photo)
+        self.background.submit(lambda: _decode(path), self._on_decoded)
 
-    def _on_decoded(self, image: QImage, error: str) -> None:
+    def _on_decoded(self, result: tuple[QImage, str] | None, exc: BaseException | None) -> None:
+        image, error = result if exc is None else (QImage(), f"cannot show the photo: {exc}")
         if image.isNull():
             self.caption.setText(f"{self.member.photo}: {error}")
         else:
