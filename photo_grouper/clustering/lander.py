@@ -8,8 +8,11 @@ edge head recovers only through the node embeddings.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +21,18 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
 from .graph import EDGE_FEATURES, NODE_PROFILE, LevelGraph
+
+
+def _remove_generated_source(cls: type) -> None:
+    """PyG writes the ``propagate`` it generates for a conv class to a temporary .py file, imports it, and leaves
+    the file behind: one more in the temporary folder for every process that builds a model (58 had piled up here
+    after a day of tests). The module is loaded by now; its file is not read again."""
+    prefix = f"{cls.__module__}_{cls.__name__}"
+    for name in (f"{prefix}_propagate", f"{prefix}_edge_updater"):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and os.path.dirname(path) == tempfile.gettempdir():
+            with suppress(OSError):
+                os.remove(path)
 
 
 class WeightedMeanConv(MessagePassing):
@@ -31,6 +46,7 @@ class WeightedMeanConv(MessagePassing):
 
     def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0):
         super().__init__(aggr="add")
+        _remove_generated_source(type(self))
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.lin = nn.Linear(2 * in_channels, out_channels)

@@ -1,3 +1,4 @@
+import os
 import numpy as np
 import pytest
 import torch
@@ -130,3 +131,19 @@ def test_hard_negatives_weigh_look_alike_links_more():
     # h = 0: both mistakes cost the same; h > 0: the look-alike mistake costs more than the easy one.
     assert loss_when_wrong(hardest, 0.0) == pytest.approx(loss_when_wrong(easiest, 0.0))
     assert loss_when_wrong(hardest, 5.0) > loss_when_wrong(easiest, 5.0) + 1e-3
+
+
+def test_building_a_model_leaves_no_generated_source_in_the_temporary_folder(tmp_path):
+    """PyG writes the propagate() it generates to a temporary file per process; the model removes it once loaded."""
+    import subprocess
+    import sys
+
+    code = ("from photo_grouper.clustering.lander import WeightedMeanConv; import torch\n"
+            "conv = WeightedMeanConv(3, 4)\n"
+            "out = conv(torch.ones(2, 3), torch.tensor([[0, 1], [1, 0]]), torch.ones(2))\n"
+            "print(tuple(out.shape))\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2, 4)"  # the generated propagate() ran after its file was removed
+    assert list(tmp_path.iterdir()) == []
