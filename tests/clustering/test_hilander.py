@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
-from photo_grouper.clustering.hilander import (HiLander, agreement, load_weights, peak_forest, roots_of, save_weights,
-                                              tau_band)
+from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, decode, load_weights, peak_forest,
+                                              roots_of, save_weights, tau_band)
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.clustering.training import (
     TrainConfig,
@@ -192,6 +192,56 @@ def test_agreement_sums_log_odds_of_links_inside_groups():
     assert agreement(g, prob, np.zeros(4, int)) == pytest.approx(4 * np.log(9) + 4 * np.log(0.25))
     # Undecided at 0.8 instead of 0.5: a link of p 0.9 speaks for a join by log 9 - log 4 only.
     assert agreement(g, prob, np.array([0, 0, 1, 1]), boundary=0.8) == pytest.approx(4 * (np.log(9) - np.log(4)))
+
+
+def test_link_evidence_sums_the_first_level_links_between_two_groups():
+    x = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]] + 0.01 * np.arange(4)[:, None]
+    g, _ = build_level_graph(x, x, 2)  # each item's neighbours: its twin and one of the other pair
+    src, dst = g.edge_index.numpy()
+    prob = np.where(src // 2 == dst // 2, 0.9, 0.2).astype(np.float32)
+    evidence = LinkEvidence(g, prob, boundary=0.5)
+    pairs = np.array([[0, 1, 0], [1, 0, 0]])  # groups 0-1 both ways, and a group with itself
+    between = evidence.between(np.array([0, 0, 1, 1]), pairs)
+    # The four links between the pairs, each log(0.2 / 0.8); none inside a group counts.
+    assert between == pytest.approx([4 * np.log(0.25), 4 * np.log(0.25), 0.0])
+    assert evidence.allows(np.array([0, 0, 1, 1]), pairs).tolist() == [False, False, True]
+    # It is the change the join makes to agreement.
+    assert between[0] == pytest.approx(agreement(g, prob, np.zeros(4, int)) - agreement(g, prob, np.array([0, 0, 1, 1])))
+    # Groups with no link between them: no objection. Four groups of one: each pair's own links.
+    assert LinkEvidence(g, prob, 0.5).between(np.arange(4), np.array([[0], [1]])) == pytest.approx([2 * np.log(9)])
+    assert LinkEvidence(g, np.full_like(prob, 0.9), 0.5).between(np.array([0, 1, 2, 2]), np.array([[0], [1]])) \
+        == pytest.approx([2 * np.log(9)])
+    # A boundary of 0.95: even the 0.9 links speak against a join.
+    assert not LinkEvidence(g, prob, 0.95).allows(np.arange(4), np.array([[0], [1]]))[0]
+
+
+def test_decode_keeps_only_allowed_links():
+    x = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]] + 0.01 * np.arange(4)[:, None]
+    g, _ = build_level_graph(x, x, 2)
+    src, dst = g.edge_index.numpy()
+    prob = np.full(len(src), 0.9, dtype=np.float32)
+    dens = np.array([1.0, 0.95, 0.9, 0.4])
+    parent = decode(g, prob, dens, 0.5)
+    assert roots_of(parent).tolist() == [0, 0, 0, 0]  # every node but the densest has a denser neighbour
+    allowed = src // 2 == dst // 2  # no link between the pairs
+    parent = decode(g, prob, dens, 0.5, allowed)
+    assert roots_of(parent).tolist() == [0, 0, 2, 2]
+
+
+def test_link_check_keeps_the_hierarchy_s_invariants(trained):
+    x, y = _identities(40, seed=5)
+    for tau in (0.5, 0.7):
+        h = HiLander(model=trained.model, tau=tau, link_check=True).fit(x)
+        for fine, coarse in zip(h.levels_[:-1], h.levels_[1:]):
+            assert all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))  # each level coarsens
+        assert all(np.array_equal(np.sort(np.unique(lv)), np.arange(lv.max() + 1)) for lv in h.levels_)
+        # The search builds at each candidate exactly what a run at that tau builds.
+        same = HiLander(model=trained.model, tau=h.tau_, tau_search=False, link_check=True).fit(x)
+        assert len(h.levels_) == len(same.levels_)
+        assert all(np.array_equal(a, b) for a, b in zip(h.levels_, same.levels_))
+        # Level 0 is the same with or without the check (it judges joins of groups, above level 0).
+        plain = HiLander(model=trained.model, tau=h.tau_, tau_search=False).fit(x)
+        assert np.array_equal(plain.levels_[0], same.levels_[0])
 
 
 def test_tau_band_lists_candidates_around_tau_inside_the_scored_taus():
