@@ -91,7 +91,8 @@ class HiLander:
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
-                 tau_search: bool = True, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False):
+                 tau_search: bool = True, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
+                 evidence_merge: bool = False):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -102,6 +103,7 @@ class HiLander:
         self.tau_search = tau_search
         self.tau_candidates = tau_candidates
         self.link_check = link_check
+        self.evidence_merge = evidence_merge
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float]:
         if self.model is not None:
@@ -212,10 +214,10 @@ class HiLander:
             graph, prob, dens, times = first if depth == 0 and first is not None \
                 else self._predict_level(model, device, nodes)
             t3 = time.perf_counter()
-            if depth == 0 and self.link_check:
+            if depth == 0 and (self.link_check or self.evidence_merge):
                 evidence = LinkEvidence(graph, prob, tau)
             allowed = evidence.allows(node_of_item, graph.edge_index.cpu().numpy()) \
-                if evidence is not None and depth > 0 else None
+                if self.link_check and depth > 0 else None
             parent = decode(graph, prob, dens, tau, allowed)
             added = int((parent != np.arange(m)).sum())
             if added == 0:
@@ -232,6 +234,19 @@ class HiLander:
             if stop:
                 break
             prev_added = added
+        if self.evidence_merge and evidence is not None and levels:
+            t0 = time.perf_counter()
+            top = levels[-1]
+            merged = evidence.merge(top.labels)
+            if merged.max() < top.labels.max():
+                # Each merged group is represented by the peak of its largest part.
+                sizes = np.bincount(top.labels)
+                order = np.lexsort((-sizes, merged))  # by merged group, largest part first
+                first_part = order[np.r_[True, np.diff(merged[order]) != 0]]
+                labels = merged[top.labels]
+                levels.append(Level(labels, top.peaks[first_part], int(top.labels.max() - merged.max())))
+                timings.append({"level": len(levels) - 1, "nodes": int(top.labels.max()) + 1, "knn": 0.0,
+                                "graph": 0.0, "gnn": 0.0, "decode": time.perf_counter() - t0})
         if not levels:
             levels.append(Level(np.arange(n), np.arange(n), 0))
         return levels, timings
@@ -289,6 +304,49 @@ class LinkEvidence:
             found = keys[at] == query
             out[found] = sums[at[found]]
         return out
+
+    def merge(self, labels: np.ndarray) -> np.ndarray:
+        """Groups joined greedily while a join raises ``agreement``: the pair whose first-level links between them
+        sum highest is joined first, and sums add up as groups join (a group's sum with a third is its parts'),
+        so a chain of positive pairs does not pull in a group that the joined whole's links speak against.
+        Returns the merged group (0..m'-1) of each of ``labels``' groups."""
+        import heapq
+
+        g = int(labels.max()) + 1
+        a, b = labels[self.src], labels[self.dst]
+        across = a != b
+        lo, hi = np.minimum(a[across], b[across]), np.maximum(a[across], b[across])
+        keys, inverse = np.unique(lo.astype(np.int64) * g + hi, return_inverse=True)
+        sums = np.bincount(inverse, weights=self.terms[across], minlength=keys.size)
+        adjacent: list[dict[int, float]] = [{} for _ in range(g)]
+        heap = []
+        for key, total in zip(keys.tolist(), sums.tolist()):
+            i, j = divmod(key, g)
+            adjacent[i][j] = adjacent[j][i] = total
+            if total > 0:
+                heap.append((-total, i, j))
+        heapq.heapify(heap)
+        owner = np.arange(g)  # each group's current merged group (a root of itself)
+        members = {i: [i] for i in range(g)}
+        while heap:
+            neg, i, j = heapq.heappop(heap)
+            if owner[i] != i or owner[j] != j or adjacent[i].get(j) != -neg:
+                continue  # stale: one side has joined another, or the sum has changed since
+            big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
+            for other, total in adjacent[small].items():
+                if other == big:
+                    continue
+                new = adjacent[big].get(other, 0.0) + total
+                adjacent[big][other] = adjacent[other][big] = new
+                del adjacent[other][small]
+                if new > 0:
+                    heapq.heappush(heap, (-new, min(big, other), max(big, other)))
+            del adjacent[big][small]
+            adjacent[small] = {}
+            owner[members[small]] = big
+            members[big] += members.pop(small)
+        _, merged = np.unique(owner, return_inverse=True)
+        return merged
 
     def allows(self, node_of_item: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """Joins the first level's links do not speak against (no links between the groups: no objection)."""
