@@ -34,6 +34,7 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert result["test_identities"] == 10 and result["test_items"] == 100  # only breeds the weights never saw
     methods = {r["method"]: r for r in result["rows"]}
     assert {"hi-lander", "chinese-whispers", "dbscan", "average-linkage", "hdbscan"} <= set(methods)
+    assert len({"hi-lander (link rules)", "hi-lander (no link rules)"} & set(methods)) == 1  # the other setting
     assert all(0 <= r["fp"] <= 1 and 0 <= r["fb"] <= 1 for r in result["rows"])
     # Even a 4-epoch model groups unseen breeds far better than chance.
     assert methods["hi-lander"]["fb"] > 0.5

@@ -81,6 +81,13 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     fixed = HiLander(model=model, tau=tau, device=device, tau_search=False).fit(test.x)
     rows.append(_row("hi-lander (trained tau)", f"tau={fixed.tau_:g}, k=10, {len(fixed.levels_)} levels",
                      test.labels, fixed.labels_, time.perf_counter() - t))
+    # The link rules (check and merge, docs/hilander-ablation.md), set the other way than the default, to compare.
+    rules = not (hl.link_check and hl.evidence_merge)
+    t = time.perf_counter()
+    other = HiLander(model=model, tau=tau, device=device, link_check=rules, evidence_merge=rules).fit(test.x)
+    rows.append(_row("hi-lander (link rules)" if rules else "hi-lander (no link rules)",
+                     f"tau={other.tau_:g}, k=10, {len(other.levels_)} levels", test.labels, other.labels_,
+                     time.perf_counter() - t))
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()

@@ -215,6 +215,31 @@ def test_link_evidence_sums_the_first_level_links_between_two_groups():
     assert not LinkEvidence(g, prob, 0.95).allows(np.arange(4), np.array([[0], [1]]))[0]
 
 
+def _evidence(links: dict[tuple[int, int], float]) -> LinkEvidence:
+    """Evidence made directly: one link per pair of items, with the given log-odds term."""
+    e = LinkEvidence.__new__(LinkEvidence)
+    e.src = np.array([a for a, _ in links], np.int32)
+    e.dst = np.array([b for _, b in links], np.int32)
+    e.terms = np.array(list(links.values()), np.float32)
+    return e
+
+
+def test_evidence_merge_joins_greedily_while_agreement_rises():
+    # Groups 0-1 agree (+5), 1-2 agree less (+3), but 0-2 disagree (-10): after 0 and 1 join, 2 would lower it.
+    e = _evidence({(0, 1): 5.0, (1, 2): 3.0, (0, 2): -10.0})
+    assert e.merge(np.array([0, 1, 2])).tolist() == [0, 0, 1]
+    # Sums add up: two links of +1 and one of -1.5 between the same groups make +0.5, a join.
+    e = _evidence({(0, 2): 1.0, (1, 3): 1.0, (0, 3): -1.5, (4, 5): -0.1})
+    merged = e.merge(np.array([0, 0, 1, 1, 2, 3]))  # items 0, 1 in group 0; 2, 3 in group 1
+    assert merged[0] == merged[1] and len(set(merged.tolist())) == 3
+    # Nothing speaks for a join: nothing changes; links inside a group count for nothing.
+    assert e.merge(np.array([0, 1, 0, 1, 2, 3])).tolist() == [0, 1, 2, 3]
+    # Pairs far apart join independently, the largest first, and a third joins the whole only if the sum with
+    # the whole is positive (+2 with one part, -1 with the other: +1).
+    e = _evidence({(0, 1): 4.0, (2, 3): 2.0, (1, 2): 2.0, (0, 2): -1.0})
+    assert e.merge(np.array([0, 1, 2, 3])).tolist() == [0, 0, 0, 0]
+
+
 def test_decode_keeps_only_allowed_links():
     x = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]] + 0.01 * np.arange(4)[:, None]
     g, _ = build_level_graph(x, x, 2)
@@ -228,20 +253,27 @@ def test_decode_keeps_only_allowed_links():
     assert roots_of(parent).tolist() == [0, 0, 2, 2]
 
 
-def test_link_check_keeps_the_hierarchy_s_invariants(trained):
-    x, y = _identities(40, seed=5)
+@pytest.mark.parametrize("merge", [False, True])
+def test_link_check_and_merge_keep_the_hierarchy_s_invariants(trained, merge):
+    x, y = _identities(40, seed=7)  # people the climb leaves in pieces that the merge joins (a level more)
     for tau in (0.5, 0.7):
-        h = HiLander(model=trained.model, tau=tau, link_check=True).fit(x)
+        h = HiLander(model=trained.model, tau=tau, link_check=True, evidence_merge=merge).fit(x)
         for fine, coarse in zip(h.levels_[:-1], h.levels_[1:]):
             assert all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))  # each level coarsens
         assert all(np.array_equal(np.sort(np.unique(lv)), np.arange(lv.max() + 1)) for lv in h.levels_)
         # The search builds at each candidate exactly what a run at that tau builds.
-        same = HiLander(model=trained.model, tau=h.tau_, tau_search=False, link_check=True).fit(x)
+        same = HiLander(model=trained.model, tau=h.tau_, tau_search=False, link_check=True,
+                        evidence_merge=merge).fit(x)
         assert len(h.levels_) == len(same.levels_)
         assert all(np.array_equal(a, b) for a, b in zip(h.levels_, same.levels_))
         # Level 0 is the same with or without the check (it judges joins of groups, above level 0).
         plain = HiLander(model=trained.model, tau=h.tau_, tau_search=False).fit(x)
         assert np.array_equal(plain.levels_[0], same.levels_[0])
+        # Every level's peaks are members of their groups.
+        assert all(np.array_equal(lv[pk], np.arange(len(pk))) for lv, pk in zip(h.levels_, h.peaks_))
+        if merge:  # here the merge's level joins groups (whether rightly is for the benchmark: a toy model)
+            assert len(h.levels_) == len(plain.levels_) + 1
+            assert h.labels_.max() < h.levels_[-2].max()
 
 
 def test_tau_band_lists_candidates_around_tau_inside_the_scored_taus():
