@@ -86,7 +86,8 @@ class HiLander:
     ``levels_`` (one partition per level, finest first), ``tau_`` (the tau it used; ``trained_tau_``: the one it
     started from, ``agreement_``: the candidates it scored), ``peaks_``
     (representative item of each cluster, per level) and ``parents_`` (for each level but the last, the cluster of
-    the next level that contains each cluster). No labels are needed.
+    the next level that contains each cluster). No labels are needed. ``link_check`` and ``evidence_merge`` (off by
+    default) let the first level's links arbitrate joins of groups (``LinkEvidence``).
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
@@ -198,7 +199,8 @@ class HiLander:
     def _climb(self, x, model, device, tau: float, first) -> tuple[list[Level], list[dict]]:
         """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction.
         With ``link_check``, a join above level 0 is kept only where the first level's links between the two
-        groups do not speak against it (``LinkEvidence``)."""
+        groups do not speak against it; with ``evidence_merge``, a last level joins the top groups while those
+        links speak for it (``LinkEvidence``)."""
         n = x.shape[0]
         evidence = None
         levels: list[Level] = []
@@ -278,8 +280,9 @@ class LinkEvidence:
     them of logit(p) - logit(boundary), the change a join makes to ``agreement``. Above level 0 a link joins
     whole groups on their summary features, and a group of one person could join a look-alike's although the
     photo-to-photo links between them say no (measured on unseen people: the wrong joins had sums of -129, the
-    right ones +106 to +116; docs/hilander-ablation.md row 31). Kept compact (int32 ends, float32 terms): at a
-    million photos the first level has ten million links."""
+    right ones +106 to +116; docs/hilander-ablation.md, "Upper-level joins checked against the photo links").
+    Both uses are opt-in: they helped on every face test but joined breeds at the species models' low tau.
+    Kept compact (int32 ends, float32 terms): at a million photos the first level has ten million links."""
 
     def __init__(self, graph: LevelGraph, prob: np.ndarray, boundary: float):
         src, dst = graph.edge_index.cpu().numpy()
@@ -288,15 +291,19 @@ class LinkEvidence:
         self.src, self.dst = src.astype(np.int32), dst.astype(np.int32)
         self.terms = (np.log(p / (1 - p)) - np.log(b / (1 - b))).astype(np.float32)
 
+    def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(keys lo * m + hi, sums) for every pair of groups lo < hi with first-level links between them."""
+        a, b = node_of_item[self.src], node_of_item[self.dst]
+        across = a != b
+        key = np.minimum(a[across], b[across]).astype(np.int64) * m + np.maximum(a[across], b[across])
+        keys, inverse = np.unique(key, return_inverse=True)
+        return keys, np.bincount(inverse, weights=self.terms[across], minlength=keys.size)
+
     def between(self, node_of_item: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """For each column (a, b) of ``pairs``, the sum over first-level links between a's and b's items (0 when
         there are none)."""
-        a, b = node_of_item[self.src], node_of_item[self.dst]
-        across = a != b
-        m = np.int64(max(int(node_of_item.max()) + 1, int(pairs.max(initial=0)) + 1))
-        key = np.minimum(a[across], b[across]).astype(np.int64) * m + np.maximum(a[across], b[across])
-        keys, inverse = np.unique(key, return_inverse=True)
-        sums = np.bincount(inverse, weights=self.terms[across], minlength=keys.size)
+        m = max(int(node_of_item.max()) + 1, int(pairs.max(initial=0)) + 1)
+        keys, sums = self._pair_sums(node_of_item, m)
         query = np.minimum(pairs[0], pairs[1]).astype(np.int64) * m + np.maximum(pairs[0], pairs[1])
         out = np.zeros(query.shape, dtype=np.float64)
         if keys.size:
@@ -313,11 +320,7 @@ class LinkEvidence:
         import heapq
 
         g = int(labels.max()) + 1
-        a, b = labels[self.src], labels[self.dst]
-        across = a != b
-        lo, hi = np.minimum(a[across], b[across]), np.maximum(a[across], b[across])
-        keys, inverse = np.unique(lo.astype(np.int64) * g + hi, return_inverse=True)
-        sums = np.bincount(inverse, weights=self.terms[across], minlength=keys.size)
+        keys, sums = self._pair_sums(labels, g)
         adjacent: list[dict[int, float]] = [{} for _ in range(g)]
         heap = []
         for key, total in zip(keys.tolist(), sums.tolist()):
