@@ -286,10 +286,8 @@ class LinkEvidence:
 
     def __init__(self, graph: LevelGraph, prob: np.ndarray, boundary: float):
         src, dst = graph.edge_index.cpu().numpy()
-        p = np.clip(prob, 1e-4, 1 - 1e-4)
-        b = min(max(boundary, 1e-4), 1 - 1e-4)
         self.src, self.dst = src.astype(np.int32), dst.astype(np.int32)
-        self.terms = (np.log(p / (1 - p)) - np.log(b / (1 - b))).astype(np.float32)
+        self.terms = link_log_odds(prob, boundary).astype(np.float32)
 
     def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys lo * m + hi, sums) for every pair of groups lo < hi with first-level links between them."""
@@ -362,10 +360,15 @@ def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray, boundary:
     adds their links' terms, so a join the links between them speak against lowers it. ``boundary`` is the
     probability that counts as undecided: 0.5, or the model's own tau, where it joins on validation people."""
     src, dst = graph.edge_index.cpu().numpy()
-    p = np.clip(prob, 1e-4, 1 - 1e-4)
     inside = labels[src] == labels[dst]
+    return float(link_log_odds(prob[inside], boundary).sum())
+
+
+def link_log_odds(prob: np.ndarray, boundary: float) -> np.ndarray:
+    """logit(p) - logit(boundary) for each link (both kept off 0 and 1): how much it speaks for joining its ends."""
+    p = np.clip(prob, 1e-4, 1 - 1e-4)
     b = min(max(boundary, 1e-4), 1 - 1e-4)
-    return float((np.log(p[inside] / (1 - p[inside])) - np.log(b / (1 - b))).sum())
+    return np.log(p / (1 - p)) - np.log(b / (1 - b))
 
 
 def tau_band(tau: float, width: float = 0.1, step: float = 0.05, lo: float = TAU_GRID[0], hi: float = TAU_GRID[-1]
