@@ -87,13 +87,14 @@ class HiLander:
     started from, ``agreement_``: the candidates it scored), ``peaks_``
     (representative item of each cluster, per level) and ``parents_`` (for each level but the last, the cluster of
     the next level that contains each cluster). No labels are needed. ``link_check`` and ``evidence_merge`` (off by
-    default) let the first level's links arbitrate joins of groups (``LinkEvidence``).
+    default) let the first level's links arbitrate joins of groups (``LinkEvidence``); a link speaks for a join
+    only above max(tau, ``evidence_floor``), so a low tau does not count links the model thinks more likely wrong.
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
                  tau_search: bool = True, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
-                 evidence_merge: bool = False):
+                 evidence_merge: bool = False, evidence_floor: float = 0.5):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -105,6 +106,7 @@ class HiLander:
         self.tau_candidates = tau_candidates
         self.link_check = link_check
         self.evidence_merge = evidence_merge
+        self.evidence_floor = evidence_floor
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float]:
         if self.model is not None:
@@ -217,7 +219,7 @@ class HiLander:
                 else self._predict_level(model, device, nodes)
             t3 = time.perf_counter()
             if depth == 0 and (self.link_check or self.evidence_merge):
-                evidence = LinkEvidence(graph, prob, tau)
+                evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))
             allowed = evidence.allows(node_of_item, graph.edge_index.cpu().numpy()) \
                 if self.link_check and depth > 0 else None
             parent = decode(graph, prob, dens, tau, allowed)

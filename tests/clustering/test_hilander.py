@@ -321,3 +321,21 @@ def test_large_libraries_keep_the_trained_tau(trained, monkeypatch):
     assert h.tau_ == 0.6 and h.agreement_ == {} and np.array_equal(h.labels_, fixed.labels_)
     monkeypatch.setattr(hilander, "SEARCH_MAX_ITEMS", len(x))
     assert HiLander(model=trained.model, tau=0.6).fit(x).agreement_  # up to the limit it searches
+
+
+@pytest.mark.parametrize("tau, floor, boundary", [(0.3, 0.5, 0.5), (0.3, 0.0, 0.3), (0.8, 0.5, 0.8)])
+def test_link_rules_count_links_above_max_of_tau_and_the_floor(trained, monkeypatch, tau, floor, boundary):
+    import photo_grouper.clustering.hilander as hilander
+
+    seen = []
+
+    class Recording(hilander.LinkEvidence):
+        def __init__(self, graph, prob, boundary):
+            seen.append(boundary)
+            super().__init__(graph, prob, boundary)
+
+    monkeypatch.setattr(hilander, "LinkEvidence", Recording)
+    x, _ = _identities(40, seed=7)
+    h = HiLander(model=trained.model, tau=tau, tau_search=False, link_check=True, evidence_merge=True,
+                 evidence_floor=floor).fit(x)
+    assert seen == [boundary] and h.tau_ == tau
