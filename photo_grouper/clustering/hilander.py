@@ -283,7 +283,9 @@ class LinkEvidence:
     whole groups on their summary features, and a group of one person could join a look-alike's although the
     photo-to-photo links between them say no (measured on unseen people: the wrong joins had sums of -129, the
     right ones +106 to +116; docs/hilander-ablation.md, "Upper-level joins checked against the photo links").
-    Both uses are opt-in: they helped on every face test but joined breeds at the species models' low tau.
+    Both uses are opt-in: judged on partitions not used to make them, they joined breeds at the species models'
+    low tau (hence the floor, ``HiLander.evidence_floor``) and, with it, look-alikes on a face fold whose trained
+    tau is 0.4 (docs/hilander-ablation.md, "The link rules with a floor of 0.5").
     Kept compact (int32 ends, float32 terms): at a million photos the first level has ten million links."""
 
     def __init__(self, graph: LevelGraph, prob: np.ndarray, boundary: float):
