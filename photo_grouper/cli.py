@@ -155,14 +155,15 @@ def cmd_bench(args) -> int:
     if args.folds and (args.weights or args.train):
         raise UserError("--folds trains its own weights on each fold's complement and tunes the baselines there: "
                         "leave out --weights and --train")
-    if not args.folds and (args.epochs or args.episodes or args.ensemble):
-        raise UserError("--epochs, --episodes and --ensemble change the recipe that --folds trains: add --folds N")
+    if not args.folds and (args.epochs or args.episodes or args.ensemble or args.fold_models):
+        raise UserError("--epochs, --episodes, --ensemble and --fold-models are about the models --folds trains: "
+                        "add --folds N")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         if args.folds:
             result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
-                                     ensemble=args.ensemble)
+                                     ensemble=args.ensemble, fold_models=args.fold_models)
         else:
             result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
                                device=args.device, progress=progress)
@@ -264,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")
+    p.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
+                   help="with --folds: keep each fold's trained weights in DIR and reuse them on a later run with "
+                        "the same data, seed and recipe (scoring again takes minutes instead of training)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_bench)
 

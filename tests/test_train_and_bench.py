@@ -79,3 +79,35 @@ def test_bench_with_folds_refuses_given_weights(pets_data, tmp_path, private_cac
 def test_bench_recipe_options_need_folds(pets_data, private_cache, capsys):
     assert main(["bench", str(pets_data), "--mode", "species", "--epochs", "3", "--quiet"]) == 1
     assert "add --folds N" in capsys.readouterr().err
+
+
+def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, private_cache, capsys, monkeypatch):
+    import photo_grouper.clustering.training as training
+
+    models = tmp_path / "fold-models"
+    args = ["bench", str(pets_data), "--mode", "species", "--folds", "2", "--epochs", "2", "--episodes", "2",
+            "--ensemble", "1", "--fold-models", str(models), "--quiet"]
+    assert main(args + ["--json", str(tmp_path / "first.json")]) == 0
+    saved = sorted(p.name for p in models.glob("*.pt"))
+    assert saved == ["species-seed0-fold1of2.pt", "species-seed0-fold2of2.pt"]
+    calls = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    # Same data, partition and recipe: nothing is trained, and every row is scored as before.
+    assert main(args + ["--json", str(tmp_path / "second.json")]) == 0
+    assert calls == []
+    first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("first", "second"))
+    assert [f["tau"] for f in first["folds"]] == [f["tau"] for f in second["folds"]]
+    hl = [[(r["method"], r["fp"], r["fb"]) for r in res["rows"] if r["method"].startswith("hi-lander")]
+          for res in (first, second)]
+    assert hl[0] == hl[1] and hl[0]
+    assert first["folds"][0]["tau_curve_validation"] == second["folds"][0]["tau_curve_validation"]
+    # Another recipe (or seed) is another model: trained again, and the file replaced.
+    other = list(args)
+    other[other.index("--epochs") + 1] = "3"
+    assert main(other) == 0
+    assert len(calls) == 2
+    capsys.readouterr()
+    # Without --folds the option has nothing to keep.
+    assert main(["bench", str(pets_data), "--mode", "species", "--fold-models", str(models), "--quiet"]) == 1
+    assert "add --folds N" in capsys.readouterr().err
