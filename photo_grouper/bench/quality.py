@@ -71,23 +71,21 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     t = time.perf_counter()
     hl = HiLander(model=model, tau=tau, device=device).fit(test.x)
     seconds = time.perf_counter() - t
-    rows.append(_row("hi-lander", f"tau={hl.tau_:g} of {min(hl.agreement_, default=hl.tau_):g}-"
-                     f"{max(hl.agreement_, default=hl.tau_):g}, k=10, {len(hl.levels_)} levels", test.labels,
-                     hl.labels_, seconds))
+    rows.append(_row("hi-lander", _hl_params(hl), test.labels, hl.labels_, seconds))
     for i, level in enumerate(hl.levels_[:-1]):
         rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0))
-    # The trained tau as it is, without the per-library search (the default until 2026-11-29).
+    # The per-library tau search (the default from 2026-11-29 to 11-30), set the other way than the default.
+    search = not hl.tau_search
     t = time.perf_counter()
-    fixed = HiLander(model=model, tau=tau, device=device, tau_search=False).fit(test.x)
-    rows.append(_row("hi-lander (trained tau)", f"tau={fixed.tau_:g}, k=10, {len(fixed.levels_)} levels",
-                     test.labels, fixed.labels_, time.perf_counter() - t))
+    other = HiLander(model=model, tau=tau, device=device, tau_search=search).fit(test.x)
+    rows.append(_row("hi-lander (tau per library)" if search else "hi-lander (trained tau)", _hl_params(other),
+                     test.labels, other.labels_, time.perf_counter() - t))
     # The link rules (check and merge, docs/hilander-ablation.md), set the other way than the default, to compare.
     rules = not (hl.link_check and hl.evidence_merge)
     t = time.perf_counter()
     other = HiLander(model=model, tau=tau, device=device, link_check=rules, evidence_merge=rules).fit(test.x)
-    rows.append(_row("hi-lander (link rules)" if rules else "hi-lander (no link rules)",
-                     f"tau={other.tau_:g}, k=10, {len(other.levels_)} levels", test.labels, other.labels_,
-                     time.perf_counter() - t))
+    rows.append(_row("hi-lander (link rules)" if rules else "hi-lander (no link rules)", _hl_params(other),
+                     test.labels, other.labels_, time.perf_counter() - t))
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()
@@ -106,6 +104,11 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     labels = OracleKMeans(n_clusters=k_true).fit_predict(test.x)
     rows.append(_row("k-means (oracle)", f"k={k_true} (true)", test.labels, labels, time.perf_counter() - t))
     return rows, hl
+
+
+def _hl_params(h: HiLander) -> str:
+    band = f" of {min(h.agreement_):g}-{max(h.agreement_):g}" if h.agreement_ else ""
+    return f"tau={h.tau_:g}{band}, k=10, {len(h.levels_)} levels"
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
@@ -213,13 +216,15 @@ def _merge_params(params: list[str]) -> str:
 
 
 def tau_search_check(test: LabelledEmbeddings, model, tau, hl: HiLander, device=None) -> dict:
-    """The default search climbs part of the band around the trained tau; scoring the whole band as well shows
-    whether the climb kept the band's best (it can stop at a local best)."""
-    whole = HiLander(model=model, tau=tau, tau_candidates=tau_band(hl.trained_tau_), device=device).fit(test.x) \
-        if hl.agreement_ else None
-    return {"kept": hl.tau_, "climb": {f"{t:g}": a for t, a in hl.agreement_.items()},
+    """What the per-library search (``hl``'s if it searched, else run here) kept, the part of the band its climb
+    scored, and the whole band scored as well: whether the climb kept the band's best (it can stop at a local
+    best)."""
+    searched = hl if hl.agreement_ else HiLander(model=model, tau=tau, tau_search=True, device=device).fit(test.x)
+    whole = HiLander(model=model, tau=tau, tau_candidates=tau_band(searched.trained_tau_), device=device
+                     ).fit(test.x) if searched.agreement_ else None
+    return {"kept": searched.tau_, "climb": {f"{t:g}": a for t, a in searched.agreement_.items()},
             "band": {f"{t:g}": a for t, a in whole.agreement_.items()} if whole else {},
-            "band_best": whole.tau_ if whole else hl.tau_}
+            "band_best": whole.tau_ if whole else searched.tau_}
 
 
 def purity_check(test: LabelledEmbeddings, hl: HiLander) -> list[dict]:
@@ -280,7 +285,7 @@ def format_table(result: dict) -> str:
     for i, check in enumerate([fold.get("tau_search") for fold in folds] if folds else [result.get("tau_search")]):
         if check and check["climb"]:
             where = f"fold {i + 1}: " if folds else ""
-            lines.append(f"{where}tau per library {check['kept']:g}, climbing over {', '.join(check['climb'])}; "
+            lines.append(f"{where}with the per-library search (opt-in) tau {check['kept']:g}, climbing over {', '.join(check['climb'])}; "
                          f"the best of the whole band {', '.join(check['band'])}: {check['band_best']:g}")
     if result["purity_vs_average_linkage"]:
         lines += ["", "pairwise precision per level vs average linkage cut at the same count:"]

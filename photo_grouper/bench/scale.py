@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall", type=int, default=0, metavar="QUERIES",
                         help="afterwards, recall@10 of the first level's kNN search on this many sampled items "
                              "against exact search")
-    parser.add_argument("--fixed-tau", action="store_true",
-                        help="use the weights' tau as it is, without the per-library search (HiLander.tau_search)")
+    parser.add_argument("--tau-search", action="store_true",
+                        help="choose tau per library (HiLander.tau_search; off by default) instead of the weights' tau")
     args = parser.parse_args(argv)
 
     import torch
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.n} embeddings, {args.dim}-d, {len(np.unique(y))} groups (largest {np.bincount(y).max()}), "
           f"{torch.get_num_threads()} torch threads")
     start = time.perf_counter()
-    h = HiLander(device=args.device, weights=args.weights, tau_search=not args.fixed_tau).fit(x)
+    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search).fit(x)
     total = time.perf_counter() - start
     if h.agreement_:
         print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())

@@ -257,7 +257,7 @@ def test_decode_keeps_only_allowed_links():
 def test_link_check_and_merge_keep_the_hierarchy_s_invariants(trained, merge):
     x, y = _identities(40, seed=7)  # people the climb leaves in pieces that the merge joins (a level more)
     for tau in (0.5, 0.7):
-        h = HiLander(model=trained.model, tau=tau, link_check=True, evidence_merge=merge).fit(x)
+        h = HiLander(model=trained.model, tau=tau, tau_search=True, link_check=True, evidence_merge=merge).fit(x)
         for fine, coarse in zip(h.levels_[:-1], h.levels_[1:]):
             assert all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))  # each level coarsens
         assert all(np.array_equal(np.sort(np.unique(lv)), np.arange(lv.max() + 1)) for lv in h.levels_)
@@ -296,10 +296,10 @@ def test_tau_candidates_keep_the_hierarchy_the_links_agree_with(trained):
 
 
 @pytest.mark.parametrize("tau", [0.5, 0.6, 0.7, 0.8])
-def test_the_default_search_climbs_the_band_to_its_best_agreement(trained, tau):
+def test_the_search_climbs_the_band_to_its_best_agreement(trained, tau):
     x, y = _identities(40, seed=5)
     whole = HiLander(model=trained.model, tau=tau, tau_candidates=tau_band(tau)).fit(x)
-    h = HiLander(model=trained.model, tau=tau).fit(x)
+    h = HiLander(model=trained.model, tau=tau, tau_search=True).fit(x)
     assert h.trained_tau_ == tau and tau in h.agreement_ and set(h.agreement_) <= set(whole.agreement_)
     assert all(h.agreement_[t] == pytest.approx(whole.agreement_[t]) for t in h.agreement_)
     # These curves have plateaus (neighbouring taus decode alike) and one peak: the climb walks across the
@@ -311,16 +311,18 @@ def test_the_default_search_climbs_the_band_to_its_best_agreement(trained, tau):
     assert fixed.tau_ == tau and fixed.agreement_ == {}
 
 
-def test_large_libraries_keep_the_trained_tau(trained, monkeypatch):
+def test_the_trained_tau_is_the_default_and_large_libraries_are_not_searched(trained, monkeypatch):
     import photo_grouper.clustering.hilander as hilander
 
     x, y = _identities(40, seed=5)
     monkeypatch.setattr(hilander, "SEARCH_MAX_ITEMS", len(x) - 1)
-    h = HiLander(model=trained.model, tau=0.6).fit(x)
+    h = HiLander(model=trained.model, tau=0.6, tau_search=True).fit(x)
     fixed = HiLander(model=trained.model, tau=0.6, tau_search=False).fit(x)
     assert h.tau_ == 0.6 and h.agreement_ == {} and np.array_equal(h.labels_, fixed.labels_)
     monkeypatch.setattr(hilander, "SEARCH_MAX_ITEMS", len(x))
-    assert HiLander(model=trained.model, tau=0.6).fit(x).agreement_  # up to the limit it searches
+    assert HiLander(model=trained.model, tau=0.6, tau_search=True).fit(x).agreement_  # up to the limit it searches
+    default = HiLander(model=trained.model, tau=0.6).fit(x)
+    assert default.tau_ == 0.6 and default.agreement_ == {} and np.array_equal(default.labels_, fixed.labels_)
 
 
 @pytest.mark.parametrize("tau, floor, boundary", [(0.3, 0.5, 0.5), (0.3, 0.0, 0.3), (0.8, 0.5, 0.8)])
