@@ -53,39 +53,35 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
     if len(test.labels) == 0 or len(tuning.labels) == 0:
         raise ValueError("no labelled photos left to test or tune on: pass --train with other labelled data")
 
-    rows, hl = score_methods(test, tuning, model, card.get("tau"), mode, device)
+    rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device)
     return {
         "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on,
         "test_identities": len(np.unique(test.labels)), "test_items": int(len(test.labels)),
         "photos": data.photos, "detection_misses": len(data.misses), "failed": len(data.failed),
         "rows": rows, "purity_vs_average_linkage": purity_check(test, hl),
-        "tau_search": tau_search_check(test, model, card.get("tau"), hl, device),
+        "tau_search": tau_search_check(test, model, card.get("tau"), searched, device),
     }
 
 
 def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, tau, mode: str, device=None
-                  ) -> tuple[list[dict], HiLander]:
+                  ) -> tuple[list[dict], HiLander, HiLander]:
     """One row per method on ``test``: Hi-LANDER (and its finer levels) with ``model``, every baseline with its
-    parameter tuned on ``tuning`` (never on ``test``), dlib's example as it is (faces) and the k-means oracle."""
-    rows = []
-    t = time.perf_counter()
-    hl = HiLander(model=model, tau=tau, device=device).fit(test.x)
-    seconds = time.perf_counter() - t
-    rows.append(_row("hi-lander", _hl_params(hl), test.labels, hl.labels_, seconds))
+    parameter tuned on ``tuning`` (never on ``test``), dlib's example as it is (faces) and the k-means oracle.
+    Also returns the default Hi-LANDER and the one that ran the per-library tau search (for ``tau_search_check``)."""
+    row, hl = _variant("hi-lander", test, model, tau, device)
+    rows = [row]
     for i, level in enumerate(hl.levels_[:-1]):
         rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0))
     # The per-library tau search (the default from 2026-11-29 to 11-30), set the other way than the default.
     search = not hl.tau_search
-    t = time.perf_counter()
-    other = HiLander(model=model, tau=tau, device=device, tau_search=search).fit(test.x)
-    rows.append(_row("hi-lander (tau per library)" if search else "hi-lander (trained tau)", _hl_params(other),
-                     test.labels, other.labels_, time.perf_counter() - t))
+    row, other = _variant("hi-lander (tau per library)" if search else "hi-lander (trained tau)", test, model, tau,
+                          device, tau_search=search)
+    rows.append(row)
+    searched = other if search else hl
     # The link rules (check and merge, docs/hilander-ablation.md), set the other way than the default, to compare.
     rules = not (hl.link_check and hl.evidence_merge)
-    t = time.perf_counter()
-    other = HiLander(model=model, tau=tau, device=device, link_check=rules, evidence_merge=rules).fit(test.x)
-    rows.append(_row("hi-lander (link rules)" if rules else "hi-lander (no link rules)", _hl_params(other),
-                     test.labels, other.labels_, time.perf_counter() - t))
+    rows.append(_variant("hi-lander (link rules)" if rules else "hi-lander (no link rules)", test, model, tau,
+                         device, link_check=rules, evidence_merge=rules)[0])
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()
@@ -103,7 +99,14 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     t = time.perf_counter()
     labels = OracleKMeans(n_clusters=k_true).fit_predict(test.x)
     rows.append(_row("k-means (oracle)", f"k={k_true} (true)", test.labels, labels, time.perf_counter() - t))
-    return rows, hl
+    return rows, hl, searched
+
+
+def _variant(label: str, test: LabelledEmbeddings, model, tau, device, **options) -> tuple[dict, HiLander]:
+    """A row for Hi-LANDER with ``options`` set, and the fitted estimator."""
+    t = time.perf_counter()
+    h = HiLander(model=model, tau=tau, device=device, **options).fit(test.x)
+    return _row(label, _hl_params(h), test.labels, h.labels_, time.perf_counter() - t), h
 
 
 def _hl_params(h: HiLander) -> str:
@@ -137,11 +140,11 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
             if progress else None
         trained = _fold_model(fold_models, data_dir, mode, seed, folds, f, part, cfg,
                               lambda: train(tuning.x, tuning.labels, cfg, progress=step))
-        rows, hl = score_methods(test, tuning, trained.model, trained.tau, mode, device)
+        rows, hl, searched = score_methods(test, tuning, trained.model, trained.tau, mode, device)
         per_fold.append({"labels": sorted(str(v) for v in part), "items": int(len(test.labels)),
                          "tau": trained.tau, "train_seconds": trained.seconds, "rows": rows,
                          "purity_vs_average_linkage": purity_check(test, hl),
-                         "tau_search": tau_search_check(test, trained.model, trained.tau, hl, device),
+                         "tau_search": tau_search_check(test, trained.model, trained.tau, searched, device),
                          "tau_curve_validation": _fp_fb(trained.tau_scores),
                          # Diagnostic, nothing is chosen from it: what the tau that cross-validation chose (on
                          # training identities only) costs against the best one in hindsight.
@@ -215,11 +218,10 @@ def _merge_params(params: list[str]) -> str:
     return ", ".join(merged)
 
 
-def tau_search_check(test: LabelledEmbeddings, model, tau, hl: HiLander, device=None) -> dict:
-    """What the per-library search (``hl``'s if it searched, else run here) kept, the part of the band its climb
-    scored, and the whole band scored as well: whether the climb kept the band's best (it can stop at a local
-    best)."""
-    searched = hl if hl.agreement_ else HiLander(model=model, tau=tau, tau_search=True, device=device).fit(test.x)
+def tau_search_check(test: LabelledEmbeddings, model, tau, searched: HiLander, device=None) -> dict:
+    """What the per-library search (``searched``, a run with ``tau_search``) kept and the part of the band its
+    climb scored, and the whole band scored as well: whether the climb kept the band's best (it can stop at a
+    local best)."""
     whole = HiLander(model=model, tau=tau, tau_candidates=tau_band(searched.trained_tau_), device=device
                      ).fit(test.x) if searched.agreement_ else None
     return {"kept": searched.tau_, "climb": {f"{t:g}": a for t, a in searched.agreement_.items()},
@@ -285,8 +287,9 @@ def format_table(result: dict) -> str:
     for i, check in enumerate([fold.get("tau_search") for fold in folds] if folds else [result.get("tau_search")]):
         if check and check["climb"]:
             where = f"fold {i + 1}: " if folds else ""
-            lines.append(f"{where}with the per-library search (opt-in) tau {check['kept']:g}, climbing over {', '.join(check['climb'])}; "
-                         f"the best of the whole band {', '.join(check['band'])}: {check['band_best']:g}")
+            lines.append(f"{where}with the per-library search (opt-in) tau {check['kept']:g}, climbing over "
+                         f"{', '.join(check['climb'])}; the best of the whole band {', '.join(check['band'])}: "
+                         f"{check['band_best']:g}")
     if result["purity_vs_average_linkage"]:
         lines += ["", "pairwise precision per level vs average linkage cut at the same count:"]
         for p in result["purity_vs_average_linkage"]:
