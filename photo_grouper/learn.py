@@ -56,6 +56,9 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "tau": result.tau,
         "validation": result.validation,
         "tau_scores": {str(k): {"fp": v["fp"], "fb": v["fb"]} for k, v in result.tau_scores.items()},
+        # Each cross-validation fold's curve: what the mean above hides (one fold can pull the choice alone).
+        "fold_tau_scores": [{str(k): {"fp": v["fp"], "fb": v["fb"]} for k, v in curve.items()}
+                            for curve in result.fold_scores],
         "losses": result.losses,
         "train_seconds": result.seconds,
         "config": asdict(cfg),

@@ -23,6 +23,8 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert len(card["held_out_labels"]) == 10
     assert not set(card["held_out_labels"]) & set(card["train_labels"] + card["validation_labels"])
     assert card["encoder"].startswith("species:") and 0 < card["tau"] < 1
+    assert len(card["fold_tau_scores"]) == len(card["folds"])  # each validation fold's curve, as well as the mean
+    assert all(set(curve) == set(card["tau_scores"]) for curve in card["fold_tau_scores"])
     assert any(p.name.endswith(".sqlite3") for p in private_cache.rglob("*"))  # embeddings cached
 
     out_json = tmp_path / "bench.json"
@@ -102,6 +104,13 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
           for res in (first, second)]
     assert hl[0] == hl[1] and hl[0]
     assert first["folds"][0]["tau_curve_validation"] == second["folds"][0]["tau_curve_validation"]
+    # Each cross-validation fold's own curve is kept too; their mean is the curve tau was picked from.
+    for fold in (first["folds"][0], second["folds"][0]):
+        curves = fold["tau_curve_validation_folds"]
+        assert len(curves) >= 2 and all(set(c) == set(fold["tau_curve_validation"]) for c in curves)
+        for t, m in fold["tau_curve_validation"].items():
+            assert m["fp"] == pytest.approx(sum(c[t]["fp"] for c in curves) / len(curves))
+    assert first["folds"][1]["tau_curve_validation_folds"] == second["folds"][1]["tau_curve_validation_folds"]
     # Another recipe (or seed) is another model: trained again, and the file replaced.
     other = list(args)
     other[other.index("--epochs") + 1] = "3"

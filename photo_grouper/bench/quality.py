@@ -146,6 +146,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
                          "purity_vs_average_linkage": purity_check(test, hl),
                          "tau_search": tau_search_check(test, trained.model, trained.tau, searched, device),
                          "tau_curve_validation": _fp_fb(trained.tau_scores),
+                         "tau_curve_validation_folds": [_fp_fb(curve) for curve in trained.fold_scores],
                          # Diagnostic, nothing is chosen from it: what the tau that cross-validation chose (on
                          # training identities only) costs against the best one in hindsight.
                          "tau_curve_test": _fp_fb(tau_scores(trained.model, test.x, test.labels, cfg))})
@@ -189,11 +190,14 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
         model, card = load_weights(path)
         if card.get("trained_for") == what:
             return TrainResult(model=model, tau=float(card["tau"]), seconds=float(card["train_seconds"]),
-                               tau_scores={float(t): m for t, m in card["tau_scores"].items()})
+                               tau_scores={float(t): m for t, m in card["tau_scores"].items()},
+                               fold_scores=[{float(t): m for t, m in curve.items()}
+                                            for curve in card.get("fold_tau_scores", [])])
     trained = trainer()
     Path(folder).mkdir(parents=True, exist_ok=True)
     save_weights(trained.model, path, {"trained_for": what, "tau": trained.tau, "train_seconds": trained.seconds,
-                                       "tau_scores": {f"{t:g}": m for t, m in trained.tau_scores.items()}})
+                                       "tau_scores": {f"{t:g}": m for t, m in trained.tau_scores.items()},
+                                       "fold_tau_scores": [_fp_fb(curve) for curve in trained.fold_scores]})
     return trained
 
 
