@@ -101,3 +101,25 @@ def evaluate(truth, pred) -> dict[str, float]:
     pw, bc = pairwise(truth, pred), bcubed(truth, pred)
     return {"fp": pw.f, "pp": pw.precision, "rp": pw.recall, "fb": bc.f, "pb": bc.precision, "rb": bc.recall,
             "nmi": nmi(truth, pred), "clusters": int(np.unique(np.asarray(pred)).shape[0])}
+
+
+def evaluate_among(truth, pred, focus_labels) -> dict[str, float]:
+    """Pairwise and BCubed scores of the items whose label is in ``focus_labels``, clustered among other items:
+    every pair with a focus item counts and a focus item's cluster counts all its members, so joining a focus
+    person to anyone else costs precision while the others' own groups do not count. (Validation people
+    clustered together with training people: the library then has as many people as the whole training set.)"""
+    tab = _table(truth, pred)
+    focus_class = np.zeros(tab.class_size.shape[0], bool)
+    focus_class[np.unique(tab.t[np.isin(np.asarray(truth).ravel(), list(focus_labels))])] = True
+    focus_item = focus_class[tab.t]
+    if not focus_item.any():
+        raise ValueError("no item has a focus label")
+    f = np.bincount(tab.p[focus_item], minlength=tab.cluster_size.shape[0]).astype(np.float64)
+    pred_pairs = float((f * (f - 1) / 2 + f * (tab.cluster_size - f)).sum())
+    tp = float((tab.cell_size * (tab.cell_size - 1) / 2)[focus_class[tab.cell_class]].sum())
+    true_pairs = float((tab.class_size * (tab.class_size - 1) / 2)[focus_class].sum())
+    pw = _f(tp / pred_pairs if pred_pairs else 1.0, tp / true_pairs if true_pairs else 1.0)
+    same = tab.cell_size[tab.cell_of][focus_item]
+    bc = _f(np.mean(same / tab.cluster_size[tab.p[focus_item]]), np.mean(same / tab.class_size[tab.t[focus_item]]))
+    return {"fp": pw.f, "pp": pw.precision, "rp": pw.recall, "fb": bc.f, "pb": bc.precision, "rb": bc.recall,
+            "clusters": int(np.unique(tab.p[focus_item]).shape[0])}

@@ -29,7 +29,7 @@ from .hilander import (MIN_LEVEL_K, NODES_PER_NEIGHBOUR, TAU_GRID, HiLander, dec
                        roots_of)
 from .knn import l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic, lander_loss, true_density
-from .metrics import evaluate
+from .metrics import evaluate, evaluate_among
 
 
 def walk_levels(x: np.ndarray, k_of: Callable[[int], int], choose_parents, max_levels: int) -> None:
@@ -131,8 +131,15 @@ class TrainConfig:
     infer_k: int = 10
     ensemble: int = 1  # models trained from seeds seed, seed+1, ...; their probabilities are averaged
     folds: int = 4  # folds of identities: tau by cross-validation, and out-of-fold levels for the second stage
+    # How a validation fold is scored: "alone" (its people clustered by themselves) or "with_training" (clustered
+    # together with the fold's training people, scored on the validation people: a library as large as the
+    # training set, where look-alikes are as many as a real library has; see ``evaluate_among``).
+    validation: str = "alone"  # one of VALIDATIONS
     predicted_episodes: int = 0  # per fold: levels built by a model that never saw the fold (0: one stage only)
     predicted_taus: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9)  # the tau each such episode decodes with
+
+
+VALIDATIONS = ("alone", "with_training")
 
 
 @dataclass
@@ -236,19 +243,34 @@ def _predicted_episodes(model, x, y, cfg: TrainConfig, rng: np.random.Generator)
     return graphs
 
 
-def tau_scores(model, x, y, cfg: TrainConfig) -> dict[float, dict]:
-    """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``."""
-    return {float(tau): evaluate(y, HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu",
-                                             tau_search=False).fit_predict(x))
+def tau_scores(model, x, y, cfg: TrainConfig, focus=None) -> dict[float, dict]:
+    """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``; with ``focus``
+    (labels), of those labels' items only, clustered among all (``evaluate_among``)."""
+    def score(pred):
+        return evaluate(y, pred) if focus is None else evaluate_among(y, pred, focus)
+
+    return {float(tau): score(HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu",
+                                       tau_search=False).fit_predict(x))
             for tau in cfg.tau_grid}
 
 
-def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progress=None) -> TrainResult:
+def validation_scores(model, x, y, val: np.ndarray, cfg: TrainConfig) -> dict[float, dict]:
+    """The tau curve of one cross-validation fold (``val``: its items) as ``cfg.validation`` says."""
+    if cfg.validation == "alone":
+        return tau_scores(model, x[val], y[val], cfg)
+    if cfg.validation == "with_training":
+        return tau_scores(model, x, y, cfg, focus=np.unique(y[val]))
+    raise ValueError(f"unknown validation {cfg.validation!r}: one of {', '.join(VALIDATIONS)}")
+
+
+def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progress=None,
+          fold_hook: Callable | None = None) -> TrainResult:
     """Cross-validated over ``cfg.folds`` folds of the identities (fewer if a fold would get one): each fold's
     people are scored by models trained without them, and tau is the one with the best mean score (one fold of
     16 people gave a jumpy curve whose best tau did not carry over: row 21 of docs/hilander-ablation.md). With
     ``predicted_episodes`` the first stage's out-of-fold models also build the levels the second stage learns
-    from. The returned model is trained on every identity."""
+    from. The returned model is trained on every identity. ``fold_hook(fold, model, val)`` is called with each
+    fold's scored model (for experiments on the curves)."""
     cfg = cfg or TrainConfig()
     start = time.monotonic()
     x, y = np.asarray(x, np.float32), np.asarray(y)
@@ -256,6 +278,8 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
     n_folds = min(cfg.folds, len(names) // 2)  # a fold needs two labels at least, so a wrong merge can show
     if n_folds < 2:
         raise ValueError(f"{len(names)} labels are too few: cross-validation needs at least 4")
+    if cfg.validation not in VALIDATIONS:
+        raise ValueError(f"unknown validation {cfg.validation!r}: one of {', '.join(VALIDATIONS)}")
     rng = np.random.default_rng(cfg.seed + 1)
     folds = np.array_split(rng.permutation(names), n_folds)
     in_fold = [np.isin(y, f) for f in folds]
@@ -276,11 +300,15 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
         if stages == 2:
             predicted[f] = _predicted_episodes(model, x[val], y[val], cfg, np.random.default_rng(cfg.seed + 10 + f))
         else:
-            scores.append(tau_scores(model, x[val], y[val], cfg))
+            scores.append(validation_scores(model, x, y, val, cfg))
+            if fold_hook:
+                fold_hook(f, model, val)
     if stages == 2:
         for f, val in enumerate(in_fold):
             model, _ = fit(x[~val], y[~val], [g for h, p in enumerate(predicted) if h != f for g in p])
-            scores.append(tau_scores(model, x[val], y[val], cfg))
+            scores.append(validation_scores(model, x, y, val, cfg))
+            if fold_hook:
+                fold_hook(f, model, val)
     mean = {tau: {key: float(np.mean([s[tau][key] for s in scores])) for key in scores[0][tau]} for tau in scores[0]}
     tau = pick_tau(scores)
     model, losses = fit(x, y, [g for p in predicted for g in p])

@@ -93,6 +93,25 @@ def test_training_cross_validates_tau_over_folds_in_two_stages():
         train(x[y < 3], y[y < 3], cfg)
 
 
+def test_validation_with_training_scores_each_fold_among_its_training_people():
+    import dataclasses
+
+    from photo_grouper.clustering.metrics import evaluate_among
+
+    x, y = _identities(12, seed=13)
+    cfg = dataclasses.replace(SMALL, episodes=3, epochs=2, folds=3, validation="with_training")
+    seen = []
+    result = train(x, y, cfg, fold_hook=lambda f, model, val: seen.append((f, model, val)))
+    assert [f for f, _, _ in seen] == [0, 1, 2]
+    for (f, model, val), curve in zip(seen, result.fold_scores):
+        assert sorted(np.unique(y[val]).astype(str)) == sorted(result.folds[f])
+        # Every photo of the training set is clustered; only the fold's people are scored.
+        pred = HiLander(k=cfg.infer_k, tau=0.7, model=model, device="cpu").fit_predict(x)
+        assert curve[0.7] == evaluate_among(y, pred, np.unique(y[val]))
+    with pytest.raises(ValueError, match="unknown validation"):
+        train(x, y, dataclasses.replace(cfg, validation="nearby"))
+
+
 def test_pick_tau_takes_the_best_mean_over_folds():
     def folds(*curves):  # per tau, the score of each fold
         return [{t: {"fp": c[i], "fb": c[i]} for t, c in curves} for i in range(len(curves[0][1]))]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from photo_grouper.clustering.metrics import bcubed, evaluate, nmi, pairwise
+from photo_grouper.clustering.metrics import bcubed, evaluate, evaluate_among, nmi, pairwise
 
 # Five items: truth {0,1,2} {3,4}; prediction {0,1} {2,3,4}.
 TRUTH = [0, 0, 0, 1, 1]
@@ -49,3 +49,30 @@ def test_extremes():
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="differ in length"):
         pairwise([0, 1], [0])
+
+
+def test_evaluate_among_by_hand():
+    # Focus people a and b clustered among x: groups {a,a} {b} {b,x} {x}.
+    truth = ["a", "a", "b", "b", "x", "x"]
+    pred = [1, 1, 2, 3, 3, 4]
+    r = evaluate_among(truth, pred, {"a", "b"})
+    # Pairs with a focus item: (a,a) and (b,x) -> 2, of which (a,a) is true; true focus pairs: (a,a), (b,b).
+    assert (r["pp"], r["rp"], r["fp"]) == (0.5, 0.5, 0.5)
+    # BCubed over the four focus items: precision 1, 1, 1, 1/2 -> 7/8 (the b beside x pays for the x);
+    # recall 1, 1, 1/2, 1/2 -> 3/4.
+    assert r["pb"] == pytest.approx(7 / 8) and r["rb"] == pytest.approx(3 / 4)
+    assert r["fb"] == pytest.approx(2 * (7 / 8) * (3 / 4) / (7 / 8 + 3 / 4))
+    assert r["clusters"] == 3
+    # Two more photos of x, together or apart: the same scores (only the focus people are scored).
+    for more in ([7, 7], [7, 8]):
+        assert evaluate_among(truth + ["x", "x"], pred + more, {"a", "b"}) == r
+
+
+def test_evaluate_among_everyone_is_evaluate():
+    rng = np.random.default_rng(1)
+    truth, pred = rng.integers(0, 9, 200), rng.integers(0, 13, 200)
+    whole, among = evaluate(truth, pred), evaluate_among(truth, pred, set(range(9)))
+    for key in ("fp", "pp", "rp", "fb", "pb", "rb", "clusters"):
+        assert among[key] == pytest.approx(whole[key])
+    with pytest.raises(ValueError, match="no item"):
+        evaluate_among(truth, pred, {"nobody"})
