@@ -23,6 +23,10 @@ def _library(args):
 
 
 STAGE_UNITS = (("scan", "file"), ("epochs", "epoch"), ("episodes", "episode"))
+# clustering.training.VALIDATIONS, spelled out so that the command line starts without importing torch.
+VALIDATIONS = ("alone", "with_training")
+VALIDATION_HELP = ("how each cross-validation fold that chooses tau is scored: its people clustered alone (the "
+                   "default) or among the training people (docs/hilander-ablation.md, row 31)")
 
 
 class TerminalProgress:
@@ -155,15 +159,16 @@ def cmd_bench(args) -> int:
     if args.folds and (args.weights or args.train):
         raise UserError("--folds trains its own weights on each fold's complement and tunes the baselines there: "
                         "leave out --weights and --train")
-    if not args.folds and (args.epochs or args.episodes or args.ensemble or args.fold_models):
-        raise UserError("--epochs, --episodes, --ensemble and --fold-models are about the models --folds trains: "
-                        "add --folds N")
+    if not args.folds and (args.epochs or args.episodes or args.ensemble or args.validation or args.fold_models):
+        raise UserError("--epochs, --episodes, --ensemble, --validation and --fold-models are about the models "
+                        "--folds trains: add --folds N")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         if args.folds:
             result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
-                                     ensemble=args.ensemble, fold_models=args.fold_models)
+                                     ensemble=args.ensemble, validation=args.validation,
+                                     fold_models=args.fold_models)
         else:
             result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
                                device=args.device, progress=progress)
@@ -183,7 +188,7 @@ def cmd_train(args) -> int:
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         overrides = {k: v for k, v in (("epochs", args.epochs), ("episodes", args.episodes),
-                                       ("ensemble", args.ensemble)) if v}
+                                       ("ensemble", args.ensemble), ("validation", args.validation)) if v}
         result, card = train_folder(args.data, args.mode, args.out, holdout=args.holdout, seed=args.seed,
                                     progress=progress, **overrides)
     except ValueError as exc:
@@ -248,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=None, help="sampled training episodes (default 18)")
     p.add_argument("--ensemble", type=int, default=None,
                    help="models trained from successive seeds, probabilities averaged (default 3)")
+    p.add_argument("--validation", choices=VALIDATIONS, default=None, help=VALIDATION_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -265,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")
+    p.add_argument("--validation", choices=VALIDATIONS, default=None, help="with --folds: " + VALIDATION_HELP)
     p.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
                    help="with --folds: keep each fold's trained weights in DIR and reuse them on a later run with "
                         "the same data, seed and recipe (scoring again takes minutes instead of training)")

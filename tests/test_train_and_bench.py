@@ -42,6 +42,13 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert methods["hi-lander"]["fb"] > 0.5
 
 
+def test_validation_choices_match_training_s(capsys):
+    from photo_grouper import cli
+    from photo_grouper.clustering.training import VALIDATIONS
+
+    assert cli.VALIDATIONS == VALIDATIONS
+
+
 def test_bench_without_weights_says_so(pets_data, tmp_path, private_cache, capsys):
     assert main(["bench", str(pets_data), "--mode", "species", "--weights", str(tmp_path / "none.pt"),
                  "--quiet"]) == 1
@@ -81,6 +88,8 @@ def test_bench_with_folds_refuses_given_weights(pets_data, tmp_path, private_cac
 def test_bench_recipe_options_need_folds(pets_data, private_cache, capsys):
     assert main(["bench", str(pets_data), "--mode", "species", "--epochs", "3", "--quiet"]) == 1
     assert "add --folds N" in capsys.readouterr().err
+    assert main(["bench", str(pets_data), "--mode", "species", "--validation", "with_training", "--quiet"]) == 1
+    assert "add --folds N" in capsys.readouterr().err
 
 
 def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, private_cache, capsys, monkeypatch):
@@ -116,6 +125,11 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
     other[other.index("--epochs") + 1] = "3"
     assert main(other) == 0
     assert len(calls) == 2
+    # So is another way of scoring the validation folds; the cards say which was used.
+    assert main(args + ["--validation", "with_training"]) == 0
+    assert len(calls) == 4
+    cards = [json.loads(p.read_text()) for p in models.glob("*.json")]
+    assert [c["trained_for"]["config"]["validation"] for c in cards] == ["with_training"] * 2
     capsys.readouterr()
     # Without --folds the option has nothing to keep.
     assert main(["bench", str(pets_data), "--mode", "species", "--fold-models", str(models), "--quiet"]) == 1
