@@ -133,7 +133,9 @@ class TrainConfig:
     folds: int = 4  # folds of identities: tau by cross-validation, and out-of-fold levels for the second stage
     # How a validation fold is scored: "alone" (its people clustered by themselves) or "with_training" (clustered
     # together with the fold's training people, scored on the validation people: a library as large as the
-    # training set, where look-alikes are as many as a real library has; see ``evaluate_among``).
+    # training set, with more look-alikes than a fold alone; see ``evaluate_among``). "with_training" stops the
+    # flat curves of small folds from choosing very low taus, but failed its tests on fresh partitions
+    # (docs/hilander-ablation.md, row 31), so it is not the default.
     validation: str = "alone"  # one of VALIDATIONS
     predicted_episodes: int = 0  # per fold: levels built by a model that never saw the fold (0: one stage only)
     predicted_taus: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9)  # the tau each such episode decodes with
