@@ -10,7 +10,7 @@ import numpy as np
 
 from . import __version__
 from .clustering.hilander import save_weights
-from .clustering.training import TrainConfig, TrainResult, train
+from .clustering.training import TrainConfig, TrainResult, curve_json, train
 from .labelled import embed_labelled
 from .vision import EncoderSpec, make_encoder
 
@@ -55,10 +55,9 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "held_out_labels": held_out,
         "tau": result.tau,
         "validation": result.validation,
-        "tau_scores": {str(k): {"fp": v["fp"], "fb": v["fb"]} for k, v in result.tau_scores.items()},
+        "tau_scores": curve_json(result.tau_scores),
         # Each cross-validation fold's curve: what the mean above hides (one fold can pull the choice alone).
-        "fold_tau_scores": [{str(k): {"fp": v["fp"], "fb": v["fb"]} for k, v in curve.items()}
-                            for curve in result.fold_scores],
+        "fold_tau_scores": [curve_json(curve) for curve in result.fold_scores],
         "losses": result.losses,
         "train_seconds": result.seconds,
         "config": asdict(cfg),

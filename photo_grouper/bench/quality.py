@@ -123,7 +123,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     ``fold_models``: a folder where each fold's trained weights are kept and, on a later run with the same data,
     partition and recipe, reused (training is nearly all of the time: about 10 minutes a fold on 2 cores)."""
     from ..learn import recipe
-    from ..clustering.training import tau_scores, train
+    from ..clustering.training import curve_json, tau_scores, train
 
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
@@ -145,11 +145,11 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
                          "tau": trained.tau, "train_seconds": trained.seconds, "rows": rows,
                          "purity_vs_average_linkage": purity_check(test, hl),
                          "tau_search": tau_search_check(test, trained.model, trained.tau, searched, device),
-                         "tau_curve_validation": _fp_fb(trained.tau_scores),
-                         "tau_curve_validation_folds": [_fp_fb(curve) for curve in trained.fold_scores],
+                         "tau_curve_validation": curve_json(trained.tau_scores),
+                         "tau_curve_validation_folds": [curve_json(curve) for curve in trained.fold_scores],
                          # Diagnostic, nothing is chosen from it: what the tau that cross-validation chose (on
                          # training identities only) costs against the best one in hindsight.
-                         "tau_curve_test": _fp_fb(tau_scores(trained.model, test.x, test.labels, cfg))})
+                         "tau_curve_test": curve_json(tau_scores(trained.model, test.x, test.labels, cfg))})
     rows = []
     for first in per_fold[0]["rows"]:
         # By method: folds may stop at different depths, so a finer level's row is kept only where every fold has it.
@@ -179,7 +179,7 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
     """A fold's trained weights: from ``folder`` when a file there was trained on the same data, partition and
     recipe (its card says), otherwise trained now and, with a folder, saved there."""
     from ..clustering.hilander import load_weights, save_weights
-    from ..clustering.training import TrainResult
+    from ..clustering.training import TrainResult, curve_json
 
     if folder is None:
         return trainer()
@@ -197,13 +197,8 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
     Path(folder).mkdir(parents=True, exist_ok=True)
     save_weights(trained.model, path, {"trained_for": what, "tau": trained.tau, "train_seconds": trained.seconds,
                                        "tau_scores": {f"{t:g}": m for t, m in trained.tau_scores.items()},
-                                       "fold_tau_scores": [_fp_fb(curve) for curve in trained.fold_scores]})
+                                       "fold_tau_scores": [curve_json(curve) for curve in trained.fold_scores]})
     return trained
-
-
-def _fp_fb(curve: dict[float, dict]) -> dict[str, dict]:
-    """A tau -> metrics curve as JSON keys with the two F-scores."""
-    return {f"{t:g}": {"fp": m["fp"], "fb": m["fb"]} for t, m in curve.items()}
 
 
 def _merge_params(params: list[str]) -> str:

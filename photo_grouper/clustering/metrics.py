@@ -56,14 +56,15 @@ def _f(precision: float, recall: float) -> PRF:
     return PRF(float(precision), float(recall), float(f))
 
 
+def _pairs(n: np.ndarray) -> np.ndarray:
+    """Pairs among n items, per entry."""
+    return n * (n - 1) / 2
+
+
 def pairwise(truth, pred) -> PRF:
     """Precision and recall over pairs of items put in one cluster. No predicted pairs: precision 1."""
     tab = _table(truth, pred)
-
-    def pairs(n):
-        return float((n * (n - 1) / 2).sum())
-
-    tp, pred_pairs, true_pairs = pairs(tab.cell_size), pairs(tab.cluster_size), pairs(tab.class_size)
+    tp, pred_pairs, true_pairs = (float(_pairs(n).sum()) for n in (tab.cell_size, tab.cluster_size, tab.class_size))
     return _f(tp / pred_pairs if pred_pairs else 1.0, tp / true_pairs if true_pairs else 1.0)
 
 
@@ -109,15 +110,14 @@ def evaluate_among(truth, pred, focus_labels) -> dict[str, float]:
     person to anyone else costs precision while the others' own groups do not count. (Validation people
     clustered together with training people: the library then has as many people as the whole training set.)"""
     tab = _table(truth, pred)
-    focus_class = np.zeros(tab.class_size.shape[0], bool)
-    focus_class[np.unique(tab.t[np.isin(np.asarray(truth).ravel(), list(focus_labels))])] = True
-    focus_item = focus_class[tab.t]
+    focus_item = np.isin(np.asarray(truth).ravel(), list(focus_labels))
     if not focus_item.any():
         raise ValueError("no item has a focus label")
+    focus_class = np.bincount(tab.t[focus_item], minlength=tab.class_size.shape[0]) > 0
     f = np.bincount(tab.p[focus_item], minlength=tab.cluster_size.shape[0]).astype(np.float64)
-    pred_pairs = float((f * (f - 1) / 2 + f * (tab.cluster_size - f)).sum())
-    tp = float((tab.cell_size * (tab.cell_size - 1) / 2)[focus_class[tab.cell_class]].sum())
-    true_pairs = float((tab.class_size * (tab.class_size - 1) / 2)[focus_class].sum())
+    pred_pairs = float((_pairs(f) + f * (tab.cluster_size - f)).sum())
+    tp = float(_pairs(tab.cell_size)[focus_class[tab.cell_class]].sum())
+    true_pairs = float(_pairs(tab.class_size)[focus_class].sum())
     pw = _f(tp / pred_pairs if pred_pairs else 1.0, tp / true_pairs if true_pairs else 1.0)
     same = tab.cell_size[tab.cell_of][focus_item]
     bc = _f(np.mean(same / tab.cluster_size[tab.p[focus_item]]), np.mean(same / tab.class_size[tab.t[focus_item]]))

@@ -256,6 +256,11 @@ def tau_scores(model, x, y, cfg: TrainConfig, focus=None) -> dict[float, dict]:
             for tau in cfg.tau_grid}
 
 
+def curve_json(curve: dict[float, dict]) -> dict[str, dict]:
+    """A tau -> metrics curve as JSON keys with the two F-scores (for cards and bench output)."""
+    return {f"{t:g}": {"fp": m["fp"], "fb": m["fb"]} for t, m in curve.items()}
+
+
 def validation_scores(model, x, y, val: np.ndarray, cfg: TrainConfig) -> dict[float, dict]:
     """The tau curve of one cross-validation fold (``val``: its items) as ``cfg.validation`` says."""
     if cfg.validation == "alone":
@@ -296,21 +301,22 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
         return train_models(xs, ys, cfg, progress=sub, extra=extra)
 
     scores: list[dict[float, dict]] = []
+
+    def score(f, model, val):
+        scores.append(validation_scores(model, x, y, val, cfg))
+        if fold_hook:
+            fold_hook(f, model, val)
+
     predicted: list[list] = [[] for _ in folds]
     for f, val in enumerate(in_fold):
         model, _ = fit(x[~val], y[~val])
         if stages == 2:
             predicted[f] = _predicted_episodes(model, x[val], y[val], cfg, np.random.default_rng(cfg.seed + 10 + f))
         else:
-            scores.append(validation_scores(model, x, y, val, cfg))
-            if fold_hook:
-                fold_hook(f, model, val)
+            score(f, model, val)
     if stages == 2:
         for f, val in enumerate(in_fold):
-            model, _ = fit(x[~val], y[~val], [g for h, p in enumerate(predicted) if h != f for g in p])
-            scores.append(validation_scores(model, x, y, val, cfg))
-            if fold_hook:
-                fold_hook(f, model, val)
+            score(f, fit(x[~val], y[~val], [g for h, p in enumerate(predicted) if h != f for g in p])[0], val)
     mean = {tau: {key: float(np.mean([s[tau][key] for s in scores])) for key in scores[0][tau]} for tau in scores[0]}
     tau = pick_tau(scores)
     model, losses = fit(x, y, [g for p in predicted for g in p])
