@@ -56,7 +56,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     progress(0, 1)
     if len(ids) == 0:
         return report
-    h = HiLander(model=model, tau=card.get("tau"), device=device).fit(x)
+    h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device).fit(x)
     if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.levels = len(h.levels_)

@@ -54,6 +54,8 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "folds": result.folds,
         "held_out_labels": held_out,
         "tau": result.tau,
+        # Joins above level 0 need at least this mean similarity between the groups (``HiLander.join_floor``).
+        "join_floor": result.join_floor,
         "validation": result.validation,
         "tau_scores": curve_json(result.tau_scores),
         # Each cross-validation fold's curve: what the mean above hides (one fold can pull the choice alone).

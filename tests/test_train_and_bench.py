@@ -25,6 +25,7 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert card["encoder"].startswith("species:") and 0 < card["tau"] < 1
     assert len(card["fold_tau_scores"]) == len(card["folds"])  # each validation fold's curve, as well as the mean
     assert all(set(curve) == set(card["tau_scores"]) for curve in card["fold_tau_scores"])
+    assert 0 < card["join_floor"] < 1  # learned from the training breeds
     assert any(p.name.endswith(".sqlite3") for p in private_cache.rglob("*"))  # embeddings cached
 
     out_json = tmp_path / "bench.json"
@@ -37,6 +38,8 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     methods = {r["method"]: r for r in result["rows"]}
     assert {"hi-lander", "chinese-whispers", "dbscan", "average-linkage", "hdbscan"} <= set(methods)
     assert len({"hi-lander (link rules)", "hi-lander (no link rules)"} & set(methods)) == 1  # the other setting
+    # The card's join floor is used, and the row without it is there to compare.
+    assert f"floor {card['join_floor']:g}" in methods["hi-lander"]["params"] and "hi-lander (no join floor)" in methods
     assert all(0 <= r["fp"] <= 1 and 0 <= r["fb"] <= 1 for r in result["rows"])
     # Even a 4-epoch model groups unseen breeds far better than chance.
     assert methods["hi-lander"]["fb"] > 0.5
@@ -77,7 +80,7 @@ def test_bench_with_folds_tests_every_breed_once(pets_data, tmp_path, private_ca
     # trusts the model's probabilities: with such weak models it can keep nearly all singletons, so not checked.)
     hl = next(r for r in result["rows"] if r["method"] == "hi-lander")
     assert hl["fb"] > 0.5
-    assert all(0 < f["tau"] < 1 for f in result["folds"])
+    assert all(0 < f["tau"] < 1 and 0 < f["join_floor"] < 1 for f in result["folds"])
 
 
 def test_bench_with_folds_refuses_given_weights(pets_data, tmp_path, private_cache, capsys):
@@ -108,7 +111,8 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
     assert main(args + ["--json", str(tmp_path / "second.json")]) == 0
     assert calls == []
     first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("first", "second"))
-    assert [f["tau"] for f in first["folds"]] == [f["tau"] for f in second["folds"]]
+    assert [(f["tau"], f["join_floor"]) for f in first["folds"]] == [(f["tau"], f["join_floor"])
+                                                                   for f in second["folds"]]
     hl = [[(r["method"], r["fp"], r["fb"]) for r in res["rows"] if r["method"].startswith("hi-lander")]
           for res in (first, second)]
     assert hl[0] == hl[1] and hl[0]

@@ -53,7 +53,7 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
     if len(test.labels) == 0 or len(tuning.labels) == 0:
         raise ValueError("no labelled photos left to test or tune on: pass --train with other labelled data")
 
-    rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device)
+    rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device, card.get("join_floor"))
     return {
         "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on,
         "test_identities": len(np.unique(test.labels)), "test_items": int(len(test.labels)),
@@ -63,25 +63,28 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
     }
 
 
-def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, tau, mode: str, device=None
-                  ) -> tuple[list[dict], HiLander, HiLander]:
-    """One row per method on ``test``: Hi-LANDER (and its finer levels) with ``model``, every baseline with its
-    parameter tuned on ``tuning`` (never on ``test``), dlib's example as it is (faces) and the k-means oracle.
-    Also returns the default Hi-LANDER and the one that ran the per-library tau search (for ``tau_search_check``)."""
-    row, hl = _variant("hi-lander", test, model, tau, device)
+def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, tau, mode: str, device=None,
+                  join_floor: float | None = None) -> tuple[list[dict], HiLander, HiLander]:
+    """One row per method on ``test``: Hi-LANDER (and its finer levels) with ``model`` and its ``join_floor``, every
+    baseline with its parameter tuned on ``tuning`` (never on ``test``), dlib's example as it is (faces) and the
+    k-means oracle. Also returns the default Hi-LANDER and the one that ran the per-library tau search (for
+    ``tau_search_check``)."""
+    row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor)
     rows = [row]
     for i, level in enumerate(hl.levels_[:-1]):
         rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0))
     # The per-library tau search (the default from 2026-11-29 to 11-30), set the other way than the default.
     search = not hl.tau_search
     row, other = _variant("hi-lander (tau per library)" if search else "hi-lander (trained tau)", test, model, tau,
-                          device, tau_search=search)
+                          device, tau_search=search, join_floor=join_floor)
     rows.append(row)
     searched = other if search else hl
     # The link rules (check and merge, docs/hilander-ablation.md), set the other way than the default, to compare.
     rules = not (hl.link_check and hl.evidence_merge)
     rows.append(_variant("hi-lander (link rules)" if rules else "hi-lander (no link rules)", test, model, tau,
-                         device, link_check=rules, evidence_merge=rules)[0])
+                         device, link_check=rules, evidence_merge=rules, join_floor=join_floor)[0])
+    if join_floor is not None:  # the default before 2026-11-30: upper-level joins not held to the floor
+        rows.append(_variant("hi-lander (no join floor)", test, model, tau, device)[0])
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()
@@ -111,7 +114,8 @@ def _variant(label: str, test: LabelledEmbeddings, model, tau, device, **options
 
 def _hl_params(h: HiLander) -> str:
     band = f" of {min(h.agreement_):g}-{max(h.agreement_):g}" if h.agreement_ else ""
-    return f"tau={h.tau_:g}{band}, k=10, {len(h.levels_)} levels"
+    floor = f", floor {h.join_floor_:g}" if h.join_floor_ is not None else ""
+    return f"tau={h.tau_:g}{band}{floor}, k=10, {len(h.levels_)} levels"
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
@@ -123,7 +127,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     ``fold_models``: a folder where each fold's trained weights are kept and, on a later run with the same data,
     partition and recipe, reused (training is nearly all of the time: about 10 minutes a fold on 2 cores)."""
     from ..learn import recipe
-    from ..clustering.training import curve_json, tau_scores, train
+    from ..clustering.training import curve_json, learn_join_floor, tau_scores, train
 
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
@@ -140,9 +144,12 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
             if progress else None
         trained = _fold_model(fold_models, data_dir, mode, seed, folds, f, part, cfg,
                               lambda: train(tuning.x, tuning.labels, cfg, progress=step))
-        rows, hl, searched = score_methods(test, tuning, trained.model, trained.tau, mode, device)
+        # Fold models kept from before the floor existed get it from the same training people.
+        floor = trained.join_floor if trained.join_floor is not None else \
+            learn_join_floor(tuning.x, tuning.labels, seed=cfg.seed)
+        rows, hl, searched = score_methods(test, tuning, trained.model, trained.tau, mode, device, floor)
         per_fold.append({"labels": sorted(str(v) for v in part), "items": int(len(test.labels)),
-                         "tau": trained.tau, "train_seconds": trained.seconds, "rows": rows,
+                         "tau": trained.tau, "join_floor": floor, "train_seconds": trained.seconds, "rows": rows,
                          "purity_vs_average_linkage": purity_check(test, hl),
                          "tau_search": tau_search_check(test, trained.model, trained.tau, searched, device),
                          "tau_curve_validation": curve_json(trained.tau_scores),
@@ -192,10 +199,12 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
             return TrainResult(model=model, tau=float(card["tau"]), seconds=float(card["train_seconds"]),
                                tau_scores={float(t): m for t, m in card["tau_scores"].items()},
                                fold_scores=[{float(t): m for t, m in curve.items()}
-                                            for curve in card.get("fold_tau_scores", [])])
+                                            for curve in card.get("fold_tau_scores", [])],
+                               join_floor=card.get("join_floor"))
     trained = trainer()
     Path(folder).mkdir(parents=True, exist_ok=True)
-    save_weights(trained.model, path, {"trained_for": what, "tau": trained.tau, "train_seconds": trained.seconds,
+    save_weights(trained.model, path, {"trained_for": what, "tau": trained.tau, "join_floor": trained.join_floor,
+                                       "train_seconds": trained.seconds,
                                        "tau_scores": {f"{t:g}": m for t, m in trained.tau_scores.items()},
                                        "fold_tau_scores": [curve_json(curve) for curve in trained.fold_scores]})
     return trained

@@ -156,6 +156,7 @@ class TrainResult:
     validation_labels: list = field(default_factory=list)
     folds: list = field(default_factory=list)  # the cross-validation folds of labels
     fold_scores: list = field(default_factory=list)  # per fold: tau -> metrics of the out-of-fold model
+    join_floor: float | None = None  # see ``learn_join_floor``
 
 
 def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
@@ -322,7 +323,30 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
     model, losses = fit(x, y, [g for p in predicted for g in p])
     return TrainResult(model, tau, mean[tau], mean, losses, time.monotonic() - start,
                        train_labels=[str(v) for v in names], validation_labels=[str(v) for v in names],
-                       folds=[[str(v) for v in f] for f in folds], fold_scores=scores)
+                       folds=[[str(v) for v in f] for f in folds], fold_scores=scores,
+                       join_floor=learn_join_floor(x, y, seed=cfg.seed))
+
+
+JOIN_FLOOR_GRID = tuple(float(v) for v in np.round(np.arange(0.05, 0.99, 0.01), 2))
+JOIN_FLOOR_ITEMS = 5000  # average linkage needs all pairwise distances: larger sets are subsampled by identity
+
+
+def learn_join_floor(x: np.ndarray, y: np.ndarray, grid=JOIN_FLOOR_GRID, seed: int = 0) -> float:
+    """The mean similarity at which average linkage (cosine) groups the labelled people best (pairwise +
+    BCubed F): Hi-LANDER holds its joins above level 0 to it (``HiLander.join_floor``). One tree, cut at every
+    value of the grid."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    x, y = l2_normalise(np.asarray(x, np.float32)), np.asarray(y)
+    if len(y) > JOIN_FLOOR_ITEMS:  # whole identities, so each keeps all its photos
+        names = np.random.default_rng(seed).permutation(np.unique(y))
+        counts = np.array([np.sum(y == n) for n in names])
+        keep = np.isin(y, names[:max(2, int(np.searchsorted(np.cumsum(counts), JOIN_FLOOR_ITEMS)))])
+        x, y = x[keep], y[keep]
+    tree = linkage(x.astype(np.float64), method="average", metric="cosine")
+    scores = [(lambda m: m["fp"] + m["fb"])(evaluate(y, fcluster(tree, 1.0 - floor, criterion="distance")))
+              for floor in grid]
+    return float(grid[int(np.argmax(scores))])
 
 
 def pick_tau(fold_scores: list[dict[float, dict]]) -> float:

@@ -2,12 +2,14 @@ import numpy as np
 import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
-from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, decode, load_weights, peak_forest,
-                                              roots_of, save_weights, tau_band)
+from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, decode, group_similarity,
+                                              load_weights, next_nodes, peak_forest, roots_of, save_weights, tau_band)
+from photo_grouper.clustering.knn import l2_normalise
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.clustering.training import (
     TrainConfig,
     ground_truth_levels,
+    learn_join_floor,
     pick_tau,
     predicted_levels,
     train,
@@ -360,3 +362,49 @@ def test_link_rules_count_links_above_max_of_tau_and_the_floor(trained, monkeypa
     h = HiLander(model=trained.model, tau=tau, tau_search=False, link_check=True, evidence_merge=True,
                  evidence_floor=floor).fit(x)
     assert seen == [boundary] and h.tau_ == tau
+
+
+def test_group_similarity_is_the_mean_similarity_between_the_groups_members():
+    x = l2_normalise(np.random.default_rng(3).standard_normal((9, 8)).astype(np.float32))
+    node_of_item = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    nodes = next_nodes(x, node_of_item, np.array([0, 3, 5]))
+    edges = np.array([[0, 1, 2, 0], [1, 2, 0, 0]])
+    by_hand = [(x[node_of_item == a] @ x[node_of_item == b].T).mean() for a, b in edges.T]
+    np.testing.assert_allclose(group_similarity(nodes, edges), by_hand, atol=1e-5)
+
+
+def test_learned_join_floor_is_where_average_linkage_parts_the_people():
+    rng = np.random.default_rng(0)
+    centres = l2_normalise(rng.standard_normal((3, 16)).astype(np.float32))
+    y = np.repeat(np.arange(3), 6)
+    x = l2_normalise(centres[y] + 0.05 * rng.standard_normal((18, 16)).astype(np.float32))
+    across = max((x[y == a] @ x[y == b].T).mean() for a in range(3) for b in range(a + 1, 3))
+    # The lowest floor of the grid that keeps the people apart: just above their mean similarity to each other.
+    assert across < learn_join_floor(x, y) <= across + 0.0101
+
+
+def test_join_floor_holds_joins_above_level_0(trained, tmp_path):
+    x, _ = _identities(40, seed=7, spread=0.8)  # spread enough that level 0 leaves people in pieces
+    free = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=None).fit(x)
+    assert len(free.levels_) > 1  # upper levels join groups when nothing holds them
+    shut = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01).fit(x)
+    assert len(shut.levels_) == 1 and np.array_equal(shut.levels_[0], free.levels_[0])  # level 0 is not held
+
+    xn = l2_normalise(x)
+    floor = 0.5
+    held = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=floor).fit(x)
+    assert len(held.levels_) > 1
+    for fine, coarse in zip(held.levels_, held.levels_[1:]):
+        for g in np.unique(coarse):
+            parts = np.unique(fine[coarse == g])
+            if len(parts) > 1:  # each part joined through a link to another part that passes the floor
+                for a in parts:
+                    assert max((xn[fine == a] @ xn[fine == b].T).mean() for b in parts if b != a) >= floor - 1e-5
+
+    # "trained" (the default) takes the floor from the weights' card; a card without one holds nothing.
+    for card_floor, levels in ((1.01, 1), (None, len(free.levels_))):
+        path = tmp_path / f"w{card_floor}.pt"
+        save_weights(trained.model, path, {"tau": trained.tau, "join_floor": card_floor})
+        h = HiLander(weights=path, early_stop=False).fit(x)
+        assert h.join_floor_ == card_floor and len(h.levels_) == levels
+    assert 0 < trained.join_floor < 1  # training learns one
