@@ -138,3 +138,18 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
     # Without --folds the option has nothing to keep.
     assert main(["bench", str(pets_data), "--mode", "species", "--fold-models", str(models), "--quiet"]) == 1
     assert "add --folds N" in capsys.readouterr().err
+
+
+def test_shipped_species_card_holds_the_join_floor_of_its_training_breeds(pets_data, private_cache):
+    import numpy as np
+
+    from photo_grouper.clustering.hilander import default_weights, load_weights
+    from photo_grouper.clustering.training import learn_join_floor
+    from photo_grouper.labelled import embed_labelled
+    from photo_grouper.vision import EncoderSpec
+
+    _, card = load_weights(default_weights("species"))
+    data = embed_labelled(pets_data, EncoderSpec.of("species"))
+    keep = np.isin(data.labels, card["train_labels"])
+    assert keep.sum() == card["items"]
+    assert card["join_floor"] == learn_join_floor(data.x[keep], data.labels[keep], seed=card["config"]["seed"])
