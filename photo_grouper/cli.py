@@ -198,7 +198,8 @@ def cmd_train(args) -> int:
     v = card["validation"]
     print(f"trained on {len(card['train_labels'])} labels ({card['items']} items), tau {card['tau']} chosen by "
           f"{len(card['folds'])}-fold cross-validation over the labels: "
-          f"Fp {v['fp']:.3f}, Fb {v['fb']:.3f}, NMI {v['nmi']:.3f}; {card['train_seconds']:.0f} s")
+          f"Fp {v['fp']:.3f}, Fb {v['fb']:.3f}, NMI {v['nmi']:.3f}; join floor {card['join_floor']:g} learned from "
+          f"the same labels; {card['train_seconds']:.0f} s")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     return EXIT_OK
 

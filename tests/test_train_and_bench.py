@@ -18,8 +18,9 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     weights = tmp_path / "species.pt"
     assert main(["train", str(pets_data), "--mode", "species", "--out", str(weights), "--holdout", "0.5",
                  "--epochs", "4", "--episodes", "4", "--ensemble", "1", "--quiet"]) == 0
-    assert "tau" in capsys.readouterr().out
+    printed = capsys.readouterr().out
     card = json.loads(weights.with_suffix(".json").read_text())
+    assert f"tau {card['tau']}" in printed and f"join floor {card['join_floor']:g}" in printed
     assert len(card["held_out_labels"]) == 10
     assert not set(card["held_out_labels"]) & set(card["train_labels"] + card["validation_labels"])
     assert card["encoder"].startswith("species:") and 0 < card["tau"] < 1
