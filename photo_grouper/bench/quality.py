@@ -114,7 +114,7 @@ def _variant(label: str, test: LabelledEmbeddings, model, tau, device, **options
 
 def _hl_params(h: HiLander) -> str:
     band = f" of {min(h.agreement_):g}-{max(h.agreement_):g}" if h.agreement_ else ""
-    floor = f", floor {h.join_floor_:g}" if h.join_floor_ is not None else ""
+    floor = f", floor={h.join_floor_:g}" if h.join_floor_ is not None else ""
     return f"tau={h.tau_:g}{band}{floor}, k=10, {len(h.levels_)} levels"
 
 
