@@ -289,9 +289,10 @@ def group_similarity(nodes: dict, edge_index: np.ndarray) -> np.ndarray:
     src, dst = edge_index
     c, t = nodes["centres"], nodes["tightness"]
     out = np.empty(src.shape[0], dtype=np.float32)
-    for start in range(0, src.shape[0], 1 << 20):
-        a, b = src[start:start + (1 << 20)], dst[start:start + (1 << 20)]
-        out[start:start + (1 << 20)] = np.einsum("ij,ij->i", c[a], c[b]) * t[a] * t[b]
+    step = 1 << 20  # links at a time: bounded memory at a million photos
+    for start in range(0, src.shape[0], step):
+        a, b = src[start:start + step], dst[start:start + step]
+        out[start:start + step] = np.einsum("ij,ij->i", c[a], c[b]) * t[a] * t[b]
     return out
 
 
