@@ -95,7 +95,7 @@ class HiLander:
     linkage groups them best; None: no floor). On their summary features the upper levels joined whole
     look-alike people whose photos average linkage keeps apart (mean similarity 0.87-0.90 against a learned 0.92;
     pieces of one person: 0.96); judged on partitions not used to find it (docs/hilander-ablation.md, "Upper-level
-    joins held to the training people's average-linkage floor").
+    joins held to the training people's average-linkage floor"). The opt-in merge level is held to it too.
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
@@ -258,7 +258,7 @@ class HiLander:
         if self.evidence_merge and evidence is not None and levels:
             t0 = time.perf_counter()
             top = levels[-1]
-            merged = evidence.merge(top.labels)
+            merged = evidence.merge(top.labels, x, self.join_floor_)
             if merged.max() < top.labels.max():
                 # Each merged group is represented by the peak of its largest part.
                 sizes = np.bincount(top.labels)
@@ -344,15 +344,21 @@ class LinkEvidence:
             out[found] = sums[at[found]]
         return out
 
-    def merge(self, labels: np.ndarray) -> np.ndarray:
+    def merge(self, labels: np.ndarray, x: np.ndarray | None = None, floor: float | None = None) -> np.ndarray:
         """Groups joined greedily while a join raises ``agreement``: the pair whose first-level links between them
         sum highest is joined first, and sums add up as groups join (a group's sum with a third is its parts'),
         so a chain of positive pairs does not pull in a group that the joined whole's links speak against.
+        With ``floor`` (and the items' unit vectors ``x``), a join also needs the mean similarity between the two
+        groups' items to reach it, as every join above level 0 does (``HiLander.join_floor``).
         Returns the merged group (0..m'-1) of each of ``labels``' groups."""
         import heapq
 
         g = int(labels.max()) + 1
         keys, sums = self._pair_sums(labels, g)
+        if floor is not None:  # each group's vector sum and size, updated as groups join
+            vectors = np.zeros((g, x.shape[1]))
+            np.add.at(vectors, labels, x)
+            sizes = np.bincount(labels, minlength=g).astype(float)
         adjacent: list[dict[int, float]] = [{} for _ in range(g)]
         heap = []
         for key, total in zip(keys.tolist(), sums.tolist()):
@@ -367,7 +373,12 @@ class LinkEvidence:
             neg, i, j = heapq.heappop(heap)
             if owner[i] != i or owner[j] != j or adjacent[i].get(j) != -neg:
                 continue  # stale: one side has joined another, or the sum has changed since
+            if floor is not None and vectors[i] @ vectors[j] < floor * sizes[i] * sizes[j]:
+                continue  # the links speak for it, the photos' mean similarity does not
             big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
+            if floor is not None:
+                vectors[big] += vectors[small]
+                sizes[big] += sizes[small]
             for other, total in adjacent[small].items():
                 if other == big:
                     continue

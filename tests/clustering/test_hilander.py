@@ -261,6 +261,17 @@ def test_evidence_merge_joins_greedily_while_agreement_rises():
     assert e.merge(np.array([0, 1, 2, 3])).tolist() == [0, 0, 0, 0]
 
 
+def test_evidence_merge_is_held_to_the_join_floor():
+    # Items 0 and 1 are alike (cosine 0.8), item 2 is apart from both (0 and 0.6): the links speak for every join.
+    x = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 1.0, 0.0]])
+    e = _evidence({(0, 1): 4.0, (1, 2): 3.0, (0, 2): 1.0})
+    labels = np.array([0, 1, 2])
+    assert e.merge(labels).tolist() == [0, 0, 0]
+    assert e.merge(labels, x, 0.5).tolist() == [0, 0, 1]  # 0-1 join (0.8); the whole and 2 average 0.3
+    assert e.merge(labels, x, 0.9).tolist() == [0, 1, 2]
+    assert e.merge(labels, x, 0.25).tolist() == [0, 0, 0]
+
+
 def test_decode_keeps_only_allowed_links():
     x = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]] + 0.01 * np.arange(4)[:, None]
     g, _ = build_level_graph(x, x, 2)
