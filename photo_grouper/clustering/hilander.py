@@ -62,15 +62,20 @@ class Level:
     edges_added: int
 
 
+def group_sums(x: np.ndarray, group_of_item: np.ndarray, m: int) -> np.ndarray:
+    """(m, d) float64 sum of each group's items."""
+    sums = torch.zeros((m, x.shape[1]), dtype=torch.float64)
+    index = torch.from_numpy(np.ascontiguousarray(group_of_item, dtype=np.int64))
+    for start in range(0, x.shape[0], 1 << 16):  # a slice at a time (np.add.at took 1.7 s at 100,000)
+        sums.index_add_(0, index[start:start + (1 << 16)], torch.from_numpy(x[start:start + (1 << 16)]).double())
+    return sums.numpy()
+
+
 def next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> dict[str, np.ndarray]:
     """Supernodes: the peak's own feature, the members' mean level-0 feature (normalised), how many members, and
     how tight they are (mean similarity to their mean)."""
     m = peak_item.shape[0]
-    sums = torch.zeros((m, x.shape[1]), dtype=torch.float64)
-    index = torch.from_numpy(np.ascontiguousarray(node_of_item, dtype=np.int64))
-    for start in range(0, x.shape[0], 1 << 16):  # float64 sums, a slice at a time (np.add.at took 1.7 s at 100,000)
-        sums.index_add_(0, index[start:start + (1 << 16)], torch.from_numpy(x[start:start + (1 << 16)]).double())
-    sums = sums.numpy()
+    sums = group_sums(x, node_of_item, m)
     sizes = np.bincount(node_of_item, minlength=m).astype(np.float32)
     norms = np.linalg.norm(sums, axis=1)
     return {"features": x[peak_item], "centres": l2_normalise(sums.astype(np.float32)), "sizes": sizes,
@@ -356,8 +361,7 @@ class LinkEvidence:
         g = int(labels.max()) + 1
         keys, sums = self._pair_sums(labels, g)
         if floor is not None:  # each group's vector sum and size, updated as groups join
-            vectors = np.zeros((g, x.shape[1]))
-            np.add.at(vectors, labels, x)
+            vectors = group_sums(x, labels, g)
             sizes = np.bincount(labels, minlength=g).astype(float)
         adjacent: list[dict[int, float]] = [{} for _ in range(g)]
         heap = []
