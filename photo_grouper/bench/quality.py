@@ -230,9 +230,9 @@ def _merge_params(params: list[str]) -> str:
 def tau_search_check(test: LabelledEmbeddings, model, tau, searched: HiLander, device=None) -> dict:
     """What the per-library search (``searched``, a run with ``tau_search``) kept and the part of the band its
     climb scored, and the whole band scored as well: whether the climb kept the band's best (it can stop at a
-    local best)."""
-    whole = HiLander(model=model, tau=tau, tau_candidates=tau_band(searched.trained_tau_), device=device
-                     ).fit(test.x) if searched.agreement_ else None
+    local best). The band is built with the search's own join floor, so the two score the same hierarchies."""
+    whole = HiLander(model=model, tau=tau, tau_candidates=tau_band(searched.trained_tau_), device=device,
+                     join_floor=searched.join_floor_).fit(test.x) if searched.agreement_ else None
     return {"kept": searched.tau_, "climb": {f"{t:g}": a for t, a in searched.agreement_.items()},
             "band": {f"{t:g}": a for t, a in whole.agreement_.items()} if whole else {},
             "band_best": whole.tau_ if whole else searched.tau_}

@@ -340,8 +340,9 @@ def learn_join_floor(x: np.ndarray, y: np.ndarray, grid=JOIN_FLOOR_GRID, seed: i
 
     x, y = l2_normalise(np.asarray(x, np.float32)), np.asarray(y)
     if len(y) > JOIN_FLOOR_ITEMS:  # whole identities, so each keeps all its photos
-        names = np.random.default_rng(seed).permutation(np.unique(y))
-        counts = np.array([np.sum(y == n) for n in names])
+        names, counts = np.unique(y, return_counts=True)
+        order = np.random.default_rng(seed).permutation(names.size)
+        names, counts = names[order], counts[order]
         keep = np.isin(y, names[:max(2, int(np.searchsorted(np.cumsum(counts), JOIN_FLOOR_ITEMS)))])
         x, y = x[keep], y[keep]
     tree = linkage(x.astype(np.float64), method="average", metric="cosine")
