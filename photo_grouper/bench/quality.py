@@ -83,7 +83,10 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     rules = not (hl.link_check and hl.evidence_merge)
     rows.append(_variant("hi-lander (link rules)" if rules else "hi-lander (no link rules)", test, model, tau,
                          device, link_check=rules, evidence_merge=rules, join_floor=join_floor)[0])
-    if join_floor is not None:  # the default before 2026-11-30: upper-level joins not held to the floor
+    if hl.evidence_merge_:  # the default before the merge was (2026-11-30)
+        rows.append(_variant("hi-lander (no merge)", test, model, tau, device, join_floor=join_floor,
+                             evidence_merge=False)[0])
+    if join_floor is not None:  # the default before 2026-11-30: upper-level joins not held to the floor, no merge
         rows.append(_variant("hi-lander (no join floor)", test, model, tau, device)[0])
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
@@ -115,7 +118,8 @@ def _variant(label: str, test: LabelledEmbeddings, model, tau, device, **options
 def _hl_params(h: HiLander) -> str:
     band = f" of {min(h.agreement_):g}-{max(h.agreement_):g}" if h.agreement_ else ""
     floor = f", floor={h.join_floor_:g}" if h.join_floor_ is not None else ""
-    return f"tau={h.tau_:g}{band}{floor}, k=10, {len(h.levels_)} levels"
+    merge = ", merge" if h.evidence_merge_ else ""
+    return f"tau={h.tau_:g}{band}{floor}{merge}, k=10, {len(h.levels_)} levels"
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,

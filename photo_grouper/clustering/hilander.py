@@ -91,22 +91,26 @@ class HiLander:
     ``levels_`` (one partition per level, finest first), ``tau_`` (the tau it used; ``trained_tau_``: the one it
     started from, ``agreement_``: the candidates it scored), ``peaks_``
     (representative item of each cluster, per level) and ``parents_`` (for each level but the last, the cluster of
-    the next level that contains each cluster). No labels are needed. ``link_check`` and ``evidence_merge`` (off by
-    default) let the first level's links arbitrate joins of groups (``LinkEvidence``); a link speaks for a join
-    only above max(tau, ``evidence_floor``), so a low tau does not count links the model thinks more likely wrong.
+    the next level that contains each cluster). No labels are needed. ``link_check`` and ``evidence_merge`` let
+    the first level's links arbitrate joins of groups (``LinkEvidence``); a link speaks for a join only above
+    max(tau, ``evidence_floor``), so a low tau does not count links the model thinks more likely wrong.
+    ``evidence_merge`` (None: on whenever there is a join floor, which holds it; ``evidence_merge_`` says what ran)
+    adds a last level that joins the top groups while those links speak for it: people the upper levels' GNN left
+    in pieces. Unheld by a floor it joined look-alikes; held, it was judged on partitions not used to find it
+    (docs/hilander-ablation.md, "The evidence merge on by default"). ``link_check`` stays opt-in.
 
     ``join_floor``: above level 0 a link joins two groups only if the mean similarity between their members is at
     least this ("trained": the weights card's, learned from the training people as the threshold at which average
     linkage groups them best; None: no floor). On their summary features the upper levels joined whole
     look-alike people whose photos average linkage keeps apart (mean similarity 0.87-0.90 against a learned 0.92;
     pieces of one person: 0.96); judged on partitions not used to find it (docs/hilander-ablation.md, "Upper-level
-    joins held to the training people's average-linkage floor"). The opt-in merge level is held to it too.
+    joins held to the training people's average-linkage floor"). The merge level is held to it too.
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
-                 evidence_merge: bool = False, evidence_floor: float = 0.5,
+                 evidence_merge: bool | None = None, evidence_floor: float = 0.5,
                  join_floor: float | str | None = "trained"):
         self.k = k
         self.tau = tau
@@ -147,6 +151,7 @@ class HiLander:
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
         model, tau, self.join_floor_ = self._load()
+        self.evidence_merge_ = self.join_floor_ is not None if self.evidence_merge is None else self.evidence_merge
         device = choose_device(self.device)
         model = model.to(device).eval()
         self.trained_tau_ = tau
@@ -237,7 +242,7 @@ class HiLander:
             graph, prob, dens, times = first if depth == 0 and first is not None \
                 else self._predict_level(model, device, nodes)
             t3 = time.perf_counter()
-            if depth == 0 and (self.link_check or self.evidence_merge):
+            if depth == 0 and (self.link_check or self.evidence_merge_):
                 evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))
             allowed = evidence.allows(node_of_item, graph.edge_index.cpu().numpy()) \
                 if self.link_check and depth > 0 else None
@@ -260,7 +265,7 @@ class HiLander:
             if stop:
                 break
             prev_added = added
-        if self.evidence_merge and evidence is not None and levels:
+        if self.evidence_merge_ and evidence is not None and levels:
             t0 = time.perf_counter()
             top = levels[-1]
             merged = evidence.merge(top.labels, x, self.join_floor_)

@@ -249,12 +249,13 @@ def _predicted_episodes(model, x, y, cfg: TrainConfig, rng: np.random.Generator)
 def tau_scores(model, x, y, cfg: TrainConfig, focus=None, join_floor: float | None = None) -> dict[float, dict]:
     """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``; with ``focus``
     (labels), of those labels' items only, clustered among all (``evaluate_among``). Cross-validation scores
-    without a join floor: that is how the floor was judged (choosing tau with it was not measured)."""
+    without a join floor and without the evidence merge: that is how both were judged."""
     def score(pred):
         return evaluate(y, pred) if focus is None else evaluate_among(y, pred, focus)
 
     return {float(tau): score(HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu",
-                                       tau_search=False, join_floor=join_floor).fit_predict(x))
+                                       tau_search=False, join_floor=join_floor, evidence_merge=False
+                                       ).fit_predict(x))
             for tau in cfg.tau_grid}
 
 

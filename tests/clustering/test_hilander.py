@@ -419,3 +419,38 @@ def test_join_floor_holds_joins_above_level_0(trained, tmp_path):
         h = HiLander(weights=path, early_stop=False).fit(x)
         assert h.join_floor_ == card_floor and len(h.levels_) == levels
     assert 0 < trained.join_floor < 1  # training learns one
+
+
+def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained, monkeypatch):
+    import photo_grouper.clustering.hilander as hilander
+
+    calls = []
+    real_merge = hilander.LinkEvidence.merge
+
+    def recording(self, labels, x=None, floor=None):
+        calls.append(floor)
+        return real_merge(self, labels, x, floor)
+
+    monkeypatch.setattr(hilander.LinkEvidence, "merge", recording)
+    x, _ = _identities(40, seed=7)
+    bare = HiLander(model=trained.model, tau=0.7, join_floor=0.5, evidence_merge=False).fit(x)
+    assert not bare.evidence_merge_ and calls == []
+    merged = HiLander(model=trained.model, tau=0.7, join_floor=0.5).fit(x)
+    assert merged.evidence_merge_ and calls == [0.5]  # on by default, held to the floor
+    # No floor (a model without a card, or join_floor=None): no merge unless asked for, as it joined look-alikes.
+    assert not HiLander(model=trained.model, tau=0.7, join_floor=None).fit(x).evidence_merge_ and calls == [0.5]
+    assert HiLander(model=trained.model, tau=0.7, join_floor=None, evidence_merge=True).fit(x).evidence_merge_
+    assert calls == [0.5, None]
+
+    # Where the merge joins groups, it is one level more on top of the same climb.
+    def join_first_two(self, labels, x=None, floor=None):
+        top = np.arange(labels.max() + 1)
+        top[top == 1] = 0
+        return np.unique(top, return_inverse=True)[1]
+
+    monkeypatch.setattr(hilander.LinkEvidence, "merge", join_first_two)
+    joined = HiLander(model=trained.model, tau=0.7, join_floor=0.5).fit(x)
+    assert len(joined.levels_) == len(bare.levels_) + 1
+    assert all(np.array_equal(a, b) for a, b in zip(bare.levels_, joined.levels_))
+    assert joined.labels_.max() == bare.labels_.max() - 1
+    assert np.array_equal(joined.parents_[-1], join_first_two(None, bare.labels_))
