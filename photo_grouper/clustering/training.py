@@ -137,6 +137,10 @@ class TrainConfig:
     # flat curves of small folds from choosing very low taus, but failed its tests on fresh partitions
     # (docs/hilander-ablation.md, row 31), so it is not the default.
     validation: str = "alone"  # one of VALIDATIONS
+    # Score each validation fold as the default Hi-LANDER runs: with a join floor learned from that fold's training
+    # people, and the evidence merge. Since 2026-11-30 (docs/hilander-ablation.md, "Tau chosen as the model is
+    # used"): without them cross-validation chose taus too low for faces (0.6-0.75 where 0.85-0.9 did better).
+    validate_as_used: bool = True
     predicted_episodes: int = 0  # per fold: levels built by a model that never saw the fold (0: one stage only)
     predicted_taus: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9)  # the tau each such episode decodes with
 
@@ -246,15 +250,16 @@ def _predicted_episodes(model, x, y, cfg: TrainConfig, rng: np.random.Generator)
     return graphs
 
 
-def tau_scores(model, x, y, cfg: TrainConfig, focus=None, join_floor: float | None = None) -> dict[float, dict]:
+def tau_scores(model, x, y, cfg: TrainConfig, focus=None, join_floor: float | None = None,
+               evidence_merge: bool = False) -> dict[float, dict]:
     """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``; with ``focus``
-    (labels), of those labels' items only, clustered among all (``evaluate_among``). Cross-validation scores
-    without a join floor and without the evidence merge: that is how both were judged."""
+    (labels), of those labels' items only, clustered among all (``evaluate_among``); with the given join floor
+    and evidence merge (see ``validation_scores``)."""
     def score(pred):
         return evaluate(y, pred) if focus is None else evaluate_among(y, pred, focus)
 
     return {float(tau): score(HiLander(k=cfg.infer_k, tau=float(tau), model=model, device="cpu",
-                                       tau_search=False, join_floor=join_floor, evidence_merge=False
+                                       tau_search=False, join_floor=join_floor, evidence_merge=evidence_merge
                                        ).fit_predict(x))
             for tau in cfg.tau_grid}
 
@@ -265,11 +270,16 @@ def curve_json(curve: dict[float, dict]) -> dict[str, dict]:
 
 
 def validation_scores(model, x, y, val: np.ndarray, cfg: TrainConfig) -> dict[float, dict]:
-    """The tau curve of one cross-validation fold (``val``: its items) as ``cfg.validation`` says."""
+    """The tau curve of one cross-validation fold (``val``: its items) as ``cfg.validation`` says; with
+    ``cfg.validate_as_used``, decoded as the default runs (a join floor learned from the fold's training people,
+    and the evidence merge)."""
+    used = {}
+    if cfg.validate_as_used:
+        used = {"join_floor": learn_join_floor(x[~val], y[~val], seed=cfg.seed), "evidence_merge": True}
     if cfg.validation == "alone":
-        return tau_scores(model, x[val], y[val], cfg)
+        return tau_scores(model, x[val], y[val], cfg, **used)
     if cfg.validation == "with_training":
-        return tau_scores(model, x, y, cfg, focus=np.unique(y[val]))
+        return tau_scores(model, x, y, cfg, focus=np.unique(y[val]), **used)
     raise ValueError(f"unknown validation {cfg.validation!r}: one of {', '.join(VALIDATIONS)}")
 
 

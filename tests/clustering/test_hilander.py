@@ -454,3 +454,19 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     assert all(np.array_equal(a, b) for a, b in zip(bare.levels_, joined.levels_))
     assert joined.labels_.max() == bare.labels_.max() - 1
     assert np.array_equal(joined.parents_[-1], join_first_two(None, bare.labels_))
+
+
+@pytest.mark.parametrize("validation", ["alone", "with_training"])
+def test_validation_folds_are_scored_as_the_default_runs(monkeypatch, validation):
+    import photo_grouper.clustering.training as training
+
+    seen = []
+    monkeypatch.setattr(training, "tau_scores", lambda model, x, y, cfg, focus=None, **used: seen.append(
+        (len(y), used)) or {})
+    x, y = _identities(12, seed=2)
+    val = np.isin(y, [0, 1, 2, 3])
+    training.validation_scores(None, x, y, val, TrainConfig(validation=validation))
+    floor = learn_join_floor(x[~val], y[~val], seed=0)  # learned from the fold's training people only
+    assert seen == [(val.sum() if validation == "alone" else len(y), {"join_floor": floor, "evidence_merge": True})]
+    training.validation_scores(None, x, y, val, TrainConfig(validation=validation, validate_as_used=False))
+    assert seen[-1][1] == {}
