@@ -80,7 +80,7 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     rows.append(row)
     searched = other if search else hl
     # The link rules (check and merge, docs/hilander-ablation.md), set the other way than the default, to compare.
-    rules = not (hl.link_check and hl.evidence_merge)
+    rules = not (hl.link_check and hl.evidence_merge_)
     rows.append(_variant("hi-lander (link rules)" if rules else "hi-lander (no link rules)", test, model, tau,
                          device, link_check=rules, evidence_merge=rules, join_floor=join_floor)[0])
     if hl.evidence_merge_:  # the default before the merge was (2026-11-30)
