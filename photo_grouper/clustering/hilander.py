@@ -359,16 +359,23 @@ class LinkEvidence:
         sum highest is joined first, and sums add up as groups join (a group's sum with a third is its parts'),
         so a chain of positive pairs does not pull in a group that the joined whole's links speak against.
         With ``floor`` (and the items' unit vectors ``x``), a join also needs the mean similarity between the two
-        groups' items to reach it, as every join above level 0 does (``HiLander.join_floor``).
+        groups' items to reach it, as every join above level 0 does (``HiLander.join_floor``); a pair held back
+        by it is tried again when either side grows.
         Returns the merged group (0..m'-1) of each of ``labels``' groups."""
         import heapq
 
         g = int(labels.max()) + 1
         keys, sums = self._pair_sums(labels, g)
+        # Only a group in some positive pair can join: a group's sum with a joined whole is its parts' sums, so
+        # one with no positive pair never gets one. Pairs touching such a group are left out (exact).
+        active = np.zeros(g, dtype=bool)
+        active[keys[sums > 0] // g] = active[keys[sums > 0] % g] = True
+        both = active[keys // g] & active[keys % g]
+        keys, sums = keys[both], sums[both]
         if floor is not None:  # each group's vector sum and size, updated as groups join
             vectors = group_sums(x, labels, g)
             sizes = np.bincount(labels, minlength=g).astype(float)
-        adjacent: list[dict[int, float]] = [{} for _ in range(g)]
+        adjacent: dict[int, dict[int, float]] = {i: {} for i in np.flatnonzero(active).tolist()}
         heap = []
         for key, total in zip(keys.tolist(), sums.tolist()):
             i, j = divmod(key, g)
@@ -377,13 +384,16 @@ class LinkEvidence:
                 heap.append((-total, i, j))
         heapq.heapify(heap)
         owner = np.arange(g)  # each group's current merged group (a root of itself)
-        members = {i: [i] for i in range(g)}
+        members = {i: [i] for i in adjacent}
+        held: dict[int, set[int]] = {}  # each group's partners held back by the floor
         while heap:
             neg, i, j = heapq.heappop(heap)
             if owner[i] != i or owner[j] != j or adjacent[i].get(j) != -neg:
                 continue  # stale: one side has joined another, or the sum has changed since
             if floor is not None and vectors[i] @ vectors[j] < floor * sizes[i] * sizes[j]:
-                continue  # the links speak for it, the photos' mean similarity does not
+                held.setdefault(i, set()).add(j)  # the links speak for it, the photos' mean similarity does not
+                held.setdefault(j, set()).add(i)
+                continue
             big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
             if floor is not None:
                 vectors[big] += vectors[small]
@@ -400,6 +410,11 @@ class LinkEvidence:
             adjacent[small] = {}
             owner[members[small]] = big
             members[big] += members.pop(small)
+            # The whole's mean similarity differs from its parts': pairs held back by the floor are tried again.
+            for other in {int(owner[o]) for o in held.pop(big, set()) | held.pop(small, set())} - {big}:
+                total = adjacent[big].get(other, 0.0)
+                if total > 0:
+                    heapq.heappush(heap, (-total, min(big, other), max(big, other)))
         _, merged = np.unique(owner, return_inverse=True)
         return merged
 

@@ -261,6 +261,43 @@ def test_evidence_merge_joins_greedily_while_agreement_rises():
     assert e.merge(np.array([0, 1, 2, 3])).tolist() == [0, 0, 0, 0]
 
 
+def _greedy_merge(e: LinkEvidence, labels: np.ndarray, x=None, floor=None) -> list[frozenset]:
+    """The merge spelt out: join the pair of current groups whose links sum highest (and > 0), among the pairs
+    whose items' mean similarity reaches the floor, until none is left (slow, for small cases)."""
+    groups = [frozenset(np.flatnonzero(labels == g).tolist()) for g in range(labels.max() + 1)]
+    while True:
+        best = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                total = sum(float(t) for s, d, t in zip(e.src, e.dst, e.terms)
+                            if (s in groups[a] and d in groups[b]) or (s in groups[b] and d in groups[a]))
+                if total <= 0 or (best is not None and total <= best[0]):
+                    continue
+                if floor is not None and (x[list(groups[a])] @ x[list(groups[b])].T).mean() < floor:
+                    continue
+                best = (total, a, b)
+        if best is None:
+            return sorted(groups, key=min)
+        _, a, b = best
+        groups = [g for i, g in enumerate(groups) if i not in (a, b)] + [groups[a] | groups[b]]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_evidence_merge_is_the_greedy_merge_spelt_out(seed):
+    # Random links between 14 items in 10 groups, most of them against a join (as in a large library, where
+    # most groups have no positive pair at all), with and without a floor.
+    rng = np.random.default_rng(seed)
+    pairs = {tuple(sorted(rng.choice(14, 2, replace=False).tolist())) for _ in range(40)}
+    e = _evidence({p: float(rng.normal(-1.0, 2.0)) for p in pairs})
+    labels = np.r_[np.arange(10), rng.integers(0, 10, 4)]
+    x = rng.normal(size=(14, 4))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for floor in (None, -0.2, 0.0, 0.2):
+        merged = e.merge(labels, x, floor)
+        got = sorted((frozenset(np.flatnonzero(merged[labels] == m).tolist()) for m in np.unique(merged)), key=min)
+        assert got == _greedy_merge(e, labels, x, floor)
+
+
 def test_evidence_merge_is_held_to_the_join_floor():
     # Items 0 and 1 are alike (cosine 0.8), item 2 is apart from both (0 and 0.6): the links speak for every join.
     x = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 1.0, 0.0]])
