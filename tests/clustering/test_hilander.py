@@ -284,8 +284,8 @@ def _greedy_merge(e: LinkEvidence, labels: np.ndarray, x=None, floor=None) -> li
 
 @pytest.mark.parametrize("seed", range(12))
 def test_evidence_merge_is_the_greedy_merge_spelt_out(seed):
-    # Random links between 14 items in 10 groups, most of them against a join (as in a large library, where
-    # most groups have no positive pair at all), with and without a floor.
+    # Random links between 14 items in 10 groups, most of them against a join (so some groups have no positive
+    # pair at all, and some pairs are held back by the floor and tried again), with and without a floor.
     rng = np.random.default_rng(seed)
     pairs = {tuple(sorted(rng.choice(14, 2, replace=False).tolist())) for _ in range(40)}
     e = _evidence({p: float(rng.normal(-1.0, 2.0)) for p in pairs})
