@@ -383,11 +383,14 @@ class LinkEvidence:
             if total > 0:
                 heap.append((-total, i, j))
         heapq.heapify(heap)
-        owner = np.arange(g)  # each group's current merged group (a root of itself)
+        # A hot loop at a million photos (hundreds of thousands of pops, most of them stale): plain lists and
+        # local names rather than NumPy scalars.
+        pop, push = heapq.heappop, heapq.heappush
+        owner = list(range(g))  # each group's current merged group (a root of itself)
         members = {i: [i] for i in adjacent}
         held: dict[int, set[int]] = {}  # each group's partners held back by the floor
         while heap:
-            neg, i, j = heapq.heappop(heap)
+            neg, i, j = pop(heap)
             if owner[i] != i or owner[j] != j or adjacent[i].get(j) != -neg:
                 continue  # stale: one side has joined another, or the sum has changed since
             if floor is not None and vectors[i] @ vectors[j] < floor * sizes[i] * sizes[j]:
@@ -398,23 +401,27 @@ class LinkEvidence:
             if floor is not None:
                 vectors[big] += vectors[small]
                 sizes[big] += sizes[small]
-            for other, total in adjacent[small].items():
+            near_big = adjacent[big]
+            del near_big[small]
+            for other, total in adjacent.pop(small).items():
                 if other == big:
                     continue
-                new = adjacent[big].get(other, 0.0) + total
-                adjacent[big][other] = adjacent[other][big] = new
-                del adjacent[other][small]
+                new = near_big.get(other, 0.0) + total
+                near_big[other] = new
+                near_other = adjacent[other]
+                near_other[big] = new
+                del near_other[small]
                 if new > 0:
-                    heapq.heappush(heap, (-new, min(big, other), max(big, other)))
-            del adjacent[big][small]
-            adjacent[small] = {}
-            owner[members[small]] = big
-            members[big] += members.pop(small)
+                    push(heap, (-new, big, other) if big < other else (-new, other, big))
+            moved = members.pop(small)
+            for item in moved:
+                owner[item] = big
+            members[big] += moved
             # The whole's mean similarity differs from its parts': pairs held back by the floor are tried again.
-            for other in {int(owner[o]) for o in held.pop(big, set()) | held.pop(small, set())} - {big}:
-                total = adjacent[big].get(other, 0.0)
+            for other in {owner[o] for o in held.pop(big, set()) | held.pop(small, set())} - {big}:
+                total = near_big.get(other, 0.0)
                 if total > 0:
-                    heapq.heappush(heap, (-total, min(big, other), max(big, other)))
+                    push(heap, (-total, big, other) if big < other else (-total, other, big))
         _, merged = np.unique(owner, return_inverse=True)
         return merged
 
