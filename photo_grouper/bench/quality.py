@@ -161,8 +161,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
                          # Diagnostic, nothing is chosen from it: what the tau that cross-validation chose (on
                          # training identities only) costs against the best one in hindsight.
                          "tau_curve_test": curve_json(tau_scores(trained.model, test.x, test.labels, cfg,
-                                                                 join_floor=floor,
-                                                                 evidence_merge=floor is not None))})
+                                                                 join_floor=floor, evidence_merge=None))})
     rows = []
     for first in per_fold[0]["rows"]:
         # By method: folds may stop at different depths, so a finer level's row is kept only where every fold has it.

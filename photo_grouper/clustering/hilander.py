@@ -368,17 +368,17 @@ class LinkEvidence:
         keys, sums = self._pair_sums(labels, g)
         # Only a group in some positive pair can join: a group's sum with a joined whole is its parts' sums, so
         # one with no positive pair never gets one. Pairs touching such a group are left out (exact).
+        lo, hi = np.divmod(keys, g)
         active = np.zeros(g, dtype=bool)
-        active[keys[sums > 0] // g] = active[keys[sums > 0] % g] = True
-        both = active[keys // g] & active[keys % g]
-        keys, sums = keys[both], sums[both]
+        active[lo[sums > 0]] = active[hi[sums > 0]] = True
+        both = active[lo] & active[hi]
+        lo, hi, sums = lo[both], hi[both], sums[both]
         if floor is not None:  # each group's vector sum and size, updated as groups join
             vectors = group_sums(x, labels, g)
             sizes = np.bincount(labels, minlength=g).astype(float)
         adjacent: dict[int, dict[int, float]] = {i: {} for i in np.flatnonzero(active).tolist()}
         heap = []
-        for key, total in zip(keys.tolist(), sums.tolist()):
-            i, j = divmod(key, g)
+        for i, j, total in zip(lo.tolist(), hi.tolist(), sums.tolist()):
             adjacent[i][j] = adjacent[j][i] = total
             if total > 0:
                 heap.append((-total, i, j))

@@ -251,10 +251,10 @@ def _predicted_episodes(model, x, y, cfg: TrainConfig, rng: np.random.Generator)
 
 
 def tau_scores(model, x, y, cfg: TrainConfig, focus=None, join_floor: float | None = None,
-               evidence_merge: bool = False) -> dict[float, dict]:
+               evidence_merge: bool | None = False) -> dict[float, dict]:
     """Metrics of Hi-LANDER with ``model`` on labelled (x, y) at every tau of ``cfg.tau_grid``; with ``focus``
     (labels), of those labels' items only, clustered among all (``evaluate_among``); with the given join floor
-    and evidence merge (see ``validation_scores``)."""
+    and evidence merge (see ``validation_scores``; None: ``HiLander``'s default, on wherever a floor holds it)."""
     def score(pred):
         return evaluate(y, pred) if focus is None else evaluate_among(y, pred, focus)
 
