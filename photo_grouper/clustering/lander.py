@@ -69,7 +69,11 @@ class WeightedMeanConv(MessagePassing):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
-EDGE_CHUNK = 1 << 17  # edges per slice of the edge head at inference
+# Edges per slice of the edge head at inference. On the CPU a slice's activations should stay in cache: 4,096
+# edges (4 MB of 256-wide inputs) ran the faces ensemble on 200,000 photos in 12 s against 26 s for 131,072, with
+# bit-identical output (2 cores; 1.8x on 1). On CUDA large slices keep the device busy (kernel launches).
+EDGE_CHUNK = 1 << 12
+EDGE_CHUNK_CUDA = 1 << 17
 
 
 class Lander(nn.Module):
@@ -118,7 +122,8 @@ class Lander(nn.Module):
         n_edges = g.edge_index.shape[1]
         # Training needs the whole graph for backprop; inference runs the edge head in slices, because its
         # (E, 256) activations would take 10 GB for a million photos at k = 10.
-        step = n_edges if self.training or torch.is_grad_enabled() else EDGE_CHUNK
+        step = n_edges if self.training or torch.is_grad_enabled() else \
+            EDGE_CHUNK_CUDA if h.is_cuda else EDGE_CHUNK
         logits = torch.cat([self._edge_logits(h, g, slice(a, a + step), weight, bias)
                             for a in range(0, n_edges, step)]) if n_edges else h.new_zeros((0, 2))
         return logits, density(logits, g)
