@@ -27,6 +27,22 @@ def test_level_graph_shapes_and_weights():
     assert torch.equal(g.edge_index[0].view(n, 5), torch.from_numpy(knn.indices))
 
 
+def test_first_level_shortcut_gives_the_general_features():
+    # On the first level the features are the centres (the same array), and the three centre products are
+    # computed once; equal arrays that are not the same object take the general path: both must agree exactly.
+    x, _ = _blobs()
+    shortcut, _ = build_level_graph(x, x, 5)
+    general, _ = build_level_graph(x, x.copy(), 5)
+    assert torch.equal(shortcut.edge_attr, general.edge_attr)
+    # and above level 0 the three differ, each in its own column
+    rng = np.random.default_rng(1)
+    centres = l2_normalise(x + 0.3 * rng.standard_normal(x.shape).astype(np.float32))
+    upper, _ = build_level_graph(x, centres, 5)
+    centre_cols = upper.edge_attr[:, -5:-2]
+    assert not torch.equal(centre_cols[:, 0], centre_cols[:, 1])
+    assert not torch.equal(centre_cols[:, 1], centre_cols[:, 2])
+
+
 def test_edge_features_mutual_and_shared_by_hand():
     # Four points on a line: 0 and 1 close, 2 and 3 close.
     x = l2_normalise(np.array([[1, 0.0], [1, 0.1], [0.1, 1], [0, 1]], np.float32))
