@@ -41,6 +41,8 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert len({"hi-lander (link rules)", "hi-lander (no link rules)"} & set(methods)) == 1  # the other setting
     # The card's join floor is used, and the row without it is there to compare.
     assert f"floor={card['join_floor']:g}" in methods["hi-lander"]["params"] and "hi-lander (no join floor)" in methods
+    # The floor on whole trees, set the other way than the default, to compare.
+    assert len({"hi-lander (tree floor)", "hi-lander (no tree floor)"} & set(methods)) == 1
     assert all(0 <= r["fp"] <= 1 and 0 <= r["fb"] <= 1 for r in result["rows"])
     # Even a 4-epoch model groups unseen breeds far better than chance.
     assert methods["hi-lander"]["fb"] > 0.5

@@ -86,6 +86,9 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     if hl.evidence_merge_:  # the default before the merge was (2026-11-30)
         rows.append(_variant("hi-lander (no merge)", test, model, tau, device, join_floor=join_floor,
                              evidence_merge=False)[0])
+    if join_floor is not None:  # the floor on whole trees (docs/hilander-ablation.md), set the other way
+        rows.append(_variant("hi-lander (no tree floor)" if hl.tree_floor_ else "hi-lander (tree floor)", test,
+                             model, tau, device, join_floor=join_floor, tree_floor=not hl.tree_floor_)[0])
     if join_floor is not None:  # the default before 2026-11-30: upper-level joins not held to the floor, no merge
         rows.append(_variant("hi-lander (no join floor)", test, model, tau, device)[0])
     for name, (cls, param, grid) in TUNABLE.items():
@@ -119,7 +122,8 @@ def _hl_params(h: HiLander) -> str:
     band = f" of {min(h.agreement_):g}-{max(h.agreement_):g}" if h.agreement_ else ""
     floor = f", floor={h.join_floor_:g}" if h.join_floor_ is not None else ""
     merge = ", merge" if h.evidence_merge_ else ""
-    return f"tau={h.tau_:g}{band}{floor}{merge}, k=10, {len(h.levels_)} levels"
+    tree = ", tree floor" if h.tree_floor_ else ""
+    return f"tau={h.tau_:g}{band}{floor}{merge}{tree}, k=10, {len(h.levels_)} levels"
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,

@@ -51,6 +51,10 @@ NODES_PER_NEIGHBOUR = 4
 # The per-library tau search builds the upper levels 3-4 times: +30% at 100,000 items, but a million took 870 s
 # with it (the target is 600), so larger libraries keep the trained tau.
 SEARCH_MAX_ITEMS = 300_000
+# The tree floor (HiLander.tree_floor): a join of two sides of at least TREE_MIN_SIDE items each needs their mean
+# similarity to reach the join floor less TREE_SLACK of the floor's distance (1 - floor).
+TREE_MIN_SIDE = 3
+TREE_SLACK = 0.125
 
 
 @dataclass
@@ -105,13 +109,19 @@ class HiLander:
     look-alike people whose photos average linkage keeps apart (mean similarity 0.87-0.90 against a learned 0.92;
     pieces of one person: 0.96); judged on partitions not used to find it (docs/hilander-ablation.md, "Upper-level
     joins held to the training people's average-linkage floor"). The merge level is held to it too.
+
+    ``tree_floor`` (None: on wherever a join floor holds it; ``tree_floor_`` says what ran): at every level, a
+    tree link whose two sides hold at least ``TREE_MIN_SIDE`` items each is cut where the mean similarity
+    between the sides is under the join floor less ``TREE_SLACK`` of its distance (``cut_weak_joins``): level 0
+    hung a person's few photos on a look-alike's by one link, and upper levels joined through chains of links
+    that each pass the floor (docs/hilander-ablation.md, "The floor on whole trees").
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
                  evidence_merge: bool | None = None, evidence_floor: float = 0.5,
-                 join_floor: float | str | None = "trained"):
+                 join_floor: float | str | None = "trained", tree_floor: bool | None = False):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -125,6 +135,7 @@ class HiLander:
         self.evidence_merge = evidence_merge
         self.evidence_floor = evidence_floor
         self.join_floor = join_floor
+        self.tree_floor = tree_floor
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float, float | None]:
         """The model, its tau and the join floor ("trained": the card's, if it has one; a given model has none)."""
@@ -152,6 +163,7 @@ class HiLander:
         x = l2_normalise(np.asarray(X, dtype=np.float32))
         model, tau, self.join_floor_ = self._load()
         self.evidence_merge_ = self.join_floor_ is not None if self.evidence_merge is None else self.evidence_merge
+        self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
         device = choose_device(self.device)
         model = model.to(device).eval()
         self.trained_tau_ = tau
@@ -250,6 +262,11 @@ class HiLander:
                 passes = group_similarity(nodes, graph.edge_index.cpu().numpy()) >= self.join_floor_
                 allowed = passes if allowed is None else allowed & passes
             parent = decode(graph, prob, dens, tau, allowed)
+            if self.tree_floor_:
+                sums, sizes = (x, np.ones(m)) if depth == 0 else \
+                    (nodes["centres"] * (nodes["tightness"] * nodes["sizes"])[:, None], nodes["sizes"])
+                parent = cut_weak_joins(parent, sums, sizes,
+                                        self.join_floor_ - TREE_SLACK * (1.0 - self.join_floor_))
             added = int((parent != np.arange(m)).sum())
             if added == 0:
                 break
@@ -291,6 +308,48 @@ class HiLander:
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
+
+
+def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floor: float,
+                   min_side: int = TREE_MIN_SIDE) -> np.ndarray:
+    """``parent`` with the tree links cut whose two sides, the subtree below the link and the rest of its tree,
+    hold at least ``min_side`` items each and a mean similarity between them under ``floor``. ``sums``: each
+    node's sum of item vectors (unit vectors), ``sizes``: its item count. A link's own two ends can pass the join
+    floor while the trees it joins do not: a person's few photos hung on a look-alike's at level 0, or a chain of
+    joins above it (docs/hilander-ablation.md, "The floor on whole trees"). Every link is judged on the tree as
+    decoded, at once: cutting the weakest link of each tree first and judging again kept more look-alikes
+    together (it was measured, and lost on faces and species alike)."""
+    n = parent.shape[0]
+    depth = np.zeros(n, dtype=np.int64)
+    root = np.arange(n)
+    while True:  # one step up per pass: as many passes as the deepest tree is deep
+        up = parent[root]
+        moving = up != root
+        if not moving.any():
+            break
+        depth += moving
+        root = up
+    below = torch.from_numpy(np.array(sums, dtype=np.float64))  # each node's subtree sum, built bottom-up
+    count = torch.from_numpy(np.array(sizes, dtype=np.float64))
+    tparent = torch.from_numpy(parent.astype(np.int64))
+    order = np.argsort(-depth, kind="stable")  # deepest first
+    per_depth = np.bincount(depth)[::-1]
+    ends = np.cumsum(per_depth)
+    for start, stop in zip(ends[:-1] - per_depth[:-1], ends[:-1]):  # every depth but the roots'
+        at = torch.from_numpy(order[start:stop])  # the nodes of one depth: their parents are one level up
+        below.index_add_(0, tparent[at], below[at])
+        count.index_add_(0, tparent[at], count[at])
+    child = np.flatnonzero(parent != np.arange(n))
+    below, count = below.numpy(), count.numpy()
+    rest_count = count[root[child]] - count[child]
+    sides = (count[child] >= min_side) & (rest_count >= min_side)
+    child, rest_count = child[sides], rest_count[sides]
+    rest = below[root[child]] - below[child]
+    mean = np.einsum("ij,ij->i", below[child], rest) / (count[child] * rest_count)
+    cut = child[mean < floor]
+    out = parent.copy()
+    out[cut] = cut
+    return out
 
 
 def group_similarity(nodes: dict, edge_index: np.ndarray) -> np.ndarray:

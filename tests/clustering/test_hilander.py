@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
-from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, decode, group_similarity,
-                                              load_weights, next_nodes, peak_forest, roots_of, save_weights, tau_band)
+from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, cut_weak_joins, decode,
+                                              group_similarity, load_weights, next_nodes, peak_forest, roots_of,
+                                              save_weights, tau_band)
 from photo_grouper.clustering.knn import l2_normalise
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.clustering.training import (
@@ -419,6 +420,96 @@ def test_group_similarity_is_the_mean_similarity_between_the_groups_members():
     edges = np.array([[0, 1, 2, 0], [1, 2, 0, 0]])
     by_hand = [(x[node_of_item == a] @ x[node_of_item == b].T).mean() for a, b in edges.T]
     np.testing.assert_allclose(group_similarity(nodes, edges), by_hand, atol=1e-5)
+
+
+def _cut_spelt_out(parent, sums, sizes, floor, min_side):
+    """Each tree link judged by listing its two sides item group by item group."""
+    n = len(parent)
+    root = roots_of(parent)
+    out = parent.copy()
+    for c in np.flatnonzero(parent != np.arange(n)):
+        below = np.zeros(n, dtype=bool)
+        for v in range(n):  # v is below c if c is on v's path to its root
+            u = v
+            while u != c and parent[u] != u:
+                u = parent[u]
+            below[v] = u == c
+        rest = (root == root[c]) & ~below
+        if sizes[below].sum() >= min_side and sizes[rest].sum() >= min_side:
+            mean = sums[below].sum(0) @ sums[rest].sum(0) / (sizes[below].sum() * sizes[rest].sum())
+            out[c] = c if mean < floor else parent[c]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_cut_weak_joins_judges_each_link_by_the_two_trees_it_joins(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        n = int(rng.integers(2, 30))
+        density = rng.permutation(n)
+        parent = np.array([rng.choice(np.flatnonzero(density > density[i])) if density[i] < n - 1
+                           and rng.random() < 0.85 else i for i in range(n)])
+        sizes = rng.integers(1, 4, n).astype(float)  # upper levels: nodes are groups of items
+        sums = l2_normalise(rng.standard_normal((n, 6)) + rng.standard_normal(6)) * sizes[:, None]
+        for floor in (-0.2, 0.3, 0.6):
+            got = cut_weak_joins(parent, sums, sizes, floor)
+            assert np.array_equal(got, _cut_spelt_out(parent, sums, sizes, floor, 3))
+
+
+def test_cut_weak_joins_parts_look_alike_groups_and_leaves_strays():
+    # A person of 4 photos (items 0-3) and a look-alike of 3 (4-6) whose peak hangs on the person's; photo 7, a
+    # poor photo of the person (cosine 0.85), hangs on 1. Within a person photos are at cosine ~0.96, across the
+    # two people 0.8.
+    rng = np.random.default_rng(0)
+    a, b, c = l2_normalise(rng.standard_normal((3, 16)))
+    b -= (b @ a) * a
+    c -= (c @ a) * a + (c @ b) * b / (b @ b)
+    b, c = b / np.linalg.norm(b), c / np.linalg.norm(c)
+    x = l2_normalise(np.r_[[a] * 4, [0.8 * a + 0.6 * b] * 3, [0.85 * a + 0.53 * c]]
+                     + 0.03 * rng.standard_normal((8, 16)))
+    parent = np.array([0, 0, 0, 0, 0, 4, 4, 1])
+    cut = cut_weak_joins(parent, x, np.ones(8), 0.9)
+    assert roots_of(cut).tolist() == [0, 0, 0, 0, 4, 4, 4, 0]  # the two people apart, the poor photo kept
+    assert np.array_equal(cut_weak_joins(parent, x, np.ones(8), 0.7), parent)  # they pass a floor of 0.7
+    assert np.array_equal(cut_weak_joins(parent, x, np.ones(8), 0.9, min_side=4), parent)  # 3 photos: too few
+    # Sides of 2 allowed and a floor over every mean: each link with two or more items on both sides is cut.
+    assert cut_weak_joins(parent, x, np.ones(8), 0.99, min_side=2).tolist() == [0, 1, 0, 0, 4, 4, 4, 1]
+    # On sums of groups (upper levels) the same: the look-alike as one node of 3 items.
+    sums = np.r_[x[:4], [x[4:7].sum(0)], x[7:]]
+    assert roots_of(cut_weak_joins(np.array([0, 0, 0, 0, 0, 1]), sums, np.r_[1, 1, 1, 1, 3, 1], 0.9)).tolist() \
+        == [0, 0, 0, 0, 4, 0]
+
+
+def test_tree_floor_keeps_the_hierarchy_s_invariants_and_holds_every_level(trained):
+    from photo_grouper.clustering.hilander import TREE_MIN_SIDE, TREE_SLACK
+
+    x, _ = _identities(40, seed=7, spread=0.8)
+    xn = l2_normalise(x)
+    floor = 0.45
+    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, evidence_merge=False).fit(x)
+    held = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, evidence_merge=False,
+                    tree_floor=True).fit(x)
+    assert held.levels_[0].max() > plain.levels_[0].max()  # it cuts something here
+    assert all(np.array_equal(np.sort(np.unique(lv)), np.arange(lv.max() + 1)) for lv in held.levels_)
+    for fine, coarse in zip(held.levels_[:-1], held.levels_[1:]):
+        assert all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))  # each level coarsens
+    # Every group of every level: no two parts of it, joined in the tree, are under the floor less the slack.
+    # (Checked as the weakest split of each group into a level-0 group and the rest, a necessary condition.)
+    bound = floor - TREE_SLACK * (1 - floor)
+    for level in held.levels_:
+        for g in np.unique(level):
+            members = level == g
+            parts = np.unique(held.levels_[0][members])
+            if len(parts) > 1 and members.sum() >= 2 * TREE_MIN_SIDE:
+                sims = [(xn[held.levels_[0] == p].sum(0) @ xn[members & (held.levels_[0] != p)].sum(0))
+                        / ((held.levels_[0] == p).sum() * (members & (held.levels_[0] != p)).sum())
+                        for p in parts if (held.levels_[0] == p).sum() >= TREE_MIN_SIDE
+                        and (members & (held.levels_[0] != p)).sum() >= TREE_MIN_SIDE]
+                assert not sims or max(sims) >= bound
+    # Without a join floor there is nothing to hold it to.
+    free = HiLander(model=trained.model, tau=trained.tau, join_floor=None, tree_floor=True).fit(x)
+    assert all(np.array_equal(a, b) for a, b in zip(
+        free.levels_, HiLander(model=trained.model, tau=trained.tau, join_floor=None).fit(x).levels_))
 
 
 def test_learned_join_floor_is_where_average_linkage_parts_the_people():
