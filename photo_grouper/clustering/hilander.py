@@ -121,7 +121,7 @@ class HiLander:
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
                  evidence_merge: bool | None = None, evidence_floor: float = 0.5,
-                 join_floor: float | str | None = "trained", tree_floor: bool | None = False):
+                 join_floor: float | str | None = "trained", tree_floor: bool | None = None):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -320,14 +320,12 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
     decoded, at once: cutting the weakest link of each tree first and judging again kept more look-alikes
     together (it was measured, and lost on faces and species alike)."""
     n = parent.shape[0]
-    depth = np.zeros(n, dtype=np.int64)
-    root = np.arange(n)
-    while True:  # one step up per pass: as many passes as the deepest tree is deep
-        up = parent[root]
-        moving = up != root
-        if not moving.any():
+    root, depth = parent.copy(), (parent != np.arange(n)).astype(np.int64)
+    while True:  # pointer doubling: depth[i] is the number of links from i up to root[i]
+        up = root[root]
+        if np.array_equal(up, root):
             break
-        depth += moving
+        depth += depth[root]
         root = up
     below = torch.from_numpy(np.array(sums, dtype=np.float64))  # each node's subtree sum, built bottom-up
     count = torch.from_numpy(np.array(sizes, dtype=np.float64))

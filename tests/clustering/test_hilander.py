@@ -486,7 +486,8 @@ def test_tree_floor_keeps_the_hierarchy_s_invariants_and_holds_every_level(train
     x, _ = _identities(40, seed=7, spread=0.8)
     xn = l2_normalise(x)
     floor = 0.45
-    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, evidence_merge=False).fit(x)
+    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, evidence_merge=False,
+                     tree_floor=False).fit(x)
     held = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, evidence_merge=False,
                     tree_floor=True).fit(x)
     assert held.levels_[0].max() > plain.levels_[0].max()  # it cuts something here
@@ -506,8 +507,12 @@ def test_tree_floor_keeps_the_hierarchy_s_invariants_and_holds_every_level(train
                         for p in parts if (held.levels_[0] == p).sum() >= TREE_MIN_SIDE
                         and (members & (held.levels_[0] != p)).sum() >= TREE_MIN_SIDE]
                 assert not sims or max(sims) >= bound
-    # Without a join floor there is nothing to hold it to.
+    # On by default wherever a join floor holds it; without one there is nothing to hold it to.
+    default = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, evidence_merge=False).fit(x)
+    assert default.tree_floor_ and all(np.array_equal(a, b) for a, b in zip(default.levels_, held.levels_))
+    assert not plain.tree_floor_
     free = HiLander(model=trained.model, tau=trained.tau, join_floor=None, tree_floor=True).fit(x)
+    assert not free.tree_floor_
     assert all(np.array_equal(a, b) for a, b in zip(
         free.levels_, HiLander(model=trained.model, tau=trained.tau, join_floor=None).fit(x).levels_))
 
@@ -526,8 +531,13 @@ def test_join_floor_holds_joins_above_level_0(trained, tmp_path):
     x, _ = _identities(40, seed=7, spread=0.8)  # spread enough that level 0 leaves people in pieces
     free = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=None).fit(x)
     assert len(free.levels_) > 1  # upper levels join groups when nothing holds them
-    shut = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01).fit(x)
-    assert len(shut.levels_) == 1 and np.array_equal(shut.levels_[0], free.levels_[0])  # level 0 is not held
+    shut = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01, tree_floor=False).fit(x)
+    assert len(shut.levels_) == 1 and np.array_equal(shut.levels_[0], free.levels_[0])  # level 0's links are not held
+    # With the tree floor (the default) level 0's trees are held: links joining two sides of 3+ photos are cut,
+    # so its groups are pieces of the free level 0's.
+    whole = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01).fit(x)
+    assert whole.levels_[0].max() > free.levels_[0].max()
+    assert all(len(np.unique(free.levels_[0][whole.levels_[0] == g])) == 1 for g in np.unique(whole.levels_[0]))
 
     xn = l2_normalise(x)
     floor = 0.5
