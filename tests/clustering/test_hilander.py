@@ -605,6 +605,7 @@ def test_validation_folds_are_scored_as_the_default_runs(monkeypatch, validation
     val = np.isin(y, [0, 1, 2, 3])
     training.validation_scores(None, x, y, val, TrainConfig(validation=validation))
     floor = learn_join_floor(x[~val], y[~val], seed=0)  # learned from the fold's training people only
-    assert seen == [(val.sum() if validation == "alone" else len(y), {"join_floor": floor, "evidence_merge": True})]
+    assert seen == [(val.sum() if validation == "alone" else len(y),
+                     {"join_floor": floor, "evidence_merge": True, "tree_floor": False})]
     training.validation_scores(None, x, y, val, TrainConfig(validation=validation, validate_as_used=False))
     assert seen[-1][1] == {}
