@@ -316,9 +316,9 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
     hold at least ``min_side`` items each and a mean similarity between them under ``floor``. ``sums``: each
     node's sum of item vectors (unit vectors), ``sizes``: its item count. A link's own two ends can pass the join
     floor while the trees it joins do not: a person's few photos hung on a look-alike's at level 0, or a chain of
-    joins above it (docs/hilander-ablation.md, "The floor on whole trees"). Every link is judged on the tree as
-    decoded, at once: cutting the weakest link of each tree first and judging again kept more look-alikes
-    together (it was measured, and lost on faces and species alike)."""
+    joins above it (docs/hilander-ablation.md, "The floor on whole trees"). Every link is judged at once on the
+    tree as decoded (cutting each tree's weakest link first and judging again was measured: lower on faces and
+    species alike)."""
     n = parent.shape[0]
     root, depth = parent.copy(), (parent != np.arange(n)).astype(np.int64)
     while True:  # pointer doubling: depth[i] is the number of links from i up to root[i]
