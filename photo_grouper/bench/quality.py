@@ -86,10 +86,11 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     if hl.evidence_merge_:  # the default before the merge was (2026-11-30)
         rows.append(_variant("hi-lander (no merge)", test, model, tau, device, join_floor=join_floor,
                              evidence_merge=False)[0])
-    if join_floor is not None:  # the floor on whole trees (docs/hilander-ablation.md), set the other way
+    if join_floor is not None:
+        # The floor on whole trees (docs/hilander-ablation.md), set the other way than the default; and the
+        # default before 2026-11-30: upper-level joins not held to the floor, no merge.
         rows.append(_variant("hi-lander (no tree floor)" if hl.tree_floor_ else "hi-lander (tree floor)", test,
                              model, tau, device, join_floor=join_floor, tree_floor=not hl.tree_floor_)[0])
-    if join_floor is not None:  # the default before 2026-11-30: upper-level joins not held to the floor, no merge
         rows.append(_variant("hi-lander (no join floor)", test, model, tau, device)[0])
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
