@@ -276,8 +276,8 @@ def validation_scores(model, x, y, val: np.ndarray, cfg: TrainConfig) -> dict[fl
     ``cfg.validate_as_used``, decoded with a join floor learned from the fold's training people and the evidence
     merge, as the default runs, but without the tree floor: with it the curve of the face weights went flat and
     cross-validation chose tau 0.4, which scored lower on the README's split (0.960 / 0.957 against 0.969 / 0.967
-    at the 0.8 chosen without it); not yet judged on fresh partitions (docs/hilander-ablation.md, "The floor on
-    whole trees")."""
+    at the 0.8 chosen without it), and judged on fresh partitions it lost (faces seeds 19-20: 0.959 / 0.957 ->
+    0.957 / 0.954; docs/hilander-ablation.md, "Tau chosen with the tree floor in cross-validation")."""
     used = {}
     if cfg.validate_as_used:
         used = {"join_floor": learn_join_floor(x[~val], y[~val], seed=cfg.seed), "evidence_merge": True,
