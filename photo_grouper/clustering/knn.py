@@ -17,7 +17,8 @@ EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead 
 # search) M=32, ef_construction=200, ef=192 reach recall@10 0.960 at 1,000,000 (0.983 at 300,000, 0.994 at
 # 100,000) for 192 s of building and querying at a million; M=16, ef_construction=100, ef=128, half that time,
 # held 0.97 at 100,000 but fell to 0.94 at 200,000 and 0.82 at a million, where the largest groups are tens of
-# thousands of near-equidistant photos (24 / 200 / 256: 0.950; 32 / 200 / 160: 0.955).
+# thousands of near-equidistant photos. The other settings measured: docs/hilander-ablation.md, "The kNN's
+# parameters chosen at a million".
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
