@@ -92,7 +92,7 @@ def test_groups_cli(library, capsys):
     assert main(["groups", "--library", str(library), "--level", "99"]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert main(["groups", "--library", str(library), "--mode", "species"]) == 0
-    assert "no groups yet" in capsys.readouterr().out
+    assert "no groups yet: run photo-grouper index FOLDER --mode species" in capsys.readouterr().out
 
 
 def test_level_sizes_coarsen(library):

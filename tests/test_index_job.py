@@ -112,6 +112,10 @@ def test_cli_species_mode(pets_data, library_path, tmp_path, capsys):
         dims = s.scalars(select(Embedding.dim).distinct()).all()
         kinds = s.scalars(select(Detection.kind).distinct()).all()
     assert dims == [1280] and kinds == ["photo"]
+    # Listed with the default --mode faces, a species library says where its groups are.
+    assert main(["groups", "--library", str(library_path)]) == 0
+    assert "no faces groups in this library; it holds species groups: photo-grouper groups --mode species" \
+        in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("setup, message", [
