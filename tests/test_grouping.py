@@ -92,7 +92,14 @@ def test_groups_cli(library, capsys):
     assert main(["groups", "--library", str(library), "--level", "99"]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert main(["groups", "--library", str(library), "--mode", "species"]) == 0
-    assert "no groups yet: run photo-grouper index FOLDER --mode species" in capsys.readouterr().out
+    assert "no species groups in this library; it holds faces groups: photo-grouper groups --mode faces" \
+        in capsys.readouterr().out
+
+
+
+def test_groups_cli_on_a_library_never_grouped(tmp_path, capsys):
+    assert main(["groups", "--library", str(tmp_path / "new.db")]) == 0
+    assert "no groups yet: run photo-grouper index FOLDER --mode faces" in capsys.readouterr().out
 
 
 def test_level_sizes_coarsen(library):
