@@ -96,7 +96,6 @@ def test_groups_cli(library, capsys):
         in capsys.readouterr().out
 
 
-
 def test_groups_cli_on_a_library_never_grouped(tmp_path, capsys):
     assert main(["groups", "--library", str(tmp_path / "new.db")]) == 0
     assert "no groups yet: run photo-grouper index FOLDER --mode faces" in capsys.readouterr().out
