@@ -144,7 +144,7 @@ def cmd_groups(args) -> int:
     library, org = _organizer(args)
     with library:
         state, groups = org.groups(args.level, include_hidden=args.hidden)
-        other = _other_mode_grouped(library, args.mode) if not groups else None
+        other = _other_mode_grouped(library, args.mode) if not groups and state.run_id is None else None
     if args.json:
         print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups]},
                          indent=2))
