@@ -102,15 +102,6 @@ def _organizer(args):
     return library, Organizer(library, args.mode)
 
 
-def _other_mode_grouped(library, mode: str) -> str | None:
-    """The other mode, if the library holds an automatic grouping of it."""
-    from .organize.view import current_run
-
-    other = "species" if mode == "faces" else "faces"
-    with library.session() as s:
-        return other if current_run(s, other) is not None else None
-
-
 def _user_errors(fn):
     def run(args) -> int:
         from .cli import UserError
@@ -144,15 +135,15 @@ def cmd_groups(args) -> int:
     library, org = _organizer(args)
     with library:
         state, groups = org.groups(args.level, include_hidden=args.hidden)
-        other = _other_mode_grouped(library, args.mode) if not groups and state.run_id is None else None
+        elsewhere = org.grouped_instead() if not groups else []
     if args.json:
         print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups]},
                          indent=2))
         return 0
     if not groups:
-        if other:  # --mode defaults to faces: a library indexed for species would look empty
-            print(f"no {args.mode} groups in this library; it holds {other} groups: "
-                  f"photo-grouper groups --mode {other}")
+        if elsewhere:  # --mode defaults to faces: a library indexed for species would look empty
+            print(f"no {args.mode} groups in this library; it holds {elsewhere[0]} groups: "
+                  f"photo-grouper groups --mode {elsewhere[0]}")
         else:
             print(f"no groups yet: run photo-grouper index FOLDER --mode {args.mode}")
         return 0

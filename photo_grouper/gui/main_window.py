@@ -355,7 +355,11 @@ class MainWindow(QMainWindow):
             self.select_ref_row(row)
         else:
             self.faces.set_members(None, [])
-            self.grid_title.setText("No groups yet: index a photo folder (File > Index)")
+            elsewhere = self.organizer.grouped_instead()
+            self.grid_title.setText(
+                f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
+                f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
+                else "No groups yet: index a photo folder (File > Index)")
 
     def _set_icons(self, pairs) -> None:
         for item, member in pairs:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..store import Library, Person, Rejection, Suggestion
+from ..store import ClusterRun, Library, Person, Rejection, Suggestion
 from . import history
 from .history import Change, OrganizeError, Recorder
 from .view import (
@@ -96,6 +96,15 @@ class Organizer:
         with self.library.session() as s:
             run = current_run(s, self.mode)
             return run.levels if run is not None else 0
+
+    def grouped_instead(self) -> list[str]:
+        """The other modes the library holds an automatic grouping of, where this mode has none (a species library
+        opened in faces mode looks empty: the caller can say where its groups are)."""
+        if self.levels():
+            return []
+        with self.library.session() as s:
+            modes = set(s.scalars(select(ClusterRun.mode).distinct()))
+        return sorted(modes - {self.mode})
 
     def faces(self, detection_ids: Iterable[int]) -> dict[int, Member]:
         """Photo, box and content hash of each face (for thumbnails), whoever owns it."""

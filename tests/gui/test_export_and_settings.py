@@ -71,13 +71,24 @@ def test_the_mode_is_a_setting_and_switches_the_groups(qtbot, window, tmp_path):
     assert window.mode == "faces" and window.model.rowCount() == 2
     window.mode_actions["species"].trigger()
     assert window.mode == "species" and window.model.rowCount() == 0  # no species grouping in this library
-    assert "index a photo folder" in window.grid_title.text()
+    # Not "index a photo folder": the library holds groups, of the other mode.
+    assert window.grid_title.text() == "No species groups in this library; it holds faces groups (View > Faces mode)"
     window.close()
     again = MainWindow(window.library_path, thumbnail_dir=tmp_path / "thumbs")
     qtbot.addWidget(again)
     assert again.mode == "species" and again.mode_actions["species"].isChecked()
     again.set_mode("faces")
     assert again.model.rowCount() == 2
+
+
+def test_a_library_never_grouped_says_to_index(qtbot, tmp_path):
+    from photo_grouper.store import Library
+
+    Library(tmp_path / "new.sqlite3").close()
+    window = MainWindow(tmp_path / "new.sqlite3", thumbnail_dir=tmp_path / "thumbs")
+    qtbot.addWidget(window)
+    assert window.library is not None and window.model.rowCount() == 0
+    assert window.grid_title.text() == "No groups yet: index a photo folder (File > Index)"
 
 
 def test_indexing_a_missing_folder_says_so_and_starts_nothing(qtbot, window, tmp_path, monkeypatch):
