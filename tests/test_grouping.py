@@ -1,6 +1,7 @@
 """The cluster stage on real photos: Hi-LANDER's hierarchy stored in the library and read back."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from photo_grouper.cli import main
 from photo_grouper.grouping import cluster_library
 from photo_grouper.organize import Organizer
 from photo_grouper.jobs import index_folder
-from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Library
+from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Library, Photo
 from photo_grouper.vision import EncoderSpec
 
 from .conftest import copy_identities
@@ -107,3 +108,29 @@ def test_level_sizes_coarsen(library):
         counts = [len(list_groups(lib, level=i)[2]) for i in range(levels)]
     assert counts == sorted(counts, reverse=True) and len(set(counts)) == len(counts)
     assert np.all(np.diff(counts) < 0)
+
+
+def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data):
+    """A photo kept in a backup folder many times over gives the same descriptor each time; the copies join
+    their person's group instead of filling each other's neighbour lists (k=10) and standing apart."""
+    photos = copy_identities(faces_data, tmp_path / "photos", PEOPLE[:3], per=10)
+    original, backup = photos[0], tmp_path / "photos" / "backup"
+    backup.mkdir()
+    for i in range(12):
+        shutil.copy2(original, backup / f"copy{i}.jpg")
+    with Library(tmp_path / "library.sqlite3") as lib:
+        index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)
+        with lib.session() as s:
+            rows = s.execute(select(Cluster.level, Cluster.id, Photo.path)
+                             .join(ClusterMember, ClusterMember.cluster_id == Cluster.id)
+                             .join(Detection, Detection.id == ClusterMember.detection_id)
+                             .join(Photo, Photo.id == Detection.photo_id)).all()
+    copies = {str(original)} | {str(backup / f"copy{i}.jpg") for i in range(12)}
+    levels = {level for level, _, _ in rows}
+    for level in levels:
+        group_of = {path: cluster for lv, cluster, path in rows if lv == level}
+        assert copies <= group_of.keys()
+        assert len({group_of[p] for p in copies}) == 1  # the copies share one group at every level
+    top = {path: cluster for lv, cluster, path in rows if lv == max(levels)}
+    together = [p for p in top if top[p] == top[str(original)] and p not in copies]
+    assert sum(original.parent.name in p for p in together) >= 5  # with the person's other photos

@@ -75,6 +75,21 @@ def group_sums(x: np.ndarray, group_of_item: np.ndarray, m: int) -> np.ndarray:
     return sums.numpy()
 
 
+def distinct_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Exact copies of a row: None if there are none, else the index of each distinct row's first copy (in input
+    order) and, for every row, its position among them. A photo kept twice (a backup folder, an export) gives
+    twice the same descriptor; copies tie on density, so no link joins them, and many copies fill each other's
+    neighbour lists and hide their person (20 copies of 1% of the faces: Fp 0.95 -> 0.87)."""
+    rows = np.ascontiguousarray(x).view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)  # 1.7 s at a million
+    if first.size == x.shape[0]:
+        return None
+    order = np.argsort(first)
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    return first[order], position[inverse.ravel()]
+
+
 def next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> dict[str, np.ndarray]:
     """Supernodes: the peak's own feature, the members' mean level-0 feature (normalised), how many members, and
     how tight they are (mean similarity to their mean)."""
@@ -161,6 +176,9 @@ class HiLander:
         from ..vision.device import choose_device
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
+        copies = distinct_rows(x) if x.shape[0] > 1 else None
+        if copies is not None:  # cluster each distinct descriptor once; its copies share its group at every level
+            x = x[copies[0]]
         model, tau, self.join_floor_ = self._load()
         self.evidence_merge_ = self.join_floor_ is not None if self.evidence_merge is None else self.evidence_merge
         self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
@@ -176,6 +194,10 @@ class HiLander:
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
+        if copies is not None:
+            first, position = copies
+            self.levels_ = [labels[position] for labels in self.levels_]
+            self.peaks_ = [first[peaks] for peaks in self.peaks_]
         self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
         self.labels_ = self.levels_[-1]
         return self
