@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .copies import compose, exact_copies, knn_without_near_copies
 from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic
@@ -75,21 +76,6 @@ def group_sums(x: np.ndarray, group_of_item: np.ndarray, m: int) -> np.ndarray:
     return sums.numpy()
 
 
-def distinct_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Exact copies of a row: None if there are none, else the index of each distinct row's first copy (in input
-    order) and, for every row, its position among them. A photo kept twice (a backup folder, an export) gives
-    twice the same descriptor; copies tie on density, so no link joins them, and many copies fill each other's
-    neighbour lists and hide their person (20 copies of 1% of the faces: Fp 0.95 -> 0.87)."""
-    rows = np.ascontiguousarray(x).view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)  # 1.7 s at a million
-    if first.size == x.shape[0]:
-        return None
-    order = np.argsort(first)
-    position = np.empty_like(order)
-    position[order] = np.arange(order.size)
-    return first[order], position[inverse.ravel()]
-
-
 def next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> dict[str, np.ndarray]:
     """Supernodes: the peak's own feature, the members' mean level-0 feature (normalised), how many members, and
     how tight they are (mean similarity to their mean)."""
@@ -130,13 +116,18 @@ class HiLander:
     between the sides is under the join floor less ``TREE_SLACK`` of its distance (``cut_weak_joins``): level 0
     hung a person's few photos on a look-alike's by one link, and upper levels joined through chains of links
     that each pass the floor (docs/hilander-ablation.md, "The floor on whole trees").
+
+    Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
+    copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity through a chain of
+    neighbour links (a photo saved again: resized, re-compressed) (``copies``).
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
                  device=None, weights: str | Path | None = None, model: Lander | LanderEnsemble | None = None,
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
                  evidence_merge: bool | None = None, evidence_floor: float = 0.5,
-                 join_floor: float | str | None = "trained", tree_floor: bool | None = None):
+                 join_floor: float | str | None = "trained", tree_floor: bool | None = None,
+                 near_copy: float | None = None):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -151,6 +142,7 @@ class HiLander:
         self.evidence_floor = evidence_floor
         self.join_floor = join_floor
         self.tree_floor = tree_floor
+        self.near_copy = near_copy
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float, float | None]:
         """The model, its tau and the join floor ("trained": the card's, if it has one; a given model has none)."""
@@ -176,21 +168,30 @@ class HiLander:
         from ..vision.device import choose_device
 
         x = l2_normalise(np.asarray(X, dtype=np.float32))
-        copies = distinct_rows(x) if x.shape[0] > 1 else None
-        if copies is not None:  # cluster each distinct descriptor once; its copies share its group at every level
+        copies = exact_copies(x)  # each distinct descriptor is clustered once; its copies share its group
+        if copies is not None:
             x = x[copies[0]]
         model, tau, self.join_floor_ = self._load()
         self.evidence_merge_ = self.join_floor_ is not None if self.evidence_merge is None else self.evidence_merge
         self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
         device = choose_device(self.device)
         model = model.to(device).eval()
+        knn0 = None
+        if self.near_copy is not None and x.shape[0] > 1:
+            t0 = time.perf_counter()
+            graph, near = knn_without_near_copies(x, self._level_k(x.shape[0]), self.near_copy, device=device)
+            if near is not None:
+                x, copies = x[near[0]], compose(copies, near)
+            # Level 0's kNN graph, unless the copies left so few items that their k is smaller.
+            knn0 = (graph, time.perf_counter() - t0) if graph.k == self._level_k(x.shape[0]) else None
+        self.copies_ = 0 if copies is None else int(copies[1].shape[0] - copies[0].shape[0])
         self.trained_tau_ = tau
         self.agreement_ = {}
         if x.shape[0] < 2 or not (self.tau_candidates or (self.tau_search and x.shape[0] <= SEARCH_MAX_ITEMS)):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
-            levels, self.timings_ = self._climb(x, model, device, tau, None)
+            levels, self.timings_ = self._climb(x, model, device, tau, None, knn0)
         else:
-            tau, levels, self.timings_ = self._search(x, model, device, tau)
+            tau, levels, self.timings_ = self._search(x, model, device, tau, knn0)
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
@@ -202,9 +203,9 @@ class HiLander:
         self.labels_ = self.levels_[-1]
         return self
 
-    def _search(self, x, model, device, tau: float) -> tuple[float, list[Level], list[dict]]:
+    def _search(self, x, model, device, tau: float, knn0=None) -> tuple[float, list[Level], list[dict]]:
         """The candidate tau whose hierarchy agrees best with level 0's links, its levels and timings."""
-        first = self._predict_level(model, device, {"features": x, "centres": x})
+        first = self._predict_level(model, device, {"features": x, "centres": x}, knn0)
         graph, prob, dens, _ = first
         built: dict[bytes, tuple] = {}
         best = None
@@ -240,12 +241,13 @@ class HiLander:
         _, chosen, levels, timings = best
         return chosen, levels, timings
 
-    def _predict_level(self, model, device, nodes: dict) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
-        """One level's graph, link probabilities and densities, with the time each stage took."""
+    def _predict_level(self, model, device, nodes: dict, knn=None) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
+        """One level's graph, link probabilities and densities, with the time each stage took; ``knn``: its kNN
+        graph if already found, and the seconds that took."""
         m = nodes["features"].shape[0]
-        t0 = time.perf_counter()
         k = self._level_k(m)
-        knn = knn_graph(nodes["features"], k, device=device)
+        t0 = time.perf_counter() - (knn[1] if knn else 0.0)
+        knn = knn[0] if knn else knn_graph(nodes["features"], k, device=device)
         t1 = time.perf_counter()
         graph, _ = build_level_graph(k=k, knn=knn, **nodes)
         t2 = time.perf_counter()
@@ -256,8 +258,9 @@ class HiLander:
         t3 = time.perf_counter()
         return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
 
-    def _climb(self, x, model, device, tau: float, first) -> tuple[list[Level], list[dict]]:
-        """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction.
+    def _climb(self, x, model, device, tau: float, first, knn0=None) -> tuple[list[Level], list[dict]]:
+        """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction,
+        ``knn0`` its kNN graph (and seconds).
         With ``link_check``, a join above level 0 is kept only where the first level's links between the two
         groups do not speak against it; with ``evidence_merge``, a last level joins the top groups while those
         links speak for it (``LinkEvidence``)."""
@@ -274,7 +277,7 @@ class HiLander:
             if m < 2:
                 break
             graph, prob, dens, times = first if depth == 0 and first is not None \
-                else self._predict_level(model, device, nodes)
+                else self._predict_level(model, device, nodes, knn0 if depth == 0 else None)
             t3 = time.perf_counter()
             if depth == 0 and (self.link_check or self.evidence_merge_):
                 evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))

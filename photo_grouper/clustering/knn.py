@@ -42,10 +42,12 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def _drop_self(idx: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each row's own index (not always in column 0 when items repeat), keep k columns."""
+def _drop_self(idx: np.ndarray, sims: np.ndarray, k: int, ids: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each row's own index (``ids``: the item each row asks for, by default the row number; not always
+    in column 0 when items repeat), keep k columns."""
     n = idx.shape[0]
-    is_self = idx == np.arange(n)[:, None]
+    is_self = idx == (np.arange(n) if ids is None else ids)[:, None]
     # Rows where self was not returned lose their last (least similar) column instead.
     no_self = ~is_self.any(axis=1)
     is_self[no_self, -1] = True
@@ -82,9 +84,14 @@ def usable_cpus() -> int:
 
 def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100
              ) -> KnnGraph:
+    x = l2_normalise(x)
+    return hnsw_query(hnsw_index(x, threads=threads, seed=seed), x, np.arange(x.shape[0]), k, ef=ef)
+
+
+def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100):
+    """An hnswlib index of the (L2-normalised) rows of ``x``, labelled by row number."""
     import hnswlib
 
-    x = l2_normalise(x)
     n, dim = x.shape
     index = hnswlib.Index(space="ip", dim=dim)
     index.init_index(max_elements=n, ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M, random_seed=seed)
@@ -92,10 +99,18 @@ def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | Non
     # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
     index.set_num_threads(threads or usable_cpus())
     index.add_items(x, np.arange(n))
+    return index
+
+
+def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: int | None = None,
+               ef: int | None = None) -> KnnGraph:
+    """The k nearest other items of each query, an item of the index (``ids``: its label); ``alive``: how many
+    items are not marked deleted (all, by default)."""
+    n = index.get_current_count() if alive is None else alive
     kk = min(k + 1, n)
     index.set_ef(max(ef or HNSW_EF, 2 * kk))
-    labels, dist = index.knn_query(x, k=kk)
-    idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1))
+    labels, dist = index.knn_query(queries, k=kk)
+    idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1), ids)
     return KnnGraph(idx, sims)
 
 

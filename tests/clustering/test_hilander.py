@@ -3,7 +3,7 @@ import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
 from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, cut_weak_joins, decode,
-                                              distinct_rows, group_similarity, load_weights, next_nodes, peak_forest, roots_of,
+                                              group_similarity, load_weights, next_nodes, peak_forest, roots_of,
                                               save_weights, tau_band)
 from photo_grouper.clustering.knn import l2_normalise
 from photo_grouper.clustering.metrics import evaluate
@@ -146,26 +146,22 @@ def test_inference_is_deterministic_and_needs_no_labels(trained):
     assert HiLander(model=trained.model).fit_predict(x[:1]).tolist() == [0]
 
 
-def test_distinct_rows_lists_first_copies_in_input_order():
-    x = np.array([[1, 0], [0, 1], [1, 0], [2, 2], [0, 1], [1, 0]], dtype=np.float32)
-    first, position = distinct_rows(x)
-    assert first.tolist() == [0, 1, 3] and position.tolist() == [0, 1, 0, 2, 1, 0]
-    assert np.array_equal(x[first][position], x)
-    assert distinct_rows(x[:2]) is None
-
-
-def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained):
-    """A photo kept twice gives the same descriptor twice: the copies are clustered once, as one item."""
+@pytest.mark.parametrize("noise, near_copy", [(0.0, None), (0.005, 0.99)])
+def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained, noise, near_copy):
+    """A photo kept twice gives the same descriptor twice (saved again: nearly the same): the copies are
+    clustered once, through the first of them, and share its group."""
     x, _ = _identities(40, seed=7, spread=0.8)
     rng = np.random.default_rng(0)
     copied = rng.choice(len(x), 12, replace=False)
     extra = np.repeat(copied, rng.integers(1, 15, copied.size))  # 1 to 14 more copies each
     order = rng.permutation(len(x) + extra.size)  # copies anywhere in the input
     source = np.concatenate([np.arange(len(x)), extra])[order]  # row of x that each input row copies
-    alone = HiLander(tau=trained.tau, model=trained.model, early_stop=False).fit(x)
-    both = HiLander(tau=trained.tau, model=trained.model, early_stop=False).fit(x[source])
-    assert len(both.levels_) == len(alone.levels_) and len(both.levels_) > 1
+    given = x[source] + noise * np.linalg.norm(x, axis=1).mean() * rng.standard_normal((len(source), x.shape[1]))
     first = np.unique(source, return_index=True)[1]  # the first copy of each row of x, in x's order
+    alone = HiLander(tau=trained.tau, model=trained.model, early_stop=False).fit(given[first])
+    both = HiLander(tau=trained.tau, model=trained.model, early_stop=False, near_copy=near_copy).fit(given)
+    assert len(both.levels_) == len(alone.levels_) and len(both.levels_) > 1
+    assert both.copies_ == len(given) - len(x) and alone.copies_ == 0
     for level, peaks, plain in zip(both.levels_, both.peaks_, alone.levels_):
         assert all(len(np.unique(level[source == i])) == 1 for i in copied)  # copies together at every level
         assert evaluate(plain, level[first])["fp"] == 1.0 and level.max() == plain.max()  # the same partition
@@ -173,8 +169,10 @@ def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained):
         assert np.isin(peaks, first).all()  # a group's representative is the first copy of its peak
     for fine, coarse, parent in zip(both.levels_, both.levels_[1:], both.parents_):
         assert np.array_equal(parent[fine], coarse)
-    same = HiLander(tau=trained.tau, model=trained.model).fit(np.repeat(x[:1], 40, axis=0))
+    same = HiLander(tau=trained.tau, model=trained.model, near_copy=near_copy).fit(np.repeat(given[:1], 40, axis=0))
     assert same.labels_.tolist() == [0] * 40 and same.peaks_[-1].tolist() == [0]
+    if near_copy is not None:  # without it, near copies stay items of their own
+        assert HiLander(tau=trained.tau, model=trained.model).fit(given).copies_ == 0
 
 
 def test_weights_round_trip(trained, tmp_path):

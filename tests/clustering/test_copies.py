@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from photo_grouper.clustering.copies import compose, exact_copies, knn_without_near_copies, near_copies
+from photo_grouper.clustering.knn import exact_knn, l2_normalise, recall_at_k
+
+
+def test_exact_copies_lists_first_copies_in_input_order():
+    x = np.array([[1, 0], [0, 1], [1, 0], [2, 2], [0, 1], [1, 0]], dtype=np.float32)
+    first, position = exact_copies(x)
+    assert first.tolist() == [0, 1, 3] and position.tolist() == [0, 1, 0, 2, 1, 0]
+    assert np.array_equal(x[first][position], x)
+    assert exact_copies(x[:2]) is None and exact_copies(x[:1]) is None
+
+
+def test_compose_maps_copies_of_copies_to_the_original_items():
+    outer = (np.array([0, 1, 3]), np.array([0, 1, 0, 2, 1, 0]))  # items 2 and 5 copy 0, 4 copies 1
+    inner = (np.array([0, 2]), np.array([0, 0, 1]))  # among 0, 1, 3: 1 copies 0
+    first, position = compose(outer, inner)
+    assert first.tolist() == [0, 3] and position.tolist() == [0, 0, 0, 1, 0, 0]
+    assert compose(None, inner) is inner and compose(outer, None) is outer
+
+
+def _with_near_copies(n, dim, seed, sets, noise):
+    """n random items, then ``sets`` of near copies (0 to 40 each) of some of them, slightly moved."""
+    rng = np.random.default_rng(seed)
+    x = l2_normalise(rng.standard_normal((n, dim)))
+    copied = rng.choice(n, sets, replace=False)
+    source = np.repeat(copied, rng.integers(0, 41, sets))
+    extra = l2_normalise(x[source] + noise * rng.standard_normal((source.size, dim)))
+    return np.concatenate([x, extra]), np.concatenate([np.arange(n), source])
+
+
+def test_near_copies_are_joined_and_others_kept_apart():
+    x, source = _with_near_copies(500, 32, 0, 20, 0.01)  # copies at cosine about 0.998
+    graph = exact_knn(x, 10)
+    first, position = near_copies(graph, 0.99)
+    assert first.tolist() == list(range(500))  # the originals come first
+    assert np.array_equal(position, source)  # every copy found, nothing else joined
+    assert near_copies(exact_knn(x[:500], 10), 0.99) is None
+
+
+@pytest.mark.parametrize("method", ["exact", "hnsw"])
+def test_knn_without_near_copies_is_the_knn_of_the_originals(method):
+    x, source = _with_near_copies(3000, 32, 1, 60, 0.01)
+    graph, copies = knn_without_near_copies(x, 10, 0.99, method=method)
+    assert copies is not None and np.array_equal(copies[1], source)
+    assert graph.indices.shape == (3000, 10)
+    # Exact: every row as exact search over the originals (ties aside); hnswlib: as good as its usual recall.
+    assert recall_at_k(graph, exact_knn(x[:3000], 10)) >= (0.999 if method == "exact" else 0.95)
+    plain, none = knn_without_near_copies(x[:3000], 10, 0.99, method=method)
+    assert none is None and recall_at_k(plain, exact_knn(x[:3000], 10)) >= (0.999 if method == "exact" else 0.95)
+
+
+def test_hnsw_searches_again_only_where_a_copy_was_taken_out(monkeypatch):
+    """Past the exact-search size the hnswlib index is searched again for the stale rows alone, with the copies
+    marked deleted (their own rows included)."""
+    import photo_grouper.clustering.copies as copies_module
+
+    monkeypatch.setattr(copies_module, "EXACT_MAX_N_CPU", 100)
+    asked = []
+    real = copies_module.hnsw_query
+    monkeypatch.setattr(copies_module, "hnsw_query", lambda index, q, ids, k, **kw: (
+        asked.append(ids.size), real(index, q, ids, k, **kw))[1])
+    x, source = _with_near_copies(3000, 32, 2, 60, 0.01)
+    graph, copies = copies_module.knn_without_near_copies(x, 10, 0.99, method="hnsw")
+    assert np.array_equal(copies[1], source)
+    assert asked[0] == x.shape[0] and 60 <= asked[1] < 1000  # every item once, then the stale rows only
+    assert graph.indices.max() < 3000 and recall_at_k(graph, exact_knn(x[:3000], 10)) >= 0.95
