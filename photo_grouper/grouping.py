@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, func, insert, select
 
+from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander, default_weights, load_weights
 from .progress import Cancelled, CancelFlag, Progress, no_progress
 from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo, PhotoStatus
@@ -56,7 +57,8 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     progress(0, 1)
     if len(ids) == 0:
         return report
-    h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device).fit(x)
+    h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device,
+                 near_copy=NEAR_COPY.get(mode)).fit(x)
     if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.levels = len(h.levels_)

@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from photo_grouper.cli import main
@@ -110,6 +111,30 @@ def test_level_sizes_coarsen(library):
     assert np.all(np.diff(counts) < 0)
 
 
+def _group_of_each_photo(root, library):
+    """Index ``root`` into ``library`` and cluster: {level: {photo path: group}} (one face a photo here)."""
+    with Library(library) as lib:
+        index_folder(lib, root, EncoderSpec.of("faces"), workers=2, cluster=True)
+        with lib.session() as s:
+            rows = s.execute(select(Cluster.level, Cluster.id, Photo.path)
+                             .join(ClusterMember, ClusterMember.cluster_id == Cluster.id)
+                             .join(Detection, Detection.id == ClusterMember.detection_id)
+                             .join(Photo, Photo.id == Detection.photo_id)).all()
+    levels: dict[int, dict[str, int]] = {}
+    for level, group, path in rows:
+        levels.setdefault(level, {})[path] = group
+    return levels
+
+
+def _assert_grouped_with_their_person(levels, copies: set[str], person: str):
+    for group_of in levels.values():
+        assert len({group_of[p] for p in copies}) == 1  # the copies share one group at every level
+    top = levels[max(levels)]
+    group = top[next(iter(copies))]
+    together = [p for p in top if top[p] == group and p not in copies]
+    assert sum(f"/{person}/" in p for p in together) >= 5  # with the person's other photos
+
+
 def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data):
     """A photo kept in a backup folder many times over gives the same descriptor each time; the copies join
     their person's group instead of filling each other's neighbour lists (k=10) and standing apart."""
@@ -118,19 +143,18 @@ def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data):
     backup.mkdir()
     for i in range(12):
         shutil.copy2(original, backup / f"copy{i}.jpg")
-    with Library(tmp_path / "library.sqlite3") as lib:
-        index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)
-        with lib.session() as s:
-            rows = s.execute(select(Cluster.level, Cluster.id, Photo.path)
-                             .join(ClusterMember, ClusterMember.cluster_id == Cluster.id)
-                             .join(Detection, Detection.id == ClusterMember.detection_id)
-                             .join(Photo, Photo.id == Detection.photo_id)).all()
-    copies = {str(original)} | {str(backup / f"copy{i}.jpg") for i in range(12)}
-    levels = {level for level, _, _ in rows}
-    for level in levels:
-        group_of = {path: cluster for lv, cluster, path in rows if lv == level}
-        assert copies <= group_of.keys()
-        assert len({group_of[p] for p in copies}) == 1  # the copies share one group at every level
-    top = {path: cluster for lv, cluster, path in rows if lv == max(levels)}
-    together = [p for p in top if top[p] == top[str(original)] and p not in copies]
-    assert sum(original.parent.name in p for p in together) >= 5  # with the person's other photos
+    levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3")
+    _assert_grouped_with_their_person(levels, {str(p) for p in [original, *backup.iterdir()]}, PEOPLE[0])
+
+
+def test_a_photo_saved_again_is_grouped_with_its_person(tmp_path, faces_data):
+    """Saved again (re-compressed at other qualities) a photo is not byte-identical, but its descriptor is within a
+    hair of the first: the near copies are clustered once, with their person."""
+    photos = copy_identities(faces_data, tmp_path / "photos", PEOPLE[:3], per=10)
+    original, saved = photos[0], tmp_path / "photos" / "saved again"
+    saved.mkdir()
+    with Image.open(original) as im:
+        for quality in range(75, 99, 2):  # 12 copies
+            im.save(saved / f"q{quality}.jpg", quality=quality)
+    levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3")
+    _assert_grouped_with_their_person(levels, {str(p) for p in [original, *saved.iterdir()]}, PEOPLE[0])

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ..bench.quality import split_for_weights
+    from ..clustering.copies import NEAR_COPY
     from ..clustering.hilander import HiLander, default_weights, load_weights
     from ..labelled import embed_labelled
     from ..vision import EncoderSpec
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.all:
         _, data = split_for_weights(data, card)
     truth = np.unique(data.labels, return_inverse=True)[1].ravel()
-    h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor")).fit(data.x)
+    h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"),
+                 near_copy=NEAR_COPY.get(args.mode)).fit(data.x)
     print(f"{len(truth)} items of {truth.max() + 1} identities; Hi-LANDER levels: "
           + ", ".join(f"{lv.max() + 1} groups" for lv in h.levels_))
     rows = [("hierarchy-aware", h.labels_, h.levels_[0]), ("flat (finest level)", h.levels_[0], None)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clustering.baselines import TUNABLE, OracleKMeans, tune
+from ..clustering.copies import NEAR_COPY
 from ..clustering.hilander import HiLander, default_weights, load_weights, tau_band
 from ..clustering.metrics import evaluate
 from ..labelled import LabelledEmbeddings, embed_labelled
@@ -69,29 +70,34 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     baseline with its parameter tuned on ``tuning`` (never on ``test``), dlib's example as it is (faces) and the
     k-means oracle. Also returns the default Hi-LANDER and the one that ran the per-library tau search (for
     ``tau_search_check``)."""
-    row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor)
+    near = NEAR_COPY.get(mode)
+    row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor, near_copy=near)
     rows = [row]
     for i, level in enumerate(hl.levels_[:-1]):
         rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0))
     # The per-library tau search (the default from 2026-11-29 to 11-30), set the other way than the default.
     search = not hl.tau_search
     row, other = _variant("hi-lander (tau per library)" if search else "hi-lander (trained tau)", test, model, tau,
-                          device, tau_search=search, join_floor=join_floor)
+                          device, tau_search=search, join_floor=join_floor, near_copy=near)
     rows.append(row)
     searched = other if search else hl
     # The link rules (check and merge, docs/hilander-ablation.md), set the other way than the default, to compare.
     rules = not (hl.link_check and hl.evidence_merge_)
     rows.append(_variant("hi-lander (link rules)" if rules else "hi-lander (no link rules)", test, model, tau,
-                         device, link_check=rules, evidence_merge=rules, join_floor=join_floor)[0])
+                         device, link_check=rules, evidence_merge=rules, join_floor=join_floor,
+                         near_copy=near)[0])
     if hl.evidence_merge_:  # the default before the merge was (2026-11-30)
         rows.append(_variant("hi-lander (no merge)", test, model, tau, device, join_floor=join_floor,
-                             evidence_merge=False)[0])
+                             evidence_merge=False, near_copy=near)[0])
     if join_floor is not None:
         # The floor on whole trees (docs/hilander-ablation.md), set the other way than the default; and the
         # default before 2026-11-30: upper-level joins not held to the floor, no merge.
         rows.append(_variant("hi-lander (no tree floor)" if hl.tree_floor_ else "hi-lander (tree floor)", test,
-                             model, tau, device, join_floor=join_floor, tree_floor=not hl.tree_floor_)[0])
+                             model, tau, device, join_floor=join_floor, tree_floor=not hl.tree_floor_,
+                             near_copy=near)[0])
         rows.append(_variant("hi-lander (no join floor)", test, model, tau, device)[0])
+    if near is not None:  # near copies clustered once (docs/hilander-ablation.md, "Near copies"), and not
+        rows.append(_variant("hi-lander (no near copies)", test, model, tau, device, join_floor=join_floor)[0])
     for name, (cls, param, grid) in TUNABLE.items():
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()
@@ -124,7 +130,8 @@ def _hl_params(h: HiLander) -> str:
     floor = f", floor={h.join_floor_:g}" if h.join_floor_ is not None else ""
     merge = ", merge" if h.evidence_merge_ else ""
     tree = ", tree floor" if h.tree_floor_ else ""
-    return f"tau={h.tau_:g}{band}{floor}{merge}{tree}, k=10, {len(h.levels_)} levels"
+    near = f", near copies {h.near_copy:g} ({h.copies_})" if h.near_copy is not None else ""
+    return f"tau={h.tau_:g}{band}{floor}{merge}{tree}{near}, k=10, {len(h.levels_)} levels"
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,

@@ -1,6 +1,6 @@
 """Scale benchmark: Hi-LANDER on synthetic clustered embeddings with a realistic spread of group sizes.
 
-    python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2]
+    python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2] [--copies 0.05]
 
 Groups follow a Zipf-like law (a few people in thousands of photos, most in a handful, many alone), spread around
 their centres about as much as dlib descriptors of one person are. Prints time per stage (kNN, graph features,
@@ -40,6 +40,17 @@ def synthetic_library(n: int, dim: int = 128, seed: int = 0) -> tuple[np.ndarray
     return x.astype(np.float32), labels
 
 
+def add_near_copies(x: np.ndarray, labels: np.ndarray, share: float, seed: int = 1
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``share`` of the items get 1 to 10 near copies each (a photo saved again: cosine about 0.998), appended."""
+    rng = np.random.default_rng(seed)
+    copied = rng.choice(len(x), int(share * len(x)), replace=False)
+    source = np.repeat(copied, rng.integers(1, 11, copied.size))
+    extra = x[source] + 0.006 * rng.standard_normal((source.size, x.shape[1])).astype(np.float32)
+    extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    return np.concatenate([x, extra]), np.concatenate([labels, labels[source]])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m photo_grouper.bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -50,22 +61,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall", type=int, default=0, metavar="QUERIES",
                         help="afterwards, recall@10 of the first level's kNN search on this many sampled items "
                              "against exact search")
+    parser.add_argument("--copies", type=float, default=0.0, metavar="SHARE",
+                        help="give this share of the photos 1 to 10 near copies each (saved again), on top of --n")
+    parser.add_argument("--near-copy", type=float, default=None, metavar="COSINE",
+                        help="cluster near copies once from this similarity (default: the faces setting; 0: off)")
     parser.add_argument("--tau-search", action="store_true",
                         help="choose tau per library (HiLander.tau_search; off by default) instead of the weights' tau")
     args = parser.parse_args(argv)
 
     import torch
 
+    from ..clustering.copies import NEAR_COPY
     from ..clustering.hilander import HiLander
     from ..clustering.metrics import evaluate
 
     if args.threads:
         torch.set_num_threads(args.threads)
     x, y = synthetic_library(args.n, args.dim)
-    print(f"{args.n} embeddings, {args.dim}-d, {len(np.unique(y))} groups (largest {np.bincount(y).max()}), "
-          f"{torch.get_num_threads()} torch threads")
+    if args.copies:
+        x, y = add_near_copies(x, y, args.copies)
+    near = NEAR_COPY["faces"] if args.near_copy is None else (args.near_copy or None)
+    print(f"{len(x)} embeddings ({len(x) - args.n} near copies), {args.dim}-d, {len(np.unique(y))} groups "
+          f"(largest {np.bincount(y).max()}), {torch.get_num_threads()} torch threads, near copies from {near}")
     start = time.perf_counter()
-    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search).fit(x)
+    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(x)
     total = time.perf_counter() - start
     if h.agreement_:
         print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())
@@ -77,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = evaluate(y, h.labels_)
     print(f"total {total:.1f} s, peak memory {peak_mb:.0f} MB; Fp {m['fp']:.3f} Fb {m['fb']:.3f} "
-          f"groups {m['clusters']} (true {len(np.unique(y))})")
+          f"groups {m['clusters']} (true {len(np.unique(y))}); {h.copies_} items clustered as copies")
     if args.recall:
         from ..clustering.knn import knn_graph, sampled_recall
 

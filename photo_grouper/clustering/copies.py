@@ -13,6 +13,12 @@ from scipy.sparse.csgraph import connected_components
 
 from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_index, hnsw_query
 
+# The similarity at which two items count as one picture saved twice, per encoder: most re-saves of a photo
+# (resized, re-compressed, brightened) reach it, and no two different photos of the shared data do (faces: two
+# people at most 0.976; pets: two photos at most 0.857). Judged on partitions never used before
+# (docs/hilander-ablation.md, "Near copies").
+NEAR_COPY = {"faces": 0.995, "species": 0.95}
+
 # (first, position): the index of each distinct item's first copy, in input order, and for every item the
 # position of its first copy among them (so x[first][position] stands for x).
 Copies = tuple[np.ndarray, np.ndarray]

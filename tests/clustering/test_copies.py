@@ -67,3 +67,14 @@ def test_hnsw_searches_again_only_where_a_copy_was_taken_out(monkeypatch):
     assert np.array_equal(copies[1], source)
     assert asked[0] == x.shape[0] and 60 <= asked[1] < 1000  # every item once, then the stale rows only
     assert graph.indices.max() < 3000 and recall_at_k(graph, exact_knn(x[:3000], 10)) >= 0.95
+
+
+def test_scale_bench_adds_near_copies_and_clusters_them_once(capsys):
+    from photo_grouper.bench.scale import main
+
+    assert main(["--n", "3000", "--copies", "0.05", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    added = int(out.split(" near copies)")[0].split("(")[-1])
+    assert 150 <= added <= 1500 and f"; {added} items clustered as copies" in out
+    assert main(["--n", "3000", "--copies", "0.05", "--threads", "1", "--near-copy", "0"]) == 0
+    assert "; 0 items clustered as copies" in capsys.readouterr().out
