@@ -119,7 +119,8 @@ class HiLander:
 
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
     copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity through a chain of
-    neighbour links (a photo saved again: resized, re-compressed) (``copies``).
+    neighbour links (a photo saved again: resized, re-compressed). None by default, as the threshold belongs to
+    the encoder; the app and the benchmarks pass ``copies.NEAR_COPY[mode]``.
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
