@@ -27,6 +27,7 @@ class ClusterReport:
     seconds: float = 0.0
     run_id: int | None = None
     suggested: int = 0  # faces suggested to named people
+    damaged: int = 0  # stored vectors that are not finite numbers: left out of the groups
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +54,10 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     model, card = load_weights(weights)
     started = time.monotonic()
     ids, x = load_vectors(library, mode, encoder.model)
-    report = ClusterReport(items=len(ids))
+    # A damaged vector (NaN or infinity) would leave every item alone; it is left out, and said so.
+    finite = np.isfinite(x).all(axis=1) if len(ids) else np.ones(0, bool)
+    ids, x = ids[finite], x[finite]
+    report = ClusterReport(items=len(ids), damaged=int((~finite).sum()))
     progress(0, 1)
     if len(ids) == 0:
         return report

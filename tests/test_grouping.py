@@ -12,7 +12,7 @@ from photo_grouper.cli import main
 from photo_grouper.grouping import cluster_library
 from photo_grouper.organize import Organizer
 from photo_grouper.jobs import index_folder
-from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Library, Photo
+from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo
 from photo_grouper.vision import EncoderSpec
 
 from .conftest import copy_identities
@@ -158,3 +158,27 @@ def test_a_photo_saved_again_is_grouped_with_its_person(tmp_path, faces_data):
             im.save(saved / f"q{quality}.jpg", quality=quality)
     levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3")
     _assert_grouped_with_their_person(levels, {str(p) for p in [original, *saved.iterdir()]}, PEOPLE[0])
+
+
+def test_a_damaged_descriptor_is_left_out_and_said_so(tmp_path, faces_data, capsys):
+    """A stored vector that is not finite numbers (a damaged file, an edited database) would leave every face
+    alone: it is left out of the groups, the others are grouped, and the summary says so."""
+    copy_identities(faces_data, tmp_path / "photos", PEOPLE[:2], per=8)
+    library = tmp_path / "library.sqlite3"
+    with Library(library) as lib:
+        index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=False)
+        with lib.session() as s:
+            emb = s.scalars(select(Embedding).order_by(Embedding.id)).first()
+            damaged = emb.detection_id
+            vector = emb.array.copy()
+            vector[7] = np.nan
+            emb.vector = Embedding.pack(vector)
+    assert main(["index", str(tmp_path / "photos"), "--library", str(library), "--quiet"]) == 0
+    assert "left out 1 damaged descriptor(s) (not finite numbers): those faces stay ungrouped" \
+        in capsys.readouterr().out
+    with Library(library) as lib, lib.session() as s:
+        grouped = set(s.scalars(select(ClusterMember.detection_id)))
+        faces = set(s.scalars(select(Detection.id)))
+        assert grouped == faces - {damaged}
+        _, _, groups = list_groups(lib)
+    assert max(g.size for g in groups) >= 5  # the rest is grouped, not left as single faces

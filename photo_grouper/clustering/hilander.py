@@ -168,7 +168,14 @@ class HiLander:
         time ("The trained tau against the per-library search")."""
         from ..vision.device import choose_device
 
-        x = l2_normalise(np.asarray(X, dtype=np.float32))
+        x = np.asarray(X, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError(f"embeddings must be a 2-D array, got shape {x.shape}")
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        if bad.size:
+            raise ValueError(f"embeddings must be finite numbers: {bad.size} row(s) hold NaN or infinity "
+                             f"(the first: {bad[:5].tolist()})")
+        x = l2_normalise(x)
         copies = exact_copies(x)  # each distinct descriptor is clustered once; its copies share its group
         if copies is not None:
             x = x[copies[0]]

@@ -175,6 +175,16 @@ def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained, n
         assert HiLander(tau=trained.tau, model=trained.model).fit(given).copies_ == 0
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_embeddings_that_are_not_finite_are_refused_with_a_clear_message(trained, bad):
+    x, _ = _identities(5, seed=3)
+    x[4, 2] = bad
+    with pytest.raises(ValueError, match=r"1 row\(s\) hold NaN or infinity \(the first: \[4\]\)"):
+        HiLander(model=trained.model, tau=trained.tau).fit(x)
+    with pytest.raises(ValueError, match="2-D"):
+        HiLander(model=trained.model).fit(x[0])
+
+
 def test_weights_round_trip(trained, tmp_path):
     path = tmp_path / "w.pt"
     save_weights(trained.model, path, {"tau": trained.tau, "encoder": "synthetic"})
