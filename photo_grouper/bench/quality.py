@@ -130,7 +130,7 @@ def _hl_params(h: HiLander) -> str:
     floor = f", floor={h.join_floor_:g}" if h.join_floor_ is not None else ""
     merge = ", merge" if h.evidence_merge_ else ""
     tree = ", tree floor" if h.tree_floor_ else ""
-    near = f", near copies {h.near_copy:g} ({h.copies_})" if h.near_copy is not None else ""
+    near = f", near copies {h.near_copy:g}" if h.near_copy is not None else ""
     return f"tau={h.tau_:g}{band}{floor}{merge}{tree}{near}, k=10, {len(h.levels_)} levels"
 
 
