@@ -111,10 +111,10 @@ def test_level_sizes_coarsen(library):
     assert np.all(np.diff(counts) < 0)
 
 
-def _group_of_each_photo(root, library):
+def _group_of_each_photo(root, library, mode="faces"):
     """Index ``root`` into ``library`` and cluster: {level: {photo path: group}} (one face a photo here)."""
     with Library(library) as lib:
-        index_folder(lib, root, EncoderSpec.of("faces"), workers=2, cluster=True)
+        index_folder(lib, root, EncoderSpec.of(mode), workers=2, cluster=True)
         with lib.session() as s:
             rows = s.execute(select(Cluster.level, Cluster.id, Photo.path)
                              .join(ClusterMember, ClusterMember.cluster_id == Cluster.id)
@@ -147,17 +147,19 @@ def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data):
     _assert_grouped_with_their_person(levels, {str(p) for p in [original, *backup.iterdir()]}, PEOPLE[0])
 
 
-def test_a_photo_saved_again_is_grouped_with_its_person(tmp_path, faces_data):
+@pytest.mark.parametrize("mode, data, names", [("faces", "faces_data", PEOPLE[:3]),
+                                               ("species", "pets_data", ["Bombay", "Siamese", "basset_hound"])])
+def test_a_photo_saved_again_is_grouped_with_its_person(tmp_path, request, mode, data, names):
     """Saved again (re-compressed at other qualities) a photo is not byte-identical, but its descriptor is within a
-    hair of the first: the near copies are clustered once, with their person."""
-    photos = copy_identities(faces_data, tmp_path / "photos", PEOPLE[:3], per=10)
+    hair of the first: the near copies are clustered once, with their person (or species)."""
+    photos = copy_identities(request.getfixturevalue(data), tmp_path / "photos", names, per=10)
     original, saved = photos[0], tmp_path / "photos" / "saved again"
     saved.mkdir()
     with Image.open(original) as im:
         for quality in range(75, 99, 2):  # 12 copies
             im.save(saved / f"q{quality}.jpg", quality=quality)
-    levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3")
-    _assert_grouped_with_their_person(levels, {str(p) for p in [original, *saved.iterdir()]}, PEOPLE[0])
+    levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3", mode)
+    _assert_grouped_with_their_person(levels, {str(p) for p in [original, *saved.iterdir()]}, names[0])
 
 
 def test_a_damaged_descriptor_is_left_out_and_said_so(tmp_path, faces_data, capsys):
