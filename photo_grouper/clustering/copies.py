@@ -50,14 +50,32 @@ def compose(outer: Copies | None, inner: Copies | None) -> Copies | None:
     return outer[0][inner[0]], inner[1][outer[1]]
 
 
-def near_copies(graph: KnnGraph, near: float) -> Copies | None:
-    """Items joined by a chain of neighbour links of at least ``near`` cosine similarity."""
+def near_copies(graph: KnnGraph, x: np.ndarray, near: float) -> Copies | None:
+    """Items at least ``near`` alike (cosine) to the first of their set. Sets are found along neighbour links of at
+    least ``near``, but a chain of such links is not enough: where photos are alike anyway (a burst drifting,
+    whole photos of one scene) a chain can reach from one subject to another. Items of a set that are not that
+    alike to its first form sets again among themselves, and so on."""
     rows, cols = np.nonzero(graph.sims >= near)
     if rows.size == 0:
         return None
-    n = graph.indices.shape[0]
-    links = sparse.coo_matrix((np.ones(rows.size, np.int8), (rows, graph.indices[rows, cols])), shape=(n, n))
-    return firsts(connected_components(links, directed=False)[1])
+    n = x.shape[0]
+    src, dst = rows, graph.indices[rows, cols]
+    group = np.arange(n)  # each item's first copy
+    open_ = np.zeros(n, dtype=bool)
+    open_[src] = open_[dst] = True  # items with a link; the others are their own
+    while open_.any():
+        keep = open_[src] & open_[dst]
+        links = sparse.coo_matrix((np.ones(int(keep.sum()), np.int8), (src[keep], dst[keep])), shape=(n, n))
+        items = np.flatnonzero(open_)
+        component = connected_components(links, directed=False)[1][items]
+        _, at = np.unique(component, return_index=True)  # the first open item of each set (items are sorted)
+        first = np.empty(component.max() + 1, dtype=np.int64)
+        first[component[at]] = items[at]
+        first = first[component]
+        alike = np.einsum("ij,ij->i", x[items], x[first]) >= near  # the first itself: 1
+        group[items[alike]] = first[alike]
+        open_[items[alike]] = False  # each round settles at least every set's first
+    return firsts(group)
 
 
 def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str = "auto", device=None
@@ -71,11 +89,11 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
         method = "exact" if on_gpu or n <= EXACT_MAX_N_CPU else "hnsw"
     if method == "exact":
         graph = exact_knn(x, k, device=device)
-        copies = near_copies(graph, near)
+        copies = near_copies(graph, x, near)
         return (graph, None) if copies is None else (exact_knn(x[copies[0]], k, device=device), copies)
     index = hnsw_index(x)
     graph = hnsw_query(index, x, np.arange(n), k)
-    copies = near_copies(graph, near)
+    copies = near_copies(graph, x, near)
     if copies is None:
         return graph, None
     first, position = copies

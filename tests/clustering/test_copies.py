@@ -34,10 +34,23 @@ def _with_near_copies(n, dim, seed, sets, noise):
 def test_near_copies_are_joined_and_others_kept_apart():
     x, source = _with_near_copies(500, 32, 0, 20, 0.01)  # copies at cosine about 0.998
     graph = exact_knn(x, 10)
-    first, position = near_copies(graph, 0.99)
+    first, position = near_copies(graph, x, 0.99)
     assert first.tolist() == list(range(500))  # the originals come first
     assert np.array_equal(position, source)  # every copy found, nothing else joined
-    assert near_copies(exact_knn(x[:500], 10), 0.99) is None
+    assert near_copies(exact_knn(x[:500], 10), x[:500], 0.99) is None
+
+
+def test_a_chain_of_alike_items_is_not_one_set():
+    """Five items 7 degrees apart in turn (cosine 0.9925 to the next, 0.970 to the one after): each set holds the
+    items alike to its first, and what is left forms sets again."""
+    angles = np.radians(7.0 * np.arange(5))
+    chain = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    x = np.zeros((25, 24), dtype=np.float32)
+    x[:5, :2] = chain
+    x[5:, 2:] = l2_normalise(np.random.default_rng(0).standard_normal((20, 22)))  # unrelated items
+    first, position = near_copies(exact_knn(x, 4), x, 0.99)
+    assert position[:5].tolist() == [0, 0, 1, 1, 2] and first[:3].tolist() == [0, 2, 4]
+    assert first[3:].tolist() == list(range(5, 25))
 
 
 @pytest.mark.parametrize("method", ["exact", "hnsw"])
