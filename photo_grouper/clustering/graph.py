@@ -23,7 +23,7 @@ NODE_PROFILE = PROFILE_K + 3
 
 @dataclass
 class LevelGraph:
-    x: torch.Tensor  # (N, 2d) node input [feature ‖ mean member feature]
+    x: torch.Tensor | None  # (N, 2d) node input [feature ‖ mean member feature]; None where the model reads profiles
     edge_index: torch.Tensor  # (2, E) long: source j, target i
     weight: torch.Tensor  # (E,) a_ij, rows (per target) sum to 1
     sim: torch.Tensor  # (E,) raw cosine similarity
@@ -33,10 +33,10 @@ class LevelGraph:
 
     @property
     def num_nodes(self) -> int:
-        return self.x.shape[0]
+        return self.profile.shape[0]
 
     def to(self, device) -> LevelGraph:
-        return LevelGraph(self.x.to(device), self.edge_index.to(device), self.weight.to(device),
+        return LevelGraph(None if self.x is None else self.x.to(device), self.edge_index.to(device), self.weight.to(device),
                           self.sim.to(device), self.edge_attr.to(device), self.profile.to(device), self.k)
 
 
@@ -100,8 +100,11 @@ def _shared_neighbours(idx: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> n
     return out
 
 
-def _rowdot(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+def _rowdot(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     out = np.empty(rows.shape[0], dtype=np.float32)
+    # Each gathered block is at most 2^27 numbers (512 MB): 2^20 rows of 128-d, fewer of wider descriptors
+    # (1280-d species features in blocks of 2^20 rows took 10 GB).
+    block = max(1, (1 << 27) // max(1, a.shape[1]))
     for start in range(0, rows.shape[0], block):
         r, c = rows[start:start + block], cols[start:start + block]
         out[start:start + block] = np.einsum("ij,ij->i", a[r], b[c])
@@ -121,9 +124,11 @@ def node_profile(knn: KnnGraph, sizes: np.ndarray, tightness: np.ndarray) -> np.
 
 def build_level_graph(features: np.ndarray, centres: np.ndarray, k: int, *, knn: KnnGraph | None = None,
                       sizes: np.ndarray | None = None, tightness: np.ndarray | None = None,
-                      device=None) -> tuple[LevelGraph, KnnGraph]:
+                      device=None, embeddings: bool = True) -> tuple[LevelGraph, KnnGraph]:
     """The graph of one level: nodes are (super)nodes with their feature and their members' mean feature;
-    ``sizes`` counts each node's members and ``tightness`` is their mean similarity to the mean (1 for one item)."""
+    ``sizes`` counts each node's members and ``tightness`` is their mean similarity to the mean (1 for one item).
+    ``embeddings``: keep ``[feature ‖ centre]`` as node input (a model on profiles does not read it: 1 GB at a
+    million 128-d photos, 10 GB at 1280-d)."""
     n_nodes = features.shape[0]
     sizes = np.ones(n_nodes, np.float32) if sizes is None else np.asarray(sizes, np.float32)
     tightness = np.ones(n_nodes, np.float32) if tightness is None else np.asarray(tightness, np.float32)
@@ -133,7 +138,7 @@ def build_level_graph(features: np.ndarray, centres: np.ndarray, k: int, *, knn:
     weight = sims / np.maximum(sims.sum(axis=1, keepdims=True), 1e-12)
     targets = np.repeat(np.arange(n), kk)
     graph = LevelGraph(
-        x=torch.from_numpy(np.concatenate([features, centres], axis=1).astype(np.float32)),
+        x=torch.from_numpy(np.concatenate([features, centres], axis=1).astype(np.float32)) if embeddings else None,
         edge_index=torch.from_numpy(np.stack([knn.indices.ravel(), targets]).astype(np.int64)),
         weight=torch.from_numpy(weight.ravel().astype(np.float32)),
         sim=torch.from_numpy(knn.sims.ravel().astype(np.float32)),

@@ -257,7 +257,7 @@ class HiLander:
         t0 = time.perf_counter() - (knn[1] if knn else 0.0)
         knn = knn[0] if knn else knn_graph(nodes["features"], k, device=device)
         t1 = time.perf_counter()
-        graph, _ = build_level_graph(k=k, knn=knn, **nodes)
+        graph, _ = build_level_graph(k=k, knn=knn, embeddings=model.uses_embeddings, **nodes)
         t2 = time.perf_counter()
         with torch.inference_mode(), deterministic():
             logits, dens = model(graph.to(device))

@@ -114,8 +114,13 @@ class Lander(nn.Module):
                 "pair_product": self.use_pair_product, "node_input": self.node_input,
                 "edge_hidden": self.edge_hidden}
 
+    @property
+    def uses_embeddings(self) -> bool:
+        """Whether it reads the graph's ``[x ‖ c]`` (else only the neighbourhood profiles)."""
+        return self.node_input == "embedding"
+
     def forward(self, g: LevelGraph) -> tuple[torch.Tensor, torch.Tensor]:
-        h = g.x if self.node_input == "embedding" else g.profile
+        h = g.x if self.uses_embeddings else g.profile
         for conv in self.convs:
             h = conv(h, g.edge_index, g.weight)
         weight, bias = self._edge_input_projection()
@@ -166,6 +171,10 @@ class LanderEnsemble(nn.Module):
         if not members:
             raise ValueError("an ensemble needs at least one model")
         self.members = nn.ModuleList(members)
+
+    @property
+    def uses_embeddings(self) -> bool:
+        return any(m.uses_embeddings for m in self.members)
 
     def forward(self, g: LevelGraph) -> tuple[torch.Tensor, torch.Tensor]:
         p = torch.stack([torch.softmax(m(g)[0], dim=-1) for m in self.members]).mean(dim=0)
