@@ -11,7 +11,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_index, hnsw_query
+from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_index, hnsw_query, search_method
 
 # The similarity at which two items count as one picture saved twice, per encoder: most re-saves of a photo
 # (resized, re-compressed, brightened) reach it, and no two different photos of the shared data do (faces: two
@@ -84,10 +84,7 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
     there are none, else the graph of ``x[first]`` and the copies. Costs one kNN search where there are none; with
     hnswlib, the index is searched again only for the rows whose neighbours held a copy taken out."""
     n = x.shape[0]
-    if method == "auto":
-        on_gpu = device is not None and str(device).startswith("cuda")
-        method = "exact" if on_gpu or n <= EXACT_MAX_N_CPU else "hnsw"
-    if method == "exact":
+    if search_method(n, method, device) == "exact":
         graph = exact_knn(x, k, device=device)
         copies = near_copies(graph, x, near)
         return (graph, None) if copies is None else (exact_knn(x[copies[0]], k, device=device), copies)

@@ -114,6 +114,14 @@ def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: in
     return KnnGraph(idx, sims)
 
 
+def search_method(n: int, method: str = "auto", device=None) -> str:
+    """"exact" or "hnsw": what "auto" means for n items on ``device`` (exact on CUDA or up to EXACT_MAX_N_CPU)."""
+    if method != "auto":
+        return method
+    on_gpu = device is not None and str(device).startswith("cuda")
+    return "exact" if on_gpu or n <= EXACT_MAX_N_CPU else "hnsw"
+
+
 def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None) -> KnnGraph:
     """k nearest neighbours by cosine similarity. ``method``: "auto", "exact" or "hnsw"."""
     x = np.asarray(x, dtype=np.float32)
@@ -123,9 +131,7 @@ def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None) -> Kn
         raise ValueError("k must be at least 1")
     if x.shape[0] < 2:
         return KnnGraph(np.empty((x.shape[0], 0), np.int64), np.empty((x.shape[0], 0), np.float32))
-    if method == "auto":
-        on_gpu = device is not None and str(device).startswith("cuda")
-        method = "exact" if on_gpu or x.shape[0] <= EXACT_MAX_N_CPU else "hnsw"
+    method = search_method(x.shape[0], method, device)
     if method == "exact":
         return exact_knn(x, k, device=device)
     if method == "hnsw":
