@@ -111,6 +111,8 @@ def format_index_report(report) -> str:
         c = report.cluster
         lines.append(f"  grouped {c['items']} {'faces' if report.mode == 'faces' else 'photos'} into {c['groups']} "
                      f"groups over {c['levels']} levels in {c['seconds']:.1f} s (photo-grouper groups lists them)")
+        if c.get("copies"):
+            lines.append(f"  {c['copies']} of them copies of a photo kept or saved twice: grouped with it")
         if c.get("damaged"):
             lines.append(f"  left out {c['damaged']} damaged descriptor(s) (not finite numbers): those faces stay "
                          "ungrouped")

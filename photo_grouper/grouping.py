@@ -28,6 +28,7 @@ class ClusterReport:
     run_id: int | None = None
     suggested: int = 0  # faces suggested to named people
     damaged: int = 0  # stored vectors that are not finite numbers: left out of the groups
+    copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +67,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.levels = len(h.levels_)
+    report.copies = h.copies_
     report.groups = int(h.labels_.max()) + 1
     report.seconds = time.monotonic() - started
     with library.session() as s:

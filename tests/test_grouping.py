@@ -135,7 +135,7 @@ def _assert_grouped_with_their_person(levels, copies: set[str], person: str):
     assert sum(f"/{person}/" in p for p in together) >= 5  # with the person's other photos
 
 
-def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data):
+def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data, capsys):
     """A photo kept in a backup folder many times over gives the same descriptor each time; the copies join
     their person's group instead of filling each other's neighbour lists (k=10) and standing apart."""
     photos = copy_identities(faces_data, tmp_path / "photos", PEOPLE[:3], per=10)
@@ -145,6 +145,8 @@ def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data):
         shutil.copy2(original, backup / f"copy{i}.jpg")
     levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3")
     _assert_grouped_with_their_person(levels, {str(p) for p in [original, *backup.iterdir()]}, PEOPLE[0])
+    assert main(["index", str(tmp_path / "photos"), "--library", str(tmp_path / "library.sqlite3"), "--quiet"]) == 0
+    assert "  12 of them copies of a photo kept or saved twice: grouped with it" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("mode, data, names", [("faces", "faces_data", PEOPLE[:3]),
