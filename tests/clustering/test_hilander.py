@@ -173,6 +173,8 @@ def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained, n
     assert same.labels_.tolist() == [0] * 40 and same.peaks_[-1].tolist() == [0]
     if near_copy is not None:  # without it, near copies stay items of their own
         assert HiLander(tau=trained.tau, model=trained.model).fit(given).copies_ == 0
+    searched = HiLander(tau=trained.tau, model=trained.model, near_copy=near_copy, tau_search=True).fit(given)
+    assert searched.agreement_ and all(len(np.unique(searched.labels_[source == i])) == 1 for i in copied)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
