@@ -622,7 +622,11 @@ class MainWindow(QMainWindow):
         if report.status == "cancelled":
             self.statusBar().showMessage("Cancelled: everything done so far is saved; index again to resume")
         else:
-            self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s")
+            c = report.cluster or {}
+            notes = ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
+                ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else [])
+            self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s"
+                                         + "".join(f"; {note}" for note in notes))
 
     def _on_exported(self, report) -> None:
         self._job_ended()

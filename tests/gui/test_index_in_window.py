@@ -2,6 +2,7 @@
 loop never stalls for more than 100 ms, Cancel stops it cleanly, and the groups appear when it ends."""
 
 import os
+import shutil
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -58,6 +59,21 @@ def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, fac
     assert window.model.rowCount() >= 3 and window.job is None
     assert "Indexed" in window.statusBar().currentMessage()
     assert not window.cancel_button.isVisible()
+
+
+def test_the_status_says_when_copies_were_grouped_with_their_photo(qtbot, tmp_path, faces_data):
+    photos = tmp_path / "photos"
+    first = copy_identities(faces_data, photos, PEOPLE[:2], per=6)[0]
+    (photos / "backup").mkdir()
+    for i in range(3):
+        shutil.copy2(first, photos / "backup" / f"copy{i}.jpg")
+    window = MainWindow(None)
+    window.library_path = tmp_path / "lib.sqlite3"
+    qtbot.addWidget(window)
+    job = window.start_index(photos, workers=1)
+    with qtbot.waitSignal(job.finished, timeout=180_000):
+        pass
+    assert window.statusBar().currentMessage().endswith("; 3 copies of a photo grouped with it")
 
 
 def test_cancel_stops_the_job_and_keeps_what_was_done(qtbot, tmp_path, faces_data):
