@@ -23,7 +23,7 @@ NODE_PROFILE = PROFILE_K + 3
 
 @dataclass
 class LevelGraph:
-    x: torch.Tensor | None  # (N, 2d) node input [feature ‖ mean member feature]; None where the model reads profiles
+    x: torch.Tensor | None  # (N, 2d) node input [feature ‖ mean member feature]; None for a profile model
     edge_index: torch.Tensor  # (2, E) long: source j, target i
     weight: torch.Tensor  # (E,) a_ij, rows (per target) sum to 1
     sim: torch.Tensor  # (E,) raw cosine similarity
@@ -36,8 +36,9 @@ class LevelGraph:
         return self.profile.shape[0]
 
     def to(self, device) -> LevelGraph:
-        return LevelGraph(None if self.x is None else self.x.to(device), self.edge_index.to(device), self.weight.to(device),
-                          self.sim.to(device), self.edge_attr.to(device), self.profile.to(device), self.k)
+        return LevelGraph(None if self.x is None else self.x.to(device), self.edge_index.to(device),
+                          self.weight.to(device), self.sim.to(device), self.edge_attr.to(device),
+                          self.profile.to(device), self.k)
 
 
 def edge_features(knn: KnnGraph) -> np.ndarray:
