@@ -55,10 +55,16 @@ def _drop_self(idx: np.ndarray, sims: np.ndarray, k: int, ids: np.ndarray | None
     return idx[keep].reshape(n, -1)[:, :k], sims[keep].reshape(n, -1)[:, :k]
 
 
-def exact_knn(x: np.ndarray, k: int, *, device=None, block: int = 4096) -> KnnGraph:
+# Exact search compares a block of rows with every item at once: the block holds at most this many similarities
+# (1 GiB of float32). 4096 rows against a million items would be 16 GB, more than most graphics cards have.
+EXACT_BLOCK_NUMBERS = 1 << 28
+
+
+def exact_knn(x: np.ndarray, k: int, *, device=None, block: int | None = None) -> KnnGraph:
     import torch
 
     n = x.shape[0]
+    block = block or max(1, min(4096, EXACT_BLOCK_NUMBERS // max(1, n)))
     dev = torch.device(device) if device is not None else torch.device("cpu")
     xt = torch.from_numpy(l2_normalise(x)).to(dev)
     kk = min(k + 1, n)

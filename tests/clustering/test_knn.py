@@ -62,3 +62,28 @@ def test_sampled_recall_agrees_with_full_recall():
     strict, tolerant = sampled_recall(x, broken, 1000, seed=3)
     assert strict == pytest.approx(recall_at_k(broken, exact)) == pytest.approx(0.8)
     assert tolerant == pytest.approx(0.8)
+
+
+def test_exact_search_bounds_its_blocks_and_gives_the_same_graph(monkeypatch):
+    """A block of rows is compared with every item at once; its size is bounded so that a million items on a
+    graphics card do not need 16 GB (4096 rows), and the graph does not depend on it."""
+    import torch
+
+    import photo_grouper.clustering.knn as knn
+
+    x = np.random.default_rng(3).standard_normal((3000, 16)).astype(np.float32)
+    shapes = []
+    topk = torch.topk
+
+    def recording_topk(sims, *args, **kwargs):
+        shapes.append(tuple(sims.shape))
+        return topk(sims, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "topk", recording_topk)
+    whole = exact_knn(x, 10)
+    assert shapes == [(3000, 3000)]  # 9 million similarities: one block
+    shapes.clear()
+    monkeypatch.setattr(knn, "EXACT_BLOCK_NUMBERS", 3000 * 7)
+    small = exact_knn(x, 10)
+    assert max(rows for rows, _ in shapes) == 7 and sum(rows for rows, _ in shapes) == 3000
+    assert np.array_equal(small.indices, whole.indices) and np.allclose(small.sims, whole.sims)
