@@ -118,9 +118,9 @@ class HiLander:
     that each pass the floor (docs/hilander-ablation.md, "The floor on whole trees").
 
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
-    copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity through a chain of
-    neighbour links (a photo saved again: resized, re-compressed). None by default, as the threshold belongs to
-    the encoder; the app and the benchmarks pass ``copies.NEAR_COPY[mode]``.
+    copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity to the first of
+    their set (a photo saved again: resized, re-compressed; ``copies.near_copies``). None by default, as the
+    threshold belongs to the encoder; the app and the benchmarks pass ``copies.NEAR_COPY[mode]``.
     """
 
     def __init__(self, k: int = 10, tau: float | None = None, max_levels: int = 10, early_stop: bool = True,
