@@ -56,7 +56,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     started = time.monotonic()
     ids, x = load_vectors(library, mode, encoder.model)
     # A damaged vector (NaN or infinity) would leave every item alone; it is left out, and said so.
-    finite = np.isfinite(x).all(axis=1) if len(ids) else np.ones(0, bool)
+    finite = np.isfinite(x).all(axis=1)
     ids, x = ids[finite], x[finite]
     report = ClusterReport(items=len(ids), damaged=int((~finite).sum()))
     progress(0, 1)
