@@ -255,7 +255,10 @@ def tau_search_check(test: LabelledEmbeddings, model, tau, searched: HiLander, d
 
 
 def purity_check(test: LabelledEmbeddings, hl: HiLander) -> list[dict]:
-    """Pairwise precision of each Hi-LANDER level against average linkage cut at the same number of clusters."""
+    """Pairwise precision of each Hi-LANDER level against average linkage cut at the same number of clusters.
+
+    The pairwise F of both comes with it: a cut given the level's count may buy its precision with recall (people
+    left in more pieces), so precision alone does not say which partition is better."""
     from sklearn.cluster import AgglomerativeClustering
 
     from ..clustering.knn import l2_normalise
@@ -267,9 +270,21 @@ def purity_check(test: LabelledEmbeddings, hl: HiLander) -> list[dict]:
         if count >= len(x) or count < 1:
             continue
         cut = AgglomerativeClustering(n_clusters=count, linkage="average").fit_predict(x)
-        out.append({"level": i, "clusters": count, "hi_lander_precision": evaluate(test.labels, level)["pp"],
-                    "average_linkage_precision": evaluate(test.labels, cut)["pp"]})
+        ours, theirs = evaluate(test.labels, level), evaluate(test.labels, cut)
+        out.append({"level": i, "clusters": count,
+                    "hi_lander_precision": ours["pp"], "average_linkage_precision": theirs["pp"],
+                    "hi_lander_fp": ours["fp"], "average_linkage_fp": theirs["fp"]})
     return out
+
+
+def purity_summary(checks: list[dict]) -> str:
+    """How many levels are purer, and how many score a higher pairwise F, than the same-count cut."""
+    def count(key):  # equal to the printed third decimal counts as level
+        ahead = sum(c[f"hi_lander_{key}"] > c[f"average_linkage_{key}"] + 5e-4 for c in checks)
+        level = sum(abs(c[f"hi_lander_{key}"] - c[f"average_linkage_{key}"]) <= 5e-4 for c in checks)
+        return f"{ahead} of {len(checks)} levels" + (f" (level on {level})" if level else "")
+
+    return f"hi-lander ahead on precision on {count('precision')}, on Fp on {count('fp')}"
 
 
 def format_table(result: dict) -> str:
@@ -316,11 +331,14 @@ def format_table(result: dict) -> str:
                          f"{', '.join(check['climb'])}; the best of the whole band {', '.join(check['band'])}: "
                          f"{check['band_best']:g}")
     if result["purity_vs_average_linkage"]:
-        lines += ["", "pairwise precision per level vs average linkage cut at the same count:"]
-        for p in result["purity_vs_average_linkage"]:
+        checks = result["purity_vs_average_linkage"]
+        lines += ["", "pairwise precision per level vs average linkage cut at the same count (and the Fp of both):"]
+        for p in checks:
             where = f"fold {p['fold']} " if "fold" in p else ""
             lines.append(f"  {where}level {p['level']}: {p['clusters']} clusters, hi-lander "
-                         f"{p['hi_lander_precision']:.3f} vs average linkage {p['average_linkage_precision']:.3f}")
+                         f"{p['hi_lander_precision']:.3f} vs average linkage {p['average_linkage_precision']:.3f} "
+                         f"(Fp {p['hi_lander_fp']:.3f} vs {p['average_linkage_fp']:.3f})")
+        lines.append(f"  {purity_summary(checks)}")
     return "\n".join(lines)
 
 

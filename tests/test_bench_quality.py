@@ -1,0 +1,42 @@
+"""The quality benchmark's check of each level against a same-count cut of average linkage."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from photo_grouper.bench.quality import purity_check, purity_summary
+from photo_grouper.clustering.metrics import evaluate
+from photo_grouper.labelled import LabelledEmbeddings
+
+
+def _on_circle(degrees):
+    angles = np.radians(degrees)
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+
+
+def test_purity_check_scores_each_level_against_the_same_count_cut():
+    # People a and b are look-alikes (20 degrees apart); c has one photo far from the rest (at 200 degrees).
+    x = _on_circle([0, 1, 2, 3, 20, 21, 22, 23, 120, 121, 122, 123, 200])
+    truth = np.array(["a"] * 4 + ["b"] * 4 + ["c"] * 5)
+    levels = [
+        np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3]),  # a photo of a on b: the cut at 4 parts them right
+        np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2]),  # the truth; the cut at 3 joins a and b instead
+        np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]),  # both join a and b
+    ]
+    test = LabelledEmbeddings(x, truth, [f"p{i}.jpg" for i in range(len(x))])
+    checks = purity_check(test, SimpleNamespace(levels_=levels))
+
+    assert [c["clusters"] for c in checks] == [4, 3, 2]
+    for check, level in zip(checks, levels):
+        ours = evaluate(truth, level)
+        assert check["hi_lander_precision"] == pytest.approx(ours["pp"])
+        assert check["hi_lander_fp"] == pytest.approx(ours["fp"])
+    # The cut at 4: a, b, c and c's far photo alone; precision 1, recall 18 of c's 22 true pairs.
+    assert checks[0]["average_linkage_precision"] == pytest.approx(1.0)
+    assert checks[0]["average_linkage_fp"] == pytest.approx(2 * 18 / 22 / (1 + 18 / 22))
+    # The cut at 3 joins the look-alikes before the far photo: 12 + 6 right pairs of 28 + 6.
+    assert checks[1]["average_linkage_precision"] == pytest.approx(18 / 34)
+    assert checks[2]["average_linkage_precision"] == pytest.approx(checks[2]["hi_lander_precision"])
+    assert purity_summary(checks) == ("hi-lander ahead on precision on 1 of 3 levels (level on 1), "
+                                      "on Fp on 1 of 3 levels (level on 1)")
