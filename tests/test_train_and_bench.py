@@ -46,6 +46,11 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert all(0 <= r["fp"] <= 1 and 0 <= r["fb"] <= 1 for r in result["rows"])
     # Even a 4-epoch model groups unseen breeds far better than chance.
     assert methods["hi-lander"]["fb"] > 0.5
+    # Each level against average linkage cut at its count (a level of all singletons has nothing to compare).
+    checks = result["purity_vs_average_linkage"]
+    assert ("hi-lander ahead on precision on" in table) == bool(checks)
+    assert all(0 <= c[f"{who}_{score}"] <= 1 for c in checks
+               for who in ("hi_lander", "average_linkage") for score in ("precision", "fp"))
 
 
 def test_validation_choices_match_training_s(capsys):
