@@ -19,7 +19,8 @@ import numpy as np
 from sqlalchemy import insert
 
 from ..organize import Organizer
-from ..store import Analysis, Cluster, ClusterMember, ClusterRun, Detection, Library, Photo
+from ..store import Cluster, ClusterMember, ClusterRun, Library
+from .library import insert_faces
 
 
 def build(path: Path, n: int, seed: int = 0) -> Library:
@@ -27,12 +28,7 @@ def build(path: Path, n: int, seed: int = 0) -> Library:
     rng = np.random.default_rng(seed)
     coarse, fine = max(1, n // 100), max(1, n // 20)
     with library.session() as s:
-        s.execute(insert(Photo), [dict(id=i + 1, path=f"/photos/{i}.jpg", size=1, mtime_ns=1,
-                                       content_hash=f"h{i}", width=100, height=100) for i in range(n)])
-        s.execute(insert(Analysis), [dict(id=i + 1, photo_id=i + 1, pipeline="faces:bench", status="done", found=1)
-                                     for i in range(n)])
-        s.execute(insert(Detection), [dict(id=i + 1, photo_id=i + 1, analysis_id=i + 1, kind="face", x=0.1, y=0.1,
-                                           w=0.3, h=0.3) for i in range(n)])
+        insert_faces(s, n)
         s.add(ClusterRun(id=1, mode="faces", model="bench", weights="bench", tau=0.8, items=n, levels=2))
         s.flush()
         s.execute(insert(Cluster), [dict(id=c + 1, run_id=1, level=1, size=0, peak_detection_id=c + 1)

@@ -1,10 +1,12 @@
 """Scale benchmark: Hi-LANDER on synthetic clustered embeddings with a realistic spread of group sizes.
 
-    python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2] [--copies 0.05]
+    python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2] [--copies 0.05] [--library]
 
 Groups follow a Zipf-like law (a few people in thousands of photos, most in a handful, many alone), spread around
 their centres about as much as dlib descriptors of one person are. Prints time per stage (kNN, graph features,
 GNN, decode) for every level, total time, peak resident memory, and the quality against the generating labels.
+With ``--library`` the embeddings are written into a temporary library instead and grouped as ``index`` groups
+them (``grouping.cluster_library``: read the vectors, group, store every level in one transaction).
 """
 
 from __future__ import annotations
@@ -67,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="cluster near copies once from this similarity (default: the faces setting; 0: off)")
     parser.add_argument("--tau-search", action="store_true",
                         help="choose tau per library (HiLander.tau_search; off by default) instead of the weights' tau")
+    parser.add_argument("--library", action="store_true",
+                        help="write the embeddings into a temporary library (one photo and face each) and time "
+                             "grouping it as `index` does, storing the hierarchy (128-d faces only)")
     args = parser.parse_args(argv)
+    if args.library and (args.dim != 128 or args.copies or args.near_copy is not None or args.tau_search
+                         or args.recall):
+        parser.error("--library groups as the app does: no --dim, --copies, --near-copy, --tau-search or --recall")
 
     import torch
 
@@ -83,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     near = NEAR_COPY["faces"] if args.near_copy is None else (args.near_copy or None)
     print(f"{len(x)} embeddings ({len(x) - args.n} near copies), {args.dim}-d, {len(np.unique(y))} groups "
           f"(largest {np.bincount(y).max()}), {torch.get_num_threads()} torch threads, near copies from {near}")
+    if args.library:
+        return _group_a_library(x, args)
     start = time.perf_counter()
     h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(x)
     total = time.perf_counter() - start
@@ -106,6 +116,36 @@ def main(argv: list[str] | None = None) -> int:
               f"({tolerant:.3f} counting ties within 0.001 of the k-th exact similarity)")
     return 0
 
+
+def _group_a_library(x: np.ndarray, args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from ..grouping import cluster_library
+    from ..store import Cluster, ClusterMember, Library
+    from .library import insert_faces
+
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        library = Library(Path(folder) / "library.sqlite3")
+        with library.session() as s:
+            insert_faces(s, len(x), x)
+        print(f"library written in {time.perf_counter() - start:.1f} s (not part of the grouping)")
+        start = time.perf_counter()
+        report = cluster_library(library, "faces", weights=args.weights, device=args.device)
+        total = time.perf_counter() - start
+        with library.session() as s:
+            members = s.scalar(select(func.count()).select_from(ClusterMember))
+            per_level = dict(s.execute(select(Cluster.level, func.count()).group_by(Cluster.level)).all())
+        library.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"grouped a library of {report.items} faces in {total:.1f} s: reading the vectors and grouping "
+          f"{report.seconds:.1f} s, storing the hierarchy {total - report.seconds:.1f} s; peak memory {peak_mb:.0f} MB")
+    print(f"stored: {members} faces in groups; groups per level "
+          f"{' / '.join(str(per_level[level]) for level in sorted(per_level))} (the last {report.groups})")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,28 @@
+"""The scale benchmark's --library run: the synthetic embeddings grouped as `index` groups them, and stored."""
+
+import re
+
+import pytest
+
+from photo_grouper.bench.scale import main
+
+
+def test_library_run_stores_the_hierarchy_the_estimator_builds(capsys):
+    assert main(["--n", "2000", "--threads", "1"]) == 0
+    estimator = int(re.search(r" groups (\d+) \(true", capsys.readouterr().out).group(1))
+
+    assert main(["--n", "2000", "--threads", "1", "--library"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"grouped a library of 2000 faces in [\d.]+ s: reading the vectors and grouping [\d.]+ s, "
+                     r"storing the hierarchy [\d.]+ s; peak memory \d+ MB", out)
+    stored = re.search(r"stored: (\d+) faces in groups; groups per level ([\d / ]+) \(the last (\d+)\)", out)
+    per_level = [int(g) for g in stored.group(2).split(" / ")]
+    assert int(stored.group(1)) == 2000
+    assert per_level == sorted(per_level, reverse=True) and per_level[-1] == int(stored.group(3)) == estimator
+
+
+@pytest.mark.parametrize("option", [["--copies", "0.05"], ["--dim", "64"], ["--recall", "100"]])
+def test_library_run_refuses_what_the_app_does_not_do(option, capsys):
+    with pytest.raises(SystemExit):
+        main(["--n", "2000", "--library", *option])
+    assert "--library groups as the app does" in capsys.readouterr().err
