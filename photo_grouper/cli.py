@@ -22,7 +22,7 @@ def _library(args):
     return Library(args.library or default_library_path())
 
 
-STAGE_UNITS = (("scan", "file"), ("epochs", "epoch"), ("episodes", "episode"))
+STAGE_UNITS = (("scan", "file"), ("epochs", "epoch"), ("episodes", "episode"), ("cluster", "‰"))
 # clustering.training.VALIDATIONS, spelled out so that the command line starts without importing torch.
 VALIDATIONS = ("alone", "with_training")
 VALIDATION_HELP = ("how each cross-validation fold that chooses tau is scored: its people clustered alone (the "

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select
 
 from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander, default_weights, load_weights
-from .progress import Cancelled, CancelFlag, Progress, no_progress
+from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
 from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo, PhotoStatus
 from .vision import EncoderSpec, make_encoder
 
@@ -59,13 +59,18 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     finite = np.isfinite(x).all(axis=1)
     ids, x = ids[finite], x[finite]
     report = ClusterReport(items=len(ids), damaged=int((~finite).sum()))
-    progress(0, 1)
+    meter = Meter(progress, cancel)
+    meter(0.0)
     if len(ids) == 0:
+        progress(Meter.STEPS, Meter.STEPS)
         return report
-    h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device,
-                 near_copy=NEAR_COPY.get(mode)).fit(x)
-    if cancel is not None and cancel.is_set():
-        raise Cancelled(report)
+    try:
+        # Grouping is nearly all of the time (a million faces: 327 s of 346; storing the hierarchy 19 s).
+        h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device,
+                     near_copy=NEAR_COPY.get(mode)).fit(x, progress=meter.part(0.0, 0.95).report, cancel=cancel)
+        meter(0.95)  # a cancel that came after the last report: the stored hierarchy is left as it was
+    except Cancelled:
+        raise Cancelled(report) from None
     report.levels = len(h.levels_)
     report.copies = h.copies_
     report.groups = int(h.labels_.max()) + 1
@@ -99,5 +104,5 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         from .organize.reconcile import suggest_in
 
         report.suggested = suggest_in(s, mode, ids, x)
-    progress(1, 1)
+    progress(Meter.STEPS, Meter.STEPS)  # stored: too late to cancel
     return report

@@ -301,7 +301,11 @@ def _cluster_stage(library, mode, report: IndexReport, device, progress, cancel)
     except FileNotFoundError as exc:
         report.cluster_note = f"not grouped: {exc}"
         return
-    report.cluster = asdict(cluster_library(library, mode, device=device, progress=progress, cancel=cancel))
+    try:
+        report.cluster = asdict(cluster_library(library, mode, device=device, progress=progress, cancel=cancel))
+    except Cancelled:
+        report.cluster_note = "grouping stopped before the end: the groups are still the last grouping's"
+        raise
 
 
 # ---- status -----------------------------------------------------------------------------------------------

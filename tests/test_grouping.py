@@ -85,6 +85,51 @@ def test_reclustering_replaces_the_previous_result(library):
     assert [g.size for g in before] == [g.size for g in after]  # deterministic
 
 
+def test_grouping_reports_progress_and_a_cancel_keeps_the_stored_groups(library):
+    import threading
+
+    from photo_grouper.progress import Cancelled
+
+    heard = []
+    with Library(library) as lib:
+        report = cluster_library(lib, "faces", progress=lambda done, total: heard.append((done, total)))
+        before = [(g.ref, g.size) for g in list_groups(lib)[2]]
+        with lib.session() as s:
+            run = s.scalars(select(ClusterRun)).one().id
+        flag = threading.Event()
+
+        def cancel_halfway(done, total):
+            if done >= 500:
+                flag.set()
+
+        with pytest.raises(Cancelled) as stopped:
+            cluster_library(lib, "faces", progress=cancel_halfway, cancel=flag)
+        assert stopped.value.partial.items == report.items  # what it was grouping
+        with lib.session() as s:
+            assert s.scalars(select(ClusterRun)).one().id == run  # the last hierarchy stays, whole
+        assert [(g.ref, g.size) for g in list_groups(lib)[2]] == before
+    done = [d for d, _ in heard]
+    assert heard[0] == (0, 1000) and heard[-1] == (1000, 1000) and done == sorted(done) and len(set(done)) >= 5
+
+
+def test_index_cancelled_while_grouping_says_so_and_keeps_the_groups(library):
+    import threading
+
+    flag = threading.Event()
+
+    def progress(stage, done, total):
+        if stage == "cluster" and done >= 300:
+            flag.set()
+
+    with Library(library) as lib:
+        before = [(g.ref, g.size) for g in list_groups(lib)[2]]
+        report = index_folder(lib, library.parent / "photos", EncoderSpec.of("faces"), workers=2, cluster=True,
+                              progress=progress, cancel=flag)
+        assert report.status == "cancelled" and report.cluster is None
+        assert report.cluster_note == "grouping stopped before the end: the groups are still the last grouping's"
+        assert [(g.ref, g.size) for g in list_groups(lib)[2]] == before
+
+
 def test_groups_cli(library, capsys):
     assert main(["groups", "--library", str(library), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from ..progress import NO_METER, Meter
 from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_index, hnsw_query, search_method
 
 # The similarity at which two items count as one picture saved twice, per encoder: most re-saves of a photo
@@ -78,24 +79,25 @@ def near_copies(graph: KnnGraph, x: np.ndarray, near: float) -> Copies | None:
     return firsts(group)
 
 
-def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str = "auto", device=None
-                            ) -> tuple[KnnGraph, Copies | None]:
+def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str = "auto", device=None,
+                            meter: Meter = NO_METER) -> tuple[KnnGraph, Copies | None]:
     """The kNN graph of ``x`` (L2-normalised) with near copies (``near_copies``) taken out: (graph, None) where
     there are none, else the graph of ``x[first]`` and the copies. Costs one kNN search where there are none; with
     hnswlib, the index is searched again only for the rows whose neighbours held a copy taken out."""
     n = x.shape[0]
     if search_method(n, method, device) == "exact":
-        graph = exact_knn(x, k, device=device)
+        graph = exact_knn(x, k, device=device, meter=meter.part(0.0, 0.8))
         copies = near_copies(graph, x, near)
-        return (graph, None) if copies is None else (exact_knn(x[copies[0]], k, device=device), copies)
-    index = hnsw_index(x)
-    graph = hnsw_query(index, x, np.arange(n), k)
+        return (graph, None) if copies is None else \
+            (exact_knn(x[copies[0]], k, device=device, meter=meter.part(0.8, 1.0)), copies)
+    index = hnsw_index(x, meter=meter.part(0.0, 0.5))
+    graph = hnsw_query(index, x, np.arange(n), k, meter=meter.part(0.5, 0.95))
     copies = near_copies(graph, x, near)
     if copies is None:
         return graph, None
     first, position = copies
     if first.size <= max(EXACT_MAX_N_CPU, 4 * k):
-        return exact_knn(x[first], k, device=device), copies
+        return exact_knn(x[first], k, device=device, meter=meter.part(0.95, 1.0)), copies
     kept = np.zeros(n, dtype=bool)
     kept[first] = True
     for item in np.flatnonzero(~kept):
@@ -103,6 +105,6 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
     indices, sims = graph.indices[first], graph.sims[first]
     stale = np.flatnonzero(~kept[indices].all(axis=1))
     if stale.size:
-        again = hnsw_query(index, x[first[stale]], first[stale], k, alive=first.size)
+        again = hnsw_query(index, x[first[stale]], first[stale], k, alive=first.size, meter=meter.part(0.95, 1.0))
         indices[stale], sims[stale] = again.indices, again.sims
     return KnnGraph(position[indices], sims), copies

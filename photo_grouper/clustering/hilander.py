@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..progress import NO_METER, CancelFlag, Meter, Progress, no_progress
 from .copies import compose, exact_copies, knn_without_near_copies
 from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
@@ -56,6 +57,8 @@ SEARCH_MAX_ITEMS = 300_000
 # similarity to reach the join floor less TREE_SLACK of the floor's distance (1 - floor).
 TREE_MIN_SIDE = 3
 TREE_SLACK = 0.125
+# Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
+LEVEL0_KNN_SHARE = 0.66
 
 
 @dataclass
@@ -156,8 +159,11 @@ class HiLander:
         tau = self.tau if self.tau is not None else float(card.get("tau", 0.8))
         return model, tau, None if floor is None else float(floor)
 
-    def fit(self, X, y=None):
-        """The trained (or given) tau is where links joined people on the training people's validation folds, and
+    def fit(self, X, y=None, *, progress: Progress = no_progress, cancel: CancelFlag | None = None):
+        """``progress(done, total)`` hears how far it is (``Meter.STEPS`` in all); when ``cancel`` is set it stops
+        within seconds, raising ``progress.Cancelled`` (a million items: at most the GNN's pass, about 25 s).
+
+        The trained (or given) tau is where links joined people on the training people's validation folds, and
         by default it is used as it is. With ``tau_search`` (up to ``SEARCH_MAX_ITEMS`` items) it is chosen per
         library among ``tau_band(tau)``: the hierarchy is built at a candidate and the one kept is the one whose
         default partition agrees best with the first level's link predictions (``agreement``, undecided at the
@@ -175,6 +181,8 @@ class HiLander:
         if bad.size:
             raise ValueError(f"embeddings must be finite numbers: {bad.size} row(s) hold NaN or infinity "
                              f"(the first: {bad[:5].tolist()})")
+        meter = Meter(progress, cancel)
+        meter(0.0)
         x = l2_normalise(x)
         copies = exact_copies(x)  # each distinct descriptor is clustered once; its copies share its group
         if copies is not None:
@@ -187,7 +195,8 @@ class HiLander:
         knn0 = None
         if self.near_copy is not None and x.shape[0] > 1:
             t0 = time.perf_counter()
-            graph, near = knn_without_near_copies(x, self._level_k(x.shape[0]), self.near_copy, device=device)
+            graph, near = knn_without_near_copies(x, self._level_k(x.shape[0]), self.near_copy, device=device,
+                                                  meter=meter.part(0.0, LEVEL0_KNN_SHARE))
             if near is not None:
                 x, copies = x[near[0]], compose(copies, near)
             # Level 0's kNN graph, unless the copies left so few items that their k is smaller.
@@ -197,9 +206,10 @@ class HiLander:
         self.agreement_ = {}
         if x.shape[0] < 2 or not (self.tau_candidates or (self.tau_search and x.shape[0] <= SEARCH_MAX_ITEMS)):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
-            levels, self.timings_ = self._climb(x, model, device, tau, None, knn0)
+            levels, self.timings_ = self._climb(x, model, device, tau, None, knn0,
+                                                meter if knn0 is None else meter.part(LEVEL0_KNN_SHARE, 1.0))
         else:
-            tau, levels, self.timings_ = self._search(x, model, device, tau, knn0)
+            tau, levels, self.timings_ = self._search(x, model, device, tau, knn0, meter)
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
@@ -209,23 +219,31 @@ class HiLander:
             self.peaks_ = [first[peaks] for peaks in self.peaks_]
         self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
         self.labels_ = self.levels_[-1]
+        meter(1.0)
         return self
 
-    def _search(self, x, model, device, tau: float, knn0=None) -> tuple[float, list[Level], list[dict]]:
+    def _search(self, x, model, device, tau: float, knn0=None, meter: Meter = NO_METER
+                ) -> tuple[float, list[Level], list[dict]]:
         """The candidate tau whose hierarchy agrees best with level 0's links, its levels and timings."""
-        first = self._predict_level(model, device, {"features": x, "centres": x}, knn0)
+        # Level 0's prediction (with its kNN search unless that was done), then each climb half of what is left:
+        # how many climbs there will be is not known.
+        done = 0.5 if knn0 is None else LEVEL0_KNN_SHARE + 0.05
+        first = self._predict_level(model, device, {"features": x, "centres": x}, knn0,
+                                    meter.part(0.0 if knn0 is None else LEVEL0_KNN_SHARE, done))
         graph, prob, dens, _ = first
         built: dict[bytes, tuple] = {}
         best = None
 
         def score(candidate: float) -> float:
-            nonlocal best
+            nonlocal best, done
             candidate = float(candidate)
             if candidate not in self.agreement_:
                 # Taus that decode level 0 alike build the same hierarchy (common in small libraries): built once.
                 key = hashlib.blake2b(decode(graph, prob, dens, candidate).tobytes(), digest_size=16).digest()
                 if key not in built:
-                    levels, timings = self._climb(x, model, device, candidate, first)
+                    levels, timings = self._climb(x, model, device, candidate, first,
+                                                  meter=meter.part(done, (done + 1.0) / 2))
+                    done = (done + 1.0) / 2
                     built[key] = (agreement(graph, prob, levels[-1].labels, boundary=tau), levels, timings)
                 value, levels, timings = built[key]
                 self.agreement_[candidate] = value
@@ -249,26 +267,33 @@ class HiLander:
         _, chosen, levels, timings = best
         return chosen, levels, timings
 
-    def _predict_level(self, model, device, nodes: dict, knn=None) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
+    def _predict_level(self, model, device, nodes: dict, knn=None, meter: Meter = NO_METER
+                       ) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
         """One level's graph, link probabilities and densities, with the time each stage took; ``knn``: its kNN
         graph if already found, and the seconds that took."""
         m = nodes["features"].shape[0]
         k = self._level_k(m)
         t0 = time.perf_counter() - (knn[1] if knn else 0.0)
-        knn = knn[0] if knn else knn_graph(nodes["features"], k, device=device)
+        # Shares of a level's time at a million items (2 cores): kNN 83%, graph features 5%, GNN 10%, decode 2%.
+        knn, (graph_done, gnn_done) = (knn[0], (0.3, 0.9)) if knn else \
+            (knn_graph(nodes["features"], k, device=device, meter=meter.part(0.0, 0.83)), (0.88, 0.98))
         t1 = time.perf_counter()
         graph, _ = build_level_graph(k=k, knn=knn, embeddings=model.uses_embeddings, **nodes)
+        meter(graph_done)
         t2 = time.perf_counter()
         with torch.inference_mode(), deterministic():
             logits, dens = model(graph.to(device))
             prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
             dens = dens.cpu().numpy()
+        meter(gnn_done)
         t3 = time.perf_counter()
         return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
 
-    def _climb(self, x, model, device, tau: float, first, knn0=None) -> tuple[list[Level], list[dict]]:
+    def _climb(self, x, model, device, tau: float, first, knn0=None, meter: Meter = NO_METER
+               ) -> tuple[list[Level], list[dict]]:
         """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction,
-        ``knn0`` its kNN graph (and seconds).
+        ``knn0`` its kNN graph (and seconds); ``meter``: level 0 takes most of it, each level above half of what
+        is left.
         With ``link_check``, a join above level 0 is kept only where the first level's links between the two
         groups do not speak against it; with ``evidence_merge``, a last level joins the top groups while those
         links speak for it (``LinkEvidence``)."""
@@ -280,12 +305,16 @@ class HiLander:
         peak_item = np.arange(n)
         nodes = {"features": x, "centres": x}
         prev_added = None
+        done = 0.0
         for depth in range(self.max_levels):
             m = nodes["features"].shape[0]
             if m < 2:
                 break
+            # Level 0 without its kNN graph found yet is most of the work (a million items: 80%).
+            share = (0.8 if first is None and knn0 is None else 0.4) if depth == 0 else (1.0 - done) / 2
+            level_meter, done = meter.part(done, done + share), done + share
             graph, prob, dens, times = first if depth == 0 and first is not None \
-                else self._predict_level(model, device, nodes, knn0 if depth == 0 else None)
+                else self._predict_level(model, device, nodes, knn0 if depth == 0 else None, level_meter)
             t3 = time.perf_counter()
             if depth == 0 and (self.link_check or self.evidence_merge_):
                 evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))
@@ -312,6 +341,7 @@ class HiLander:
             if not stop:  # the next level's nodes, only if there is a next level
                 nodes = next_nodes(x, node_of_item, peak_item)
             timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3})
+            level_meter(1.0)
             if stop:
                 break
             prev_added = added
@@ -330,6 +360,7 @@ class HiLander:
                                 "graph": 0.0, "gnn": 0.0, "decode": time.perf_counter() - t0})
         if not levels:
             levels.append(Level(np.arange(n), np.arange(n), 0))
+        meter(1.0)
         return levels, timings
 
     def _level_k(self, m: int) -> int:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..progress import NO_METER, Meter
+
 EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead of O(N^2)
 # Chosen for a million items: on bench/scale.py's synthetic face-like embeddings (2 threads, sampled against exact
 # search) M=32, ef_construction=200, ef=192 reach recall@10 0.960 at 1,000,000 (0.983 at 300,000, 0.994 at
@@ -22,6 +24,9 @@ EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
+# Items per call when building or searching the index: between calls progress is reported and a cancel is seen
+# (at a million items, a call every 5-7 s on 2 cores instead of one call of 90-100 s).
+HNSW_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ def _drop_self(idx: np.ndarray, sims: np.ndarray, k: int, ids: np.ndarray | None
 EXACT_BLOCK_NUMBERS = 1 << 28
 
 
-def exact_knn(x: np.ndarray, k: int, *, device=None, block: int | None = None) -> KnnGraph:
+def exact_knn(x: np.ndarray, k: int, *, device=None, block: int | None = None, meter: Meter = NO_METER
+              ) -> KnnGraph:
     import torch
 
     n = x.shape[0]
@@ -76,6 +82,7 @@ def exact_knn(x: np.ndarray, k: int, *, device=None, block: int | None = None) -
             val, idx = torch.topk(sims, kk, dim=1)
             out_idx[start:start + block] = idx.cpu().numpy()
             out_sim[start:start + block] = val.float().cpu().numpy()
+            meter(min(n, start + block) / n)
     idx, sims = _drop_self(out_idx, out_sim, min(k, n - 1))
     return KnnGraph(idx, sims)
 
@@ -88,13 +95,14 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100
-             ) -> KnnGraph:
+def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100,
+             meter: Meter = NO_METER) -> KnnGraph:
     x = l2_normalise(x)
-    return hnsw_query(hnsw_index(x, threads=threads, seed=seed), x, np.arange(x.shape[0]), k, ef=ef)
+    index = hnsw_index(x, threads=threads, seed=seed, meter=meter.part(0.0, 0.5))
+    return hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, meter=meter.part(0.5, 1.0))
 
 
-def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100):
+def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, meter: Meter = NO_METER):
     """An hnswlib index of the (L2-normalised) rows of ``x``, labelled by row number."""
     import hnswlib
 
@@ -104,18 +112,25 @@ def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100):
     # hnswlib's own default (-1) starts one thread per CPU of the host, however few this process may use:
     # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
     index.set_num_threads(threads or usable_cpus())
-    index.add_items(x, np.arange(n))
+    for start in range(0, n, HNSW_CHUNK):
+        index.add_items(x[start:start + HNSW_CHUNK], np.arange(start, min(n, start + HNSW_CHUNK)))
+        meter(min(n, start + HNSW_CHUNK) / n)
     return index
 
 
 def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: int | None = None,
-               ef: int | None = None) -> KnnGraph:
+               ef: int | None = None, meter: Meter = NO_METER) -> KnnGraph:
     """The k nearest other items of each query, an item of the index (``ids``: its label); ``alive``: how many
     items are not marked deleted (all, by default)."""
     n = index.get_current_count() if alive is None else alive
     kk = min(k + 1, n)
     index.set_ef(max(ef or HNSW_EF, 2 * kk))
-    labels, dist = index.knn_query(queries, k=kk)
+    m = queries.shape[0]
+    labels, dist = np.empty((m, kk), np.uint64), np.empty((m, kk), np.float32)
+    for start in range(0, m, HNSW_CHUNK):
+        labels[start:start + HNSW_CHUNK], dist[start:start + HNSW_CHUNK] = \
+            index.knn_query(queries[start:start + HNSW_CHUNK], k=kk)
+        meter(min(m, start + HNSW_CHUNK) / m)
     idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1), ids)
     return KnnGraph(idx, sims)
 
@@ -128,8 +143,9 @@ def search_method(n: int, method: str = "auto", device=None) -> str:
     return "exact" if on_gpu or n <= EXACT_MAX_N_CPU else "hnsw"
 
 
-def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None) -> KnnGraph:
-    """k nearest neighbours by cosine similarity. ``method``: "auto", "exact" or "hnsw"."""
+def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None, meter: Meter = NO_METER) -> KnnGraph:
+    """k nearest neighbours by cosine similarity. ``method``: "auto", "exact" or "hnsw"; ``meter``: progress and
+    cancel between blocks."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"embeddings must be a 2-D array, got shape {x.shape}")
@@ -139,9 +155,9 @@ def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None) -> Kn
         return KnnGraph(np.empty((x.shape[0], 0), np.int64), np.empty((x.shape[0], 0), np.float32))
     method = search_method(x.shape[0], method, device)
     if method == "exact":
-        return exact_knn(x, k, device=device)
+        return exact_knn(x, k, device=device, meter=meter)
     if method == "hnsw":
-        return hnsw_knn(x, k)
+        return hnsw_knn(x, k, meter=meter)
     raise ValueError(f"unknown kNN method {method!r}")
 
 

@@ -605,7 +605,10 @@ class MainWindow(QMainWindow):
         eta = f", {((total - done) / rate):.0f} s left" if rate > 0 and total > done else ""
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
-        self.progress_text.setText(f"{stage}: {done}/{total}" + (f", {rate:.1f}/s" if rate else "") + eta)
+        if stage == "cluster":  # reported in thousandths of the work, not in photos
+            self.progress_text.setText(f"{stage}: {done / max(total, 1):.0%}" + eta)
+        else:
+            self.progress_text.setText(f"{stage}: {done}/{total}" + (f", {rate:.1f}/s" if rate else "") + eta)
 
     def _job_ended(self) -> None:
         self.job = None

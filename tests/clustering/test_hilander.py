@@ -146,6 +146,38 @@ def test_inference_is_deterministic_and_needs_no_labels(trained):
     assert HiLander(model=trained.model).fit_predict(x[:1]).tolist() == [0]
 
 
+@pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}])
+@pytest.mark.parametrize("method", ["exact", "hnsw"])
+def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monkeypatch, options, method):
+    import threading
+
+    from photo_grouper.clustering import knn
+    from photo_grouper.progress import Cancelled
+
+    if method == "hnsw":  # the search a large library gets, in chunks of 50 items
+        monkeypatch.setattr(knn, "EXACT_MAX_N_CPU", 10)
+        monkeypatch.setattr(knn, "HNSW_CHUNK", 50)
+    x, _ = _identities(40, seed=8)
+    heard = []
+    plain = HiLander(tau=trained.tau, model=trained.model, **options).fit(x)
+    h = HiLander(tau=trained.tau, model=trained.model, **options).fit(
+        x, progress=lambda done, total: heard.append((done, total)))
+    if method == "exact":  # hnswlib's threads make its graph vary a little from run to run
+        assert all(np.array_equal(a, b) for a, b in zip(h.levels_, plain.levels_))  # reporting changes nothing
+    done = [d for d, _ in heard]
+    assert heard[0] == (0, 1000) and heard[-1] == (1000, 1000) and {t for _, t in heard} == {1000}
+    assert done == sorted(done) and len(set(done)) >= 5
+
+    flag = threading.Event()
+
+    def cancel_halfway(done, total):
+        if done >= 300:
+            flag.set()
+
+    with pytest.raises(Cancelled):
+        HiLander(tau=trained.tau, model=trained.model, **options).fit(x, progress=cancel_halfway, cancel=flag)
+
+
 @pytest.mark.parametrize("noise, near_copy", [(0.0, None), (0.005, 0.99)])
 def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained, noise, near_copy):
     """A photo kept twice gives the same descriptor twice (saved again: nearly the same): the copies are

@@ -87,3 +87,28 @@ def test_exact_search_bounds_its_blocks_and_gives_the_same_graph(monkeypatch):
     small = exact_knn(x, 10)
     assert max(rows for rows, _ in shapes) == 7 and sum(rows for rows, _ in shapes) == 3000
     assert np.array_equal(small.indices, whole.indices) and np.allclose(small.sims, whole.sims)
+
+
+def test_hnsw_builds_and_searches_in_chunks_reporting_progress_and_stops_on_cancel(monkeypatch):
+    import threading
+
+    from photo_grouper.clustering import knn
+    from photo_grouper.progress import Cancelled, Meter
+
+    monkeypatch.setattr(knn, "HNSW_CHUNK", 500)
+    x = l2_normalise(np.random.default_rng(3).standard_normal((3000, 16)).astype(np.float32))
+    heard = []
+    graph = hnsw_knn(x, 10, meter=Meter(lambda done, total: heard.append(done)))
+    assert heard == [round(1000 * (i / 12)) for i in range(1, 13)]  # 6 chunks added, then 6 searched
+    assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95
+
+    flag, heard = threading.Event(), []
+
+    def progress(done, total):
+        heard.append(done)
+        if len(heard) == 3:
+            flag.set()
+
+    with pytest.raises(Cancelled):
+        hnsw_knn(x, 10, meter=Meter(progress, flag))
+    assert len(heard) == 3  # the build stopped at its next chunk

@@ -55,10 +55,14 @@ def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, fac
     gaps.timer.stop()
     assert {"scan", "analyse"} <= {s for s, _, _ in stages}
     assert ("analyse", 24, 24) in stages
+    # The grouping reports thousandths of its work, shown as a percentage.
+    assert ("cluster", 1000, 1000) in stages and {t for s, _, t in stages if s == "cluster"} == {1000}
     assert gaps.longest < 0.1, f"the event loop stalled for {gaps.longest * 1000:.0f} ms"
     assert window.model.rowCount() >= 3 and window.job is None
     assert "Indexed" in window.statusBar().currentMessage()
     assert not window.cancel_button.isVisible()
+    window._on_progress("cluster", 250, 1000)
+    assert window.progress_text.text().startswith("cluster: 25%")  # then the time left, if known
 
 
 def test_the_status_says_when_copies_were_grouped_with_their_photo(qtbot, tmp_path, faces_data):
