@@ -147,5 +147,6 @@ def _group_a_library(x: np.ndarray, args) -> int:
           f"{' / '.join(str(per_level[level]) for level in sorted(per_level))} (the last {report.groups})")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
