@@ -682,3 +682,24 @@ def test_validation_folds_are_scored_as_the_default_runs(monkeypatch, validation
                      {"join_floor": floor, "evidence_merge": True, "tree_floor": False})]
     training.validation_scores(None, x, y, val, TrainConfig(validation=validation, validate_as_used=False))
     assert seen[-1][1] == {}
+
+
+def test_hilander_on_cuda_groups_as_on_the_cpu_and_repeats():
+    """The whole estimator on a graphics card: exact kNN in blocks, the GNN, progress. Needs a CUDA device."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine (CI has none); the device tool runs this check")
+    from photo_grouper.bench.scale import synthetic_library
+    from photo_grouper.clustering.copies import NEAR_COPY
+
+    x, truth = synthetic_library(5000)
+    cpu = HiLander(near_copy=NEAR_COPY["faces"], device="cpu").fit(x)
+    heard = []
+    gpu = HiLander(near_copy=NEAR_COPY["faces"], device="cuda").fit(x, progress=lambda d, t: heard.append(d))
+    again = HiLander(near_copy=NEAR_COPY["faces"], device="cuda").fit(x)
+    assert all(np.array_equal(a, b) for a, b in zip(gpu.levels_, again.levels_))  # deterministic on the card
+    # Float sums in another order may tip a borderline link; the partitions agree all but everywhere.
+    assert evaluate(cpu.labels_, gpu.labels_)["fp"] >= 0.99
+    assert abs(evaluate(truth, gpu.labels_)["fp"] - evaluate(truth, cpu.labels_)["fp"]) < 0.01
+    assert heard[-1] == 1000
