@@ -24,9 +24,14 @@ EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
-# Items per call when building or searching the index: between calls progress is reported and a cancel is seen
-# (at a million items, a call every 5-7 s on 2 cores instead of one call of 90-100 s).
-HNSW_CHUNK = 1 << 16
+# Numbers (items x dimensions) per call when building or searching the index: between calls progress is reported
+# and a cancel is seen. 65,536 128-d faces a call: at a million, a call every 5-7 s on 2 cores instead of one of
+# 90-100 s; 1280-d species features take ten times as long an item, so a tenth as many items a call.
+HNSW_CHUNK_NUMBERS = 1 << 23
+
+
+def _chunk_items(dim: int) -> int:
+    return max(1, HNSW_CHUNK_NUMBERS // max(1, dim))
 
 
 @dataclass(frozen=True)
@@ -112,9 +117,11 @@ def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, me
     # hnswlib's own default (-1) starts one thread per CPU of the host, however few this process may use:
     # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
     index.set_num_threads(threads or usable_cpus())
-    for start in range(0, n, HNSW_CHUNK):
-        index.add_items(x[start:start + HNSW_CHUNK], np.arange(start, min(n, start + HNSW_CHUNK)))
-        meter(min(n, start + HNSW_CHUNK) / n)
+    step = _chunk_items(dim)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        index.add_items(x[start:stop], np.arange(start, stop))
+        meter(stop / n)
     return index
 
 
@@ -127,10 +134,11 @@ def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: in
     index.set_ef(max(ef or HNSW_EF, 2 * kk))
     m = queries.shape[0]
     labels, dist = np.empty((m, kk), np.uint64), np.empty((m, kk), np.float32)
-    for start in range(0, m, HNSW_CHUNK):
-        labels[start:start + HNSW_CHUNK], dist[start:start + HNSW_CHUNK] = \
-            index.knn_query(queries[start:start + HNSW_CHUNK], k=kk)
-        meter(min(m, start + HNSW_CHUNK) / m)
+    step = _chunk_items(queries.shape[1])
+    for start in range(0, m, step):
+        stop = min(m, start + step)
+        labels[start:stop], dist[start:stop] = index.knn_query(queries[start:stop], k=kk)
+        meter(stop / m)
     idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1), ids)
     return KnnGraph(idx, sims)
 

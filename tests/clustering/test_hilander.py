@@ -156,7 +156,7 @@ def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monke
 
     if method == "hnsw":  # the search a large library gets, in chunks of 50 items
         monkeypatch.setattr(knn, "EXACT_MAX_N_CPU", 10)
-        monkeypatch.setattr(knn, "HNSW_CHUNK", 50)
+        monkeypatch.setattr(knn, "HNSW_CHUNK_NUMBERS", 50 * 32)
     x, _ = _identities(40, seed=8)
     heard = []
     plain = HiLander(tau=trained.tau, model=trained.model, **options).fit(x)

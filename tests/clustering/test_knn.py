@@ -95,7 +95,7 @@ def test_hnsw_builds_and_searches_in_chunks_reporting_progress_and_stops_on_canc
     from photo_grouper.clustering import knn
     from photo_grouper.progress import Cancelled, Meter
 
-    monkeypatch.setattr(knn, "HNSW_CHUNK", 500)
+    monkeypatch.setattr(knn, "HNSW_CHUNK_NUMBERS", 500 * 16)  # 500 items
     x = l2_normalise(np.random.default_rng(3).standard_normal((3000, 16)).astype(np.float32))
     heard = []
     graph = hnsw_knn(x, 10, meter=Meter(lambda done, total: heard.append(done)))
