@@ -192,11 +192,12 @@ class HiLander:
         self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
         device = choose_device(self.device)
         model = model.to(device).eval()
-        knn0 = None
+        knn0, rest = None, meter  # rest: the meter for what follows the near copies' search, if there is one
         if self.near_copy is not None and x.shape[0] > 1:
             t0 = time.perf_counter()
             graph, near = knn_without_near_copies(x, self._level_k(x.shape[0]), self.near_copy, device=device,
                                                   meter=meter.part(0.0, LEVEL0_KNN_SHARE))
+            rest = meter.part(LEVEL0_KNN_SHARE, 1.0)
             if near is not None:
                 x, copies = x[near[0]], compose(copies, near)
             # Level 0's kNN graph, unless the copies left so few items that their k is smaller.
@@ -206,10 +207,9 @@ class HiLander:
         self.agreement_ = {}
         if x.shape[0] < 2 or not (self.tau_candidates or (self.tau_search and x.shape[0] <= SEARCH_MAX_ITEMS)):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
-            levels, self.timings_ = self._climb(x, model, device, tau, None, knn0,
-                                                meter if knn0 is None else meter.part(LEVEL0_KNN_SHARE, 1.0))
+            levels, self.timings_ = self._climb(x, model, device, tau, None, knn0, rest)
         else:
-            tau, levels, self.timings_ = self._search(x, model, device, tau, knn0, meter)
+            tau, levels, self.timings_ = self._search(x, model, device, tau, knn0, rest)
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
@@ -227,9 +227,8 @@ class HiLander:
         """The candidate tau whose hierarchy agrees best with level 0's links, its levels and timings."""
         # Level 0's prediction (with its kNN search unless that was done), then each climb half of what is left:
         # how many climbs there will be is not known.
-        done = 0.5 if knn0 is None else LEVEL0_KNN_SHARE + 0.05
-        first = self._predict_level(model, device, {"features": x, "centres": x}, knn0,
-                                    meter.part(0.0 if knn0 is None else LEVEL0_KNN_SHARE, done))
+        done = 0.5 if knn0 is None else 0.15
+        first = self._predict_level(model, device, {"features": x, "centres": x}, knn0, meter.part(0.0, done))
         graph, prob, dens, _ = first
         built: dict[bytes, tuple] = {}
         best = None

@@ -178,6 +178,22 @@ def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monke
         HiLander(tau=trained.tau, model=trained.model, **options).fit(x, progress=cancel_halfway, cancel=flag)
 
 
+def test_progress_only_rises_when_near_copies_leave_too_few_items_for_the_first_search(trained, monkeypatch):
+    from photo_grouper.clustering import knn
+
+    monkeypatch.setattr(knn, "EXACT_MAX_N_CPU", 10)  # hnswlib, reporting every 5 items
+    monkeypatch.setattr(knn, "HNSW_CHUNK_NUMBERS", 5 * 32)
+    x, _ = _identities(4, seed=8)
+    x = l2_normalise(x[:20])
+    rng = np.random.default_rng(0)
+    copies = x[rng.integers(0, 20, 28)] + 0.001 * rng.standard_normal((28, x.shape[1])).astype(np.float32)
+    heard = []
+    h = HiLander(tau=trained.tau, model=trained.model, near_copy=0.99).fit(
+        np.concatenate([x, l2_normalise(copies)]), progress=lambda done, total: heard.append(done))
+    assert h.copies_ == 28  # 20 items left: level 0 searches again with a smaller k
+    assert heard == sorted(heard) and heard[-1] == 1000
+
+
 @pytest.mark.parametrize("noise, near_copy", [(0.0, None), (0.005, 0.99)])
 def test_copies_share_a_group_and_the_rest_is_grouped_as_without_them(trained, noise, near_copy):
     """A photo kept twice gives the same descriptor twice (saved again: nearly the same): the copies are
