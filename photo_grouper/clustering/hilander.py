@@ -161,7 +161,8 @@ class HiLander:
 
     def fit(self, X, y=None, *, progress: Progress = no_progress, cancel: CancelFlag | None = None):
         """``progress(done, total)`` hears how far it is (``Meter.STEPS`` in all); when ``cancel`` is set it stops
-        within seconds, raising ``progress.Cancelled`` (a million items: at most the GNN's pass, about 25 s).
+        within seconds, raising ``progress.Cancelled`` (a million items on 2 cores: at most about 12 s, a level's
+        graph features or the last merge, which are not split).
 
         The trained (or given) tau is where links joined people on the training people's validation folds, and
         by default it is used as it is. With ``tau_search`` (up to ``SEARCH_MAX_ITEMS`` items) it is chosen per
@@ -281,7 +282,7 @@ class HiLander:
         meter(graph_done)
         t2 = time.perf_counter()
         with torch.inference_mode(), deterministic():
-            logits, dens = model(graph.to(device))
+            logits, dens = model(graph.to(device), meter.part(graph_done, gnn_done))
             prob = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
             dens = dens.cpu().numpy()
         meter(gnn_done)

@@ -5,7 +5,7 @@ import torch
 
 from photo_grouper.clustering.graph import EDGE_FEATURES, NODE_PROFILE, build_level_graph, edge_features
 from photo_grouper.clustering.knn import exact_knn, l2_normalise
-from photo_grouper.clustering.lander import Lander, WeightedMeanConv, density, lander_loss, true_density
+from photo_grouper.clustering.lander import Lander, LanderEnsemble, WeightedMeanConv, density, lander_loss, true_density
 
 
 def _blobs(n_clusters=8, per=12, dim=16, spread=0.35, seed=0):
@@ -124,6 +124,28 @@ def test_inference_in_edge_slices_matches_whole_graph(monkeypatch):
         sliced_logits, sliced_dens = model(g)
     torch.testing.assert_close(sliced_logits, whole_logits)
     torch.testing.assert_close(sliced_dens, whole_dens)
+
+
+def test_inference_ticks_between_slices_of_the_edge_head_and_the_result_is_the_same(monkeypatch):
+    """Progress (and a cancel, which raises from the tick) is heard while the edge head runs at a million photos."""
+    import photo_grouper.clustering.lander as lander_module
+
+    x, _ = _blobs()
+    g, _ = build_level_graph(x, x, 6)
+    torch.manual_seed(3)
+    members = [Lander(16, hidden=32, node_input="profile").eval() for _ in range(2)]
+    ensemble = LanderEnsemble(members).eval()
+    with torch.inference_mode():
+        plain = ensemble(g)
+        monkeypatch.setattr(lander_module, "EDGE_CHUNK", 7)
+        monkeypatch.setattr(lander_module, "TICK_SLICES", 4)  # a tick every 28 edges
+        heard = []
+        ticked = ensemble(g, heard.append)
+    edges = g.edge_index.shape[1]
+    per_member = [min(1.0, 28 * (i + 1) / edges) for i in range(edges // 28)]
+    assert heard == pytest.approx([s / 2 for s in per_member] + [(1 + s) / 2 for s in per_member])
+    torch.testing.assert_close(ticked[0], plain[0])
+    torch.testing.assert_close(ticked[1], plain[1])
 
 
 def test_hard_negatives_weigh_look_alike_links_more():
