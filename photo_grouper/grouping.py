@@ -11,7 +11,8 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select
 
 from .clustering.copies import NEAR_COPY
-from .clustering.hilander import HiLander, default_weights, load_weights
+from .clustering.hilander import HiLander
+from .clustering.weights import default_weights, load_weights
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
 from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo, PhotoStatus
 from .vision import EncoderSpec, make_encoder

@@ -293,7 +293,7 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
 
 
 def _cluster_stage(library, mode, report: IndexReport, device, progress, cancel) -> None:
-    from .clustering.hilander import default_weights
+    from .clustering.weights import default_weights
     from .grouping import cluster_library
 
     try:

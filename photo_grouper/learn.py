@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .clustering.hilander import save_weights
+from .clustering.weights import save_weights
 from .clustering.training import TrainConfig, TrainResult, curve_json, train
 from .labelled import embed_labelled
 from .vision import EncoderSpec, make_encoder

@@ -30,7 +30,7 @@ def test_wheel_carries_and_loads_the_weights(tmp_path):
     assert "photo_grouper/resources/photo-grouper.desktop" in names
 
     # Imported from the unpacked wheel (first on the path), the weights are found and load there.
-    probe = ("from photo_grouper.clustering.hilander import default_weights, load_weights\n"
+    probe = ("from photo_grouper.clustering.weights import default_weights, load_weights\n"
              "p = default_weights('faces'); model, card = load_weights(p); print(p); print(card['tau'])")
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}).stdout.split()

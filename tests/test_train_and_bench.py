@@ -151,7 +151,7 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
 def test_shipped_species_card_holds_the_join_floor_of_its_training_breeds(pets_data, private_cache):
     import numpy as np
 
-    from photo_grouper.clustering.hilander import default_weights, load_weights
+    from photo_grouper.clustering.weights import default_weights, load_weights
     from photo_grouper.clustering.training import learn_join_floor
     from photo_grouper.labelled import embed_labelled
     from photo_grouper.vision import EncoderSpec

@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..bench.quality import split_for_weights
     from ..clustering.copies import NEAR_COPY
-    from ..clustering.hilander import HiLander, default_weights, load_weights
+    from ..clustering.hilander import HiLander
+    from ..clustering.weights import default_weights, load_weights
     from ..labelled import embed_labelled
     from ..vision import EncoderSpec
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..clustering.baselines import TUNABLE, OracleKMeans, tune
 from ..clustering.copies import NEAR_COPY
-from ..clustering.hilander import HiLander, default_weights, load_weights, tau_band
+from ..clustering.hilander import HiLander, tau_band
+from ..clustering.weights import default_weights, load_weights
 from ..clustering.metrics import evaluate
 from ..labelled import LabelledEmbeddings, embed_labelled
 from ..vision import EncoderSpec
@@ -202,7 +203,7 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
                 trainer):
     """A fold's trained weights: from ``folder`` when a file there was trained on the same data, partition and
     recipe (its card says), otherwise trained now and, with a folder, saved there."""
-    from ..clustering.hilander import load_weights, save_weights
+    from ..clustering.weights import load_weights, save_weights
     from ..clustering.training import TrainResult, curve_json
 
     if folder is None:

@@ -6,7 +6,6 @@ one before; the app zooms through it.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,35 +15,12 @@ import torch
 
 from ..progress import NO_METER, CancelFlag, Meter, Progress, no_progress
 from .copies import compose, exact_copies, knn_without_near_copies
+from .decode import TREE_SLACK, cut_weak_joins, decode, group_similarity, group_sums, roots_of
+from .evidence import LinkEvidence, agreement
 from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic
-
-
-def peak_forest(edge_index: np.ndarray, score: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
-    """Each node i keeps at most one kept edge j -> i, the one with the highest score: its parent.
-    Returns parent (n,), parent[i] == i for roots (peaks)."""
-    parent = np.arange(n)
-    src, dst = edge_index[0][keep], edge_index[1][keep]
-    s = score[keep]
-    if src.size:
-        order = np.lexsort((-s, dst))  # by target, best score first
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = dst[order][1:] != dst[order][:-1]
-        chosen = order[first]
-        parent[dst[chosen]] = src[chosen]
-    return parent
-
-
-def roots_of(parent: np.ndarray) -> np.ndarray:
-    """Follow parent links to the root (terminates: parents always have strictly higher density)."""
-    root = parent.copy()
-    while True:
-        nxt = root[root]
-        if np.array_equal(nxt, root):
-            return root
-        root = nxt
-
+from .weights import default_weights, load_weights
 
 # The taus training's cross-validation scores (TrainConfig.tau_grid); the per-library search stays inside them.
 TAU_GRID = tuple(float(t) for t in np.round(np.arange(0.30, 0.96, 0.05), 2))
@@ -53,10 +29,6 @@ NODES_PER_NEIGHBOUR = 4
 # The per-library tau search builds the upper levels 3-4 times: +30% at 100,000 items, but a million took 870 s
 # with it (the target is 600), so larger libraries keep the trained tau.
 SEARCH_MAX_ITEMS = 300_000
-# The tree floor (HiLander.tree_floor): a join of two sides of at least TREE_MIN_SIDE items each needs their mean
-# similarity to reach the join floor less TREE_SLACK of the floor's distance (1 - floor).
-TREE_MIN_SIDE = 3
-TREE_SLACK = 0.125
 # Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
 LEVEL0_KNN_SHARE = 0.66
 
@@ -68,15 +40,6 @@ class Level:
     labels: np.ndarray  # (n,) cluster of each item, 0..m-1
     peaks: np.ndarray  # (m,) item index of each cluster's peak (its representative)
     edges_added: int
-
-
-def group_sums(x: np.ndarray, group_of_item: np.ndarray, m: int) -> np.ndarray:
-    """(m, d) float64 sum of each group's items."""
-    sums = torch.zeros((m, x.shape[1]), dtype=torch.float64)
-    index = torch.from_numpy(np.ascontiguousarray(group_of_item, dtype=np.int64))
-    for start in range(0, x.shape[0], 1 << 16):  # a slice at a time (np.add.at took 1.7 s at 100,000)
-        sums.index_add_(0, index[start:start + (1 << 16)], torch.from_numpy(x[start:start + (1 << 16)]).double())
-    return sums.numpy()
 
 
 def next_nodes(x: np.ndarray, node_of_item: np.ndarray, peak_item: np.ndarray) -> dict[str, np.ndarray]:
@@ -374,200 +337,6 @@ class HiLander:
         return self.fit(X).labels_
 
 
-def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floor: float,
-                   min_side: int = TREE_MIN_SIDE) -> np.ndarray:
-    """``parent`` with the tree links cut whose two sides, the subtree below the link and the rest of its tree,
-    hold at least ``min_side`` items each and a mean similarity between them under ``floor``. ``sums``: each
-    node's sum of item vectors (unit vectors), ``sizes``: its item count. A link's own two ends can pass the join
-    floor while the trees it joins do not: a person's few photos hung on a look-alike's at level 0, or a chain of
-    joins above it (docs/hilander-ablation.md, "The floor on whole trees"). Every link is judged at once on the
-    tree as decoded (cutting each tree's weakest link first and judging again was measured: lower on faces and
-    species alike)."""
-    n = parent.shape[0]
-    root, depth = parent.copy(), (parent != np.arange(n)).astype(np.int64)
-    while True:  # pointer doubling: depth[i] is the number of links from i up to root[i]
-        up = root[root]
-        if np.array_equal(up, root):
-            break
-        depth += depth[root]
-        root = up
-    below = torch.from_numpy(np.array(sums, dtype=np.float64))  # each node's subtree sum, built bottom-up
-    count = torch.from_numpy(np.array(sizes, dtype=np.float64))
-    tparent = torch.from_numpy(parent.astype(np.int64))
-    order = np.argsort(-depth, kind="stable")  # deepest first
-    per_depth = np.bincount(depth)[::-1]
-    ends = np.cumsum(per_depth)
-    for start, stop in zip(ends[:-1] - per_depth[:-1], ends[:-1]):  # every depth but the roots'
-        at = torch.from_numpy(order[start:stop])  # the nodes of one depth: their parents are one level up
-        below.index_add_(0, tparent[at], below[at])
-        count.index_add_(0, tparent[at], count[at])
-    child = np.flatnonzero(parent != np.arange(n))
-    below, count = below.numpy(), count.numpy()
-    rest_count = count[root[child]] - count[child]
-    sides = (count[child] >= min_side) & (rest_count >= min_side)
-    child, rest_count = child[sides], rest_count[sides]
-    rest = below[root[child]] - below[child]
-    mean = np.einsum("ij,ij->i", below[child], rest) / (count[child] * rest_count)
-    cut = child[mean < floor]
-    out = parent.copy()
-    out[cut] = cut
-    return out
-
-
-def group_similarity(nodes: dict, edge_index: np.ndarray) -> np.ndarray:
-    """For each link between two groups, the mean similarity between their members (their average linkage):
-    the cosine of the normalised mean vectors times both tightnesses (each the length of a mean vector)."""
-    src, dst = edge_index
-    c, t = nodes["centres"], nodes["tightness"]
-    out = np.empty(src.shape[0], dtype=np.float32)
-    step = 1 << 20  # links at a time: bounded memory at a million photos
-    for start in range(0, src.shape[0], step):
-        a, b = src[start:start + step], dst[start:start + step]
-        out[start:start + step] = np.einsum("ij,ij->i", c[a], c[b]) * t[a] * t[b]
-    return out
-
-
-def decode(graph: LevelGraph, prob: np.ndarray, dens: np.ndarray, tau: float,
-           allowed: np.ndarray | None = None) -> np.ndarray:
-    """Keep edge j -> i when j is denser than i and the link probability passes tau (and ``allowed``, if given);
-    one parent per node."""
-    ei = graph.edge_index.cpu().numpy()
-    keep = (dens[ei[0]] > dens[ei[1]]) & (prob > tau)
-    if allowed is not None:
-        keep &= allowed
-    return peak_forest(ei, prob, keep, graph.num_nodes)
-
-
-class LinkEvidence:
-    """What the first level's links say about joining two groups of items: the sum over the kNN links between
-    them of logit(p) - logit(boundary), the change a join makes to ``agreement``. Above level 0 a link joins
-    whole groups on their summary features, and a group of one person could join a look-alike's although the
-    photo-to-photo links between them say no (measured on unseen people: the wrong joins had sums of -129, the
-    right ones +106 to +116; docs/hilander-ablation.md, "Upper-level joins checked against the photo links").
-    Both uses are opt-in: judged on partitions not used to make them, they joined breeds at the species models'
-    low tau (hence the floor, ``HiLander.evidence_floor``) and, with it, look-alikes on a face fold whose trained
-    tau is 0.4 (docs/hilander-ablation.md, "The link rules with a floor of 0.5").
-    Kept compact (int32 ends, float32 terms): at a million photos the first level has ten million links."""
-
-    def __init__(self, graph: LevelGraph, prob: np.ndarray, boundary: float):
-        src, dst = graph.edge_index.cpu().numpy()
-        self.src, self.dst = src.astype(np.int32), dst.astype(np.int32)
-        self.terms = link_log_odds(prob, boundary).astype(np.float32)
-
-    def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """(keys lo * m + hi, sums) for every pair of groups lo < hi with first-level links between them."""
-        a, b = node_of_item[self.src], node_of_item[self.dst]
-        across = a != b
-        key = np.minimum(a[across], b[across]).astype(np.int64) * m + np.maximum(a[across], b[across])
-        keys, inverse = np.unique(key, return_inverse=True)
-        return keys, np.bincount(inverse, weights=self.terms[across], minlength=keys.size)
-
-    def between(self, node_of_item: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """For each column (a, b) of ``pairs``, the sum over first-level links between a's and b's items (0 when
-        there are none)."""
-        m = max(int(node_of_item.max()) + 1, int(pairs.max(initial=0)) + 1)
-        keys, sums = self._pair_sums(node_of_item, m)
-        query = np.minimum(pairs[0], pairs[1]).astype(np.int64) * m + np.maximum(pairs[0], pairs[1])
-        out = np.zeros(query.shape, dtype=np.float64)
-        if keys.size:
-            at = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-            found = keys[at] == query
-            out[found] = sums[at[found]]
-        return out
-
-    def merge(self, labels: np.ndarray, x: np.ndarray | None = None, floor: float | None = None) -> np.ndarray:
-        """Groups joined greedily while a join raises ``agreement``: the pair whose first-level links between them
-        sum highest is joined first, and sums add up as groups join (a group's sum with a third is its parts'),
-        so a chain of positive pairs does not pull in a group that the joined whole's links speak against.
-        With ``floor`` (and the items' unit vectors ``x``), a join also needs the mean similarity between the two
-        groups' items to reach it, as every join above level 0 does (``HiLander.join_floor``); a pair held back
-        by it is tried again when either side grows.
-        Returns the merged group (0..m'-1) of each of ``labels``' groups."""
-        import heapq
-
-        g = int(labels.max()) + 1
-        keys, sums = self._pair_sums(labels, g)
-        # Only a group in some positive pair can join: a group's sum with a joined whole is its parts' sums, so
-        # one with no positive pair never gets one. Pairs touching such a group are left out (exact).
-        lo, hi = np.divmod(keys, g)
-        active = np.zeros(g, dtype=bool)
-        active[lo[sums > 0]] = active[hi[sums > 0]] = True
-        both = active[lo] & active[hi]
-        lo, hi, sums = lo[both], hi[both], sums[both]
-        if floor is not None:  # each group's vector sum and size, updated as groups join
-            vectors = group_sums(x, labels, g)
-            sizes = np.bincount(labels, minlength=g).astype(float)
-        adjacent: dict[int, dict[int, float]] = {i: {} for i in np.flatnonzero(active).tolist()}
-        heap = []
-        for i, j, total in zip(lo.tolist(), hi.tolist(), sums.tolist()):
-            adjacent[i][j] = adjacent[j][i] = total
-            if total > 0:
-                heap.append((-total, i, j))
-        heapq.heapify(heap)
-        # A hot loop (at a million photos, 2.2 million pops for 49,000 joins, most of them stale): plain lists
-        # and local names rather than NumPy scalars.
-        pop, push = heapq.heappop, heapq.heappush
-        owner = list(range(g))  # each group's current merged group (a root of itself)
-        members = {i: [i] for i in adjacent}
-        held: dict[int, set[int]] = {}  # each group's partners held back by the floor
-        while heap:
-            neg, i, j = pop(heap)
-            if owner[i] != i or owner[j] != j or adjacent[i].get(j) != -neg:
-                continue  # stale: one side has joined another, or the sum has changed since
-            if floor is not None and vectors[i] @ vectors[j] < floor * sizes[i] * sizes[j]:
-                held.setdefault(i, set()).add(j)  # the links speak for it, the photos' mean similarity does not
-                held.setdefault(j, set()).add(i)
-                continue
-            big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
-            if floor is not None:
-                vectors[big] += vectors[small]
-                sizes[big] += sizes[small]
-            near_big = adjacent[big]
-            del near_big[small]
-            for other, total in adjacent.pop(small).items():
-                if other == big:
-                    continue
-                new = near_big.get(other, 0.0) + total
-                near_big[other] = new
-                near_other = adjacent[other]
-                near_other[big] = new
-                del near_other[small]
-                if new > 0:
-                    push(heap, (-new, big, other) if big < other else (-new, other, big))
-            moved = members.pop(small)
-            for item in moved:
-                owner[item] = big
-            members[big] += moved
-            # The whole's mean similarity differs from its parts': pairs held back by the floor are tried again.
-            for other in {owner[o] for o in held.pop(big, set()) | held.pop(small, set())} - {big}:
-                total = near_big.get(other, 0.0)
-                if total > 0:
-                    push(heap, (-total, big, other) if big < other else (-total, other, big))
-        _, merged = np.unique(owner, return_inverse=True)
-        return merged
-
-    def allows(self, node_of_item: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Joins the first level's links do not speak against (no links between the groups: no objection)."""
-        return self.between(node_of_item, pairs) >= 0
-
-
-def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray, boundary: float = 0.5) -> float:
-    """How well a partition of the items agrees with the first level's link predictions: the sum over the kNN
-    links inside its groups of logit(p) - logit(boundary) (a link between groups counts 0). Joining two groups
-    adds their links' terms, so a join the links between them speak against lowers it. ``boundary`` is the
-    probability that counts as undecided: 0.5, or the model's own tau, where it joins on validation people."""
-    src, dst = graph.edge_index.cpu().numpy()
-    inside = labels[src] == labels[dst]
-    return float(link_log_odds(prob[inside], boundary).sum())
-
-
-def link_log_odds(prob: np.ndarray, boundary: float) -> np.ndarray:
-    """logit(p) - logit(boundary) for each link (both kept off 0 and 1): how much it speaks for joining its ends."""
-    p = np.clip(prob, 1e-4, 1 - 1e-4)
-    b = min(max(boundary, 1e-4), 1 - 1e-4)
-    return np.log(p / (1 - p)) - np.log(b / (1 - b))
-
-
 def tau_band(tau: float, width: float = 0.1, step: float = 0.05, lo: float = TAU_GRID[0], hi: float = TAU_GRID[-1]
              ) -> tuple[float, ...]:
     """Candidate taus within ``width`` of ``tau`` (the per-library search of ablation rows 29-30), inside the range
@@ -584,39 +353,3 @@ def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     return parent
 
 
-# ---- weights ------------------------------------------------------------------------------------------------
-
-def resources_folder() -> Path:
-    """The project's resources/: installed as the package photo_grouper.resources (pyproject maps the folder),
-    so the same lookup serves a wheel and an editable install."""
-    from importlib.resources import files
-
-    return Path(str(files("photo_grouper.resources")))
-
-
-def default_weights(mode: str) -> Path:
-    path = resources_folder() / f"hilander-{mode}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no trained Hi-LANDER weights for {mode} mode (expected {path})")
-    return path
-
-
-def save_weights(model: Lander | LanderEnsemble, path: Path, card: dict) -> None:
-    path = Path(path)
-    members = model.members if isinstance(model, LanderEnsemble) else [model]
-    torch.save({"members": [{"config": m.config(), "state": m.state_dict()} for m in members]}, path)
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str))
-
-
-def load_weights(path: Path) -> tuple[Lander | LanderEnsemble, dict]:
-    path = Path(path)
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    members = []
-    for entry in blob.get("members", [blob]):  # files from before ensembles hold one model at the top
-        model = Lander(**entry["config"])
-        model.load_state_dict(entry["state"], strict=True)
-        members.append(model)
-    card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    model = members[0] if len(members) == 1 else LanderEnsemble(members)
-    return model.eval(), card

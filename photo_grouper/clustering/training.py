@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from .graph import LevelGraph, build_level_graph
-from .hilander import (MIN_LEVEL_K, NODES_PER_NEIGHBOUR, TAU_GRID, HiLander, decode, next_nodes, peak_forest,
-                       roots_of)
+from .decode import decode, peak_forest, roots_of
+from .hilander import MIN_LEVEL_K, NODES_PER_NEIGHBOUR, TAU_GRID, HiLander, next_nodes
 from .knn import l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic, lander_loss, true_density
 from .metrics import evaluate, evaluate_among

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
-from photo_grouper.clustering.hilander import (HiLander, LinkEvidence, agreement, cut_weak_joins, decode,
-                                              group_similarity, load_weights, next_nodes, peak_forest, roots_of,
-                                              save_weights, tau_band)
+from photo_grouper.clustering.decode import cut_weak_joins, decode, group_similarity, peak_forest, roots_of
+from photo_grouper.clustering.evidence import LinkEvidence, agreement
+from photo_grouper.clustering.hilander import HiLander, next_nodes, tau_band
+from photo_grouper.clustering.weights import load_weights, save_weights
 from photo_grouper.clustering.knn import l2_normalise
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.clustering.training import (
@@ -570,7 +571,7 @@ def test_cut_weak_joins_parts_look_alike_groups_and_leaves_strays():
 
 
 def test_tree_floor_keeps_the_hierarchy_s_invariants_and_holds_every_level(trained):
-    from photo_grouper.clustering.hilander import TREE_MIN_SIDE, TREE_SLACK
+    from photo_grouper.clustering.decode import TREE_MIN_SIDE, TREE_SLACK
 
     x, _ = _identities(40, seed=7, spread=0.8)
     xn = l2_normalise(x)

@@ -1,0 +1,46 @@
+"""Trained LANDER weights: where the shipped ones live, and how a model and its JSON card are saved and loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .lander import Lander, LanderEnsemble
+
+
+def resources_folder() -> Path:
+    """The project's resources/: installed as the package photo_grouper.resources (pyproject maps the folder),
+    so the same lookup serves a wheel and an editable install."""
+    from importlib.resources import files
+
+    return Path(str(files("photo_grouper.resources")))
+
+
+def default_weights(mode: str) -> Path:
+    path = resources_folder() / f"hilander-{mode}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no trained Hi-LANDER weights for {mode} mode (expected {path})")
+    return path
+
+
+def save_weights(model: Lander | LanderEnsemble, path: Path, card: dict) -> None:
+    path = Path(path)
+    members = model.members if isinstance(model, LanderEnsemble) else [model]
+    torch.save({"members": [{"config": m.config(), "state": m.state_dict()} for m in members]}, path)
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str))
+
+
+def load_weights(path: Path) -> tuple[Lander | LanderEnsemble, dict]:
+    path = Path(path)
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    members = []
+    for entry in blob.get("members", [blob]):  # files from before ensembles hold one model at the top
+        model = Lander(**entry["config"])
+        model.load_state_dict(entry["state"], strict=True)
+        members.append(model)
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    model = members[0] if len(members) == 1 else LanderEnsemble(members)
+    return model.eval(), card
