@@ -1,4 +1,5 @@
-"""The scale benchmark's --library run: the synthetic embeddings grouped as `index` groups them, and stored."""
+"""The scale benchmark: the synthetic embeddings grouped, with how often progress was heard, and its --library run
+(grouped as `index` groups them, and stored)."""
 
 import re
 
@@ -9,7 +10,10 @@ from photo_grouper.bench.scale import main
 
 def test_library_run_stores_the_hierarchy_the_estimator_builds(capsys):
     assert main(["--n", "2000", "--threads", "1"]) == 0
-    estimator = int(re.search(r" groups (\d+) \(true", capsys.readouterr().out).group(1))
+    out = capsys.readouterr().out
+    estimator = int(re.search(r" groups (\d+) \(true", out).group(1))
+    gap = re.search(r"progress reported (\d+) times; longest gap ([\d.]+) s \(from (\d+) to (\d+) thousandths\)", out)
+    assert int(gap.group(1)) >= 5 and 0 <= int(gap.group(3)) < int(gap.group(4)) <= 1000
 
     assert main(["--n", "2000", "--threads", "1", "--library"]) == 0
     out = capsys.readouterr().out
@@ -26,3 +30,11 @@ def test_library_run_refuses_what_the_app_does_not_do(option, capsys):
     with pytest.raises(SystemExit):
         main(["--n", "2000", "--library", *option])
     assert "--library groups as the app does" in capsys.readouterr().err
+
+
+def test_longest_gap_names_the_stretch_without_a_report():
+    from photo_grouper.bench.scale import longest_gap
+
+    line = longest_gap([(0.0, 0), (0.5, 100), (3.0, 400), (3.2, 1000)])
+    assert line == "progress reported 4 times; longest gap 2.5 s (from 100 to 400 thousandths): a cancel is heard within it"
+    assert longest_gap([(0.0, 1000)]) == "progress reported 1 time(s)"

@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.library:
         return _group_a_library(x, args)
     start = time.perf_counter()
-    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(x)
+    reports = []  # (seconds, thousandths done): the longest gap bounds how long a cancel waits to be heard
+    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(
+        x, progress=lambda done, total: reports.append((time.perf_counter(), done)))
     total = time.perf_counter() - start
     if h.agreement_:
         print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     m = evaluate(y, h.labels_)
     print(f"total {total:.1f} s, peak memory {peak_mb:.0f} MB; Fp {m['fp']:.3f} Fb {m['fb']:.3f} "
           f"groups {m['clusters']} (true {len(np.unique(y))}); {h.copies_} items clustered as copies")
+    print(longest_gap(reports))
     if args.recall:
         from ..clustering.knn import knn_graph, sampled_recall
 
@@ -115,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kNN recall@{h.k} on {min(args.recall, len(x))} sampled items: {strict:.3f} "
               f"({tolerant:.3f} counting ties within 0.001 of the k-th exact similarity)")
     return 0
+
+
+def longest_gap(reports: list[tuple[float, int]]) -> str:
+    """How often progress was reported, and the longest time between two reports (where a cancel waits)."""
+    gaps = [(b[0] - a[0], a[1], b[1]) for a, b in zip(reports, reports[1:])]
+    if not gaps:
+        return f"progress reported {len(reports)} time(s)"
+    gap, before, after = max(gaps)
+    return (f"progress reported {len(reports)} times; longest gap {gap:.1f} s "
+            f"(from {before} to {after} thousandths): a cancel is heard within it")
 
 
 def _group_a_library(x: np.ndarray, args) -> int:

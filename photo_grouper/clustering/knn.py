@@ -25,9 +25,10 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
 # Numbers (items x dimensions) per call when building or searching the index: between calls progress is reported
-# and a cancel is seen. 65,536 128-d faces a call: at a million, a call every 5-7 s on 2 cores instead of one of
-# 90-100 s; 1280-d species features take ten times as long an item, so a tenth as many items a call.
-HNSW_CHUNK_NUMBERS = 1 << 23
+# and a cancel is seen. 32,768 128-d faces a call: at a million, a call every 3-5 s on 2 cores instead of one of
+# 90-100 s (65,536: up to 9 s; the total the same within the run-to-run spread, 291-301 s); 1280-d species
+# features take ten times as long an item, so a tenth as many items a call.
+HNSW_CHUNK_NUMBERS = 1 << 22
 
 
 def _chunk_items(dim: int) -> int:

@@ -8,6 +8,7 @@ from photo_grouper.clustering.hilander import HiLander, next_nodes, tau_band
 from photo_grouper.clustering.weights import load_weights, save_weights
 from photo_grouper.clustering.knn import l2_normalise
 from photo_grouper.clustering.metrics import evaluate
+from photo_grouper.progress import NO_METER
 from photo_grouper.clustering.training import (
     TrainConfig,
     ground_truth_levels,
@@ -147,7 +148,7 @@ def test_inference_is_deterministic_and_needs_no_labels(trained):
     assert HiLander(model=trained.model).fit_predict(x[:1]).tolist() == [0]
 
 
-@pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}])
+@pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}, {"join_floor": 0.0}])
 @pytest.mark.parametrize("method", ["exact", "hnsw"])
 def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monkeypatch, options, method):
     import threading
@@ -398,6 +399,36 @@ def test_evidence_merge_is_held_to_the_join_floor():
     assert e.merge(labels, x, 0.5).tolist() == [0, 0, 1]  # 0-1 join (0.8); the whole and 2 average 0.3
     assert e.merge(labels, x, 0.9).tolist() == [0, 1, 2]
     assert e.merge(labels, x, 0.25).tolist() == [0, 0, 0]
+
+
+def test_evidence_merge_reports_progress_and_stops_on_cancel(monkeypatch):
+    import threading
+
+    from photo_grouper.clustering import evidence
+    from photo_grouper.progress import Cancelled, Meter
+
+    monkeypatch.setattr(evidence, "MERGE_TICK_POPS", 3)
+    rng = np.random.default_rng(5)
+    pairs = {tuple(sorted(rng.choice(60, 2, replace=False).tolist())) for _ in range(300)}
+    e = _evidence({p: float(rng.normal(0.5, 2.0)) for p in pairs})
+    labels = np.arange(60)
+    x = rng.normal(size=(60, 4))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    heard = []
+    merged = e.merge(labels, x, -0.2, Meter(lambda done, total: heard.append(done)))
+    assert np.array_equal(merged, e.merge(labels, x, -0.2))  # reporting changes nothing
+    assert heard[0] == 300 and heard == sorted(heard) and len(heard) >= 5 and heard[-1] <= 1000
+
+    flag, heard = threading.Event(), []
+
+    def progress(done, total):
+        heard.append(done)
+        if len(heard) == 3:
+            flag.set()
+
+    with pytest.raises(Cancelled):
+        e.merge(labels, x, -0.2, Meter(progress, flag))
+    assert len(heard) == 3  # stopped at the next report
 
 
 def test_decode_keeps_only_allowed_links():
@@ -655,9 +686,9 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     calls = []
     real_merge = hilander.LinkEvidence.merge
 
-    def recording(self, labels, x=None, floor=None):
+    def recording(self, labels, x=None, floor=None, meter=NO_METER):
         calls.append(floor)
-        return real_merge(self, labels, x, floor)
+        return real_merge(self, labels, x, floor, meter)
 
     monkeypatch.setattr(hilander.LinkEvidence, "merge", recording)
     x, _ = _identities(40, seed=7)
@@ -671,7 +702,7 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     assert calls == [0.5, None]
 
     # Where the merge joins groups, it is one level more on top of the same climb.
-    def join_first_two(self, labels, x=None, floor=None):
+    def join_first_two(self, labels, x=None, floor=None, meter=NO_METER):
         top = np.arange(labels.max() + 1)
         top[top == 1] = 0
         return np.unique(top, return_inverse=True)[1]

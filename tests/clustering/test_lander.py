@@ -27,6 +27,24 @@ def test_level_graph_shapes_and_weights():
     assert torch.equal(g.edge_index[0].view(n, 5), torch.from_numpy(knn.indices))
 
 
+def test_level_graph_reports_its_steps_and_stops_on_cancel():
+    import threading
+
+    from photo_grouper.progress import Cancelled, Meter
+
+    x, _ = _blobs()
+    heard = []
+    g, _ = build_level_graph(x, x, 5, meter=Meter(lambda done, total: heard.append(done)))
+    plain, _ = build_level_graph(x, x, 5)
+    # Halfway through the neighbourhood features, after them, after the centre features, at the end.
+    assert heard == [225, 450, 750, 1000]
+    assert torch.equal(g.edge_attr, plain.edge_attr) and torch.equal(g.profile, plain.profile)
+    flag = threading.Event()
+    flag.set()
+    with pytest.raises(Cancelled):
+        build_level_graph(x, x, 5, meter=Meter(cancel=flag))
+
+
 def test_first_level_shortcut_gives_the_general_features():
     # On the first level the features are the centres (the same array), and the three centre products are
     # computed once; equal arrays that are not the same object take the general path: both must agree exactly.
