@@ -36,5 +36,6 @@ def test_longest_gap_names_the_stretch_without_a_report():
     from photo_grouper.bench.scale import longest_gap
 
     line = longest_gap([(0.0, 0), (0.5, 100), (3.0, 400), (3.2, 1000)])
-    assert line == "progress reported 4 times; longest gap 2.5 s (from 100 to 400 thousandths): a cancel is heard within it"
+    assert line == ("progress reported 4 times; longest gap 2.5 s (from 100 to 400 thousandths): "
+                    "a cancel is heard within it")
     assert longest_gap([(0.0, 1000)]) == "progress reported 1 time(s)"

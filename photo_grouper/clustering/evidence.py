@@ -93,7 +93,8 @@ class LinkEvidence:
         while heap:
             neg, i, j = pop(heap)
             pops += 1
-            if pops % MERGE_TICK_POPS == 0:  # popped against what is left: only a guess (joins push pairs), never going back
+            if pops % MERGE_TICK_POPS == 0:
+                # Popped against what is left: a guess, as joins push pairs, and kept from going back.
                 share = max(share, pops / (pops + len(heap)))
                 meter(0.3 + 0.7 * share)
             if owner[i] != i or owner[j] != j or adjacent[i].get(j) != -neg:
