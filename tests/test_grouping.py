@@ -110,6 +110,7 @@ def test_grouping_reports_progress_and_a_cancel_keeps_the_stored_groups(library)
         assert [(g.ref, g.size) for g in list_groups(lib)[2]] == before
     done = [d for d, _ in heard]
     assert heard[0] == (0, 1000) and heard[-1] == (1000, 1000) and done == sorted(done) and len(set(done)) >= 5
+    assert len({d for d in done if 950 < d < 1000}) == report.levels  # storing: each level's groups
 
 
 def test_index_cancelled_while_grouping_says_so_and_keeps_the_groups(library):
