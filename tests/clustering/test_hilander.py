@@ -319,7 +319,8 @@ def test_link_evidence_sums_the_first_level_links_between_two_groups():
     assert between == pytest.approx([4 * np.log(0.25), 4 * np.log(0.25), 0.0])
     assert evidence.allows(np.array([0, 0, 1, 1]), pairs).tolist() == [False, False, True]
     # It is the change the join makes to agreement.
-    assert between[0] == pytest.approx(agreement(g, prob, np.zeros(4, int)) - agreement(g, prob, np.array([0, 0, 1, 1])))
+    joined, apart = agreement(g, prob, np.zeros(4, int)), agreement(g, prob, np.array([0, 0, 1, 1]))
+    assert between[0] == pytest.approx(joined - apart)
     # Groups with no link between them: no objection. Four groups of one: each pair's own links.
     assert LinkEvidence(g, prob, 0.5).between(np.arange(4), np.array([[0], [1]])) == pytest.approx([2 * np.log(9)])
     assert LinkEvidence(g, np.full_like(prob, 0.9), 0.5).between(np.array([0, 1, 2, 2]), np.array([[0], [1]])) \
