@@ -318,13 +318,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "workers", None) is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    from .clustering import WeightsError
     from .jobs import JobError
     from .media import ScanError
     from .store import LibraryError
 
     try:
         return args.func(args)
-    except (LibraryError, ScanError, JobError, UserError) as exc:
+    except (LibraryError, ScanError, JobError, UserError, WeightsError) as exc:
         print(f"photo-grouper: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -60,10 +60,15 @@ def test_validation_choices_match_training_s(capsys):
     assert cli.VALIDATIONS == VALIDATIONS
 
 
-def test_bench_without_weights_says_so(pets_data, tmp_path, private_cache, capsys):
+def test_bench_without_weights_or_with_damaged_ones_says_so(pets_data, tmp_path, private_cache, capsys):
     assert main(["bench", str(pets_data), "--mode", "species", "--weights", str(tmp_path / "none.pt"),
                  "--quiet"]) == 1
     assert "none.pt" in capsys.readouterr().err
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"PK\x03\x04 cut short")
+    assert main(["bench", str(pets_data), "--mode", "species", "--weights", str(damaged), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "damaged.pt" in err and "is not Hi-LANDER weights" in err and "Traceback" not in err
 
 
 def test_bench_with_folds_tests_every_breed_once(pets_data, tmp_path, private_cache, capsys):

@@ -248,6 +248,32 @@ def test_weights_round_trip(trained, tmp_path):
     assert np.array_equal(a, b)
 
 
+def test_weights_are_written_whole_or_not_at_all_and_damaged_ones_say_so(trained, tmp_path, monkeypatch):
+    from photo_grouper.clustering import WeightsError, weights
+
+    path = tmp_path / "w.pt"
+    save_weights(trained.model, path, {"tau": 0.5})
+    before = path.read_bytes(), path.with_suffix(".json").read_text()
+    real_save = weights.torch.save
+
+    def full_disk(obj, target):
+        real_save(obj, target)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(weights.torch, "save", full_disk)
+    with pytest.raises(OSError):
+        save_weights(trained.model, path, {"tau": 0.9})
+    assert (path.read_bytes(), path.with_suffix(".json").read_text()) == before  # the earlier file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json", "w.pt"]  # nothing half-written left
+    assert load_weights(path)[1] == {"tau": 0.5}
+
+    path.write_bytes(path.read_bytes()[:1000])  # cut short
+    with pytest.raises(WeightsError, match="w.pt"):
+        load_weights(path)
+    with pytest.raises(FileNotFoundError):
+        load_weights(tmp_path / "none.pt")
+
+
 def test_training_is_deterministic():
     x, y = _identities(10, seed=2)
     cfg = TrainConfig(hidden=16, episodes=3, epochs=2, optimizer="adam", lr=3e-3, node_input="profile")
