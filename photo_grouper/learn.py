@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,10 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
     (tau by cross-validation over folds of identities), and write the weights and their JSON card. ``overrides``
     change fields of the shipped recipe (``RECIPE``)."""
     cfg = recipe(seed, **overrides)
+    # Checked before minutes of training, not after: a folder that cannot be written would lose them.
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(Path(out).parent, os.W_OK):
+        raise ValueError(f"cannot write the weights into {Path(out).parent}: not writable")
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
     if len(np.unique(data.labels)) < 4:
@@ -64,6 +69,5 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "train_seconds": result.seconds,
         "config": asdict(cfg),
     }
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_weights(result.model, Path(out), card)
     return result, card

@@ -53,6 +53,14 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
                for who in ("hi_lander", "average_linkage") for score in ("precision", "fp"))
 
 
+def test_train_refuses_an_output_it_cannot_write_before_training(pets_data, tmp_path, private_cache, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / "a-file" / "w.pt"
+    assert main(["train", str(pets_data), "--mode", "species", "--out", str(out), "--quiet"]) == 1
+    assert f"could not write {out}" in capsys.readouterr().err
+    assert not private_cache.exists()  # stopped before embedding anything, let alone training
+
+
 def test_validation_choices_match_training_s(capsys):
     from photo_grouper import cli
     from photo_grouper.clustering.training import VALIDATIONS
