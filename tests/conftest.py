@@ -45,3 +45,20 @@ def copy_identities(src: Path, dst: Path, names: list[str], per: int | None = No
 @pytest.fixture
 def library_path(tmp_path) -> Path:
     return tmp_path / "library" / "photos.sqlite3"
+
+
+def cancelled_at(report: int):
+    """A progress meter whose cancel flag is set by its ``report``-th report, and the list of what it heard: the
+    work must stop at its next report."""
+    import threading
+
+    from photo_grouper.progress import Meter
+
+    flag, heard = threading.Event(), []
+
+    def progress(done, total):
+        heard.append(done)
+        if len(heard) == report:
+            flag.set()
+
+    return Meter(progress, flag), heard

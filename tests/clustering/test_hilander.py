@@ -9,6 +9,8 @@ from photo_grouper.clustering.weights import load_weights, save_weights
 from photo_grouper.clustering.knn import l2_normalise
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.progress import NO_METER
+
+from ..conftest import cancelled_at
 from photo_grouper.clustering.training import (
     TrainConfig,
     ground_truth_levels,
@@ -429,8 +431,6 @@ def test_evidence_merge_is_held_to_the_join_floor():
 
 
 def test_evidence_merge_reports_progress_and_stops_on_cancel(monkeypatch):
-    import threading
-
     from photo_grouper.clustering import evidence
     from photo_grouper.progress import Cancelled, Meter
 
@@ -446,15 +446,9 @@ def test_evidence_merge_reports_progress_and_stops_on_cancel(monkeypatch):
     assert np.array_equal(merged, e.merge(labels, x, -0.2))  # reporting changes nothing
     assert heard[0] == 300 and heard == sorted(heard) and len(heard) >= 5 and heard[-1] <= 1000
 
-    flag, heard = threading.Event(), []
-
-    def progress(done, total):
-        heard.append(done)
-        if len(heard) == 3:
-            flag.set()
-
+    meter, heard = cancelled_at(3)
     with pytest.raises(Cancelled):
-        e.merge(labels, x, -0.2, Meter(progress, flag))
+        e.merge(labels, x, -0.2, meter)
     assert len(heard) == 3  # stopped at the next report
 
 

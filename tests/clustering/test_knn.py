@@ -4,6 +4,8 @@ import pytest
 from photo_grouper.clustering.knn import (KnnGraph, exact_knn, hnsw_knn, knn_graph, l2_normalise, recall_at_k,
                                           sampled_recall)
 
+from ..conftest import cancelled_at
+
 
 def _clustered(n_clusters=300, per=10, dim=128, spread=0.6, seed=0):
     rng = np.random.default_rng(seed)
@@ -90,8 +92,6 @@ def test_exact_search_bounds_its_blocks_and_gives_the_same_graph(monkeypatch):
 
 
 def test_hnsw_builds_and_searches_in_chunks_reporting_progress_and_stops_on_cancel(monkeypatch):
-    import threading
-
     from photo_grouper.clustering import knn
     from photo_grouper.progress import Cancelled, Meter
 
@@ -102,13 +102,7 @@ def test_hnsw_builds_and_searches_in_chunks_reporting_progress_and_stops_on_canc
     assert heard == [round(1000 * (i / 12)) for i in range(1, 13)]  # 6 chunks added, then 6 searched
     assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95
 
-    flag, heard = threading.Event(), []
-
-    def progress(done, total):
-        heard.append(done)
-        if len(heard) == 3:
-            flag.set()
-
+    meter, heard = cancelled_at(3)
     with pytest.raises(Cancelled):
-        hnsw_knn(x, 10, meter=Meter(progress, flag))
+        hnsw_knn(x, 10, meter=meter)
     assert len(heard) == 3  # the build stopped at its next chunk
