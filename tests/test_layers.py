@@ -30,3 +30,13 @@ def test_store_imports_no_torch():
     code = "import sys, photo_grouper.store, photo_grouper.media; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_clustering_core_imports_no_database_photos_or_qt():
+    # The clustering core runs where only torch, PyG, numpy and scipy are (tests/cuda_check.sh on a GPU machine).
+    code = ("import sys, photo_grouper.clustering.hilander, photo_grouper.clustering.training, "
+            "photo_grouper.bench.scale\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'PIL', 'PySide6', 'dlib', "
+            "'hnswlib'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

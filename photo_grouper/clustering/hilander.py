@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import choose_device
 from ..progress import NO_METER, CancelFlag, Meter, Progress, no_progress
 from .copies import compose, exact_copies, knn_without_near_copies
 from .decode import TREE_SLACK, cut_weak_joins, decode, group_similarity, group_sums, roots_of
@@ -135,8 +136,6 @@ class HiLander:
         run once. The search was the default from 2026-11-29 (rows 28-30 of docs/hilander-ablation.md); judged on
         face and species partitions never used before, it did not beat the trained tau and costs about 30% of the
         time ("The trained tau against the per-library search")."""
-        from ..vision.device import choose_device
-
         x = np.asarray(X, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"embeddings must be a 2-D array, got shape {x.shape}")

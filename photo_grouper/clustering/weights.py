@@ -14,10 +14,14 @@ from .lander import Lander, LanderEnsemble
 
 def resources_folder() -> Path:
     """The project's resources/: installed as the package photo_grouper.resources (pyproject maps the folder),
-    so the same lookup serves a wheel and an editable install."""
+    so the same lookup serves a wheel and an editable install; a checkout run without installing it (on a
+    machine with a GPU and no registry, say) reads the folder beside the package."""
     from importlib.resources import files
 
-    return Path(str(files("photo_grouper.resources")))
+    try:
+        return Path(str(files("photo_grouper.resources")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "resources"
 
 
 def default_weights(mode: str) -> Path:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..media import ImageError, load_upright
 from .base import Encoder, Found, Outcome
-from .device import choose_device
+from ..device import choose_device
 from .efficientnet_lite import INPUT_SIZE, MEAN, STD, EfficientNetLite0
 
 WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)

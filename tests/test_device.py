@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from photo_grouper.vision.device import CUBLAS_DETERMINISTIC, choose_device
+from photo_grouper.device import CUBLAS_DETERMINISTIC, choose_device
 
 
 def test_cpu_unless_a_gpu_is_seen_or_named(monkeypatch):

@@ -1,4 +1,5 @@
-"""Where torch work runs: CUDA when torch sees a GPU, else the CPU; a user may name one."""
+"""Where torch work runs: CUDA when torch sees a GPU, else the CPU; a user may name one. Shared by the encoders
+and the clustering core, and light to import (the clustering core needs no photo, database or Qt package)."""
 
 from __future__ import annotations
 
