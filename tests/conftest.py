@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PHOTO_GROUPER_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# As choosing CUDA does in the app (photo_grouper.device), but before any test's first matrix product on a card:
+# a test that runs the model on CUDA without choose_device would fix cuBLAS's workspace before the estimator's.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 def shared(name: str) -> Path:
