@@ -198,8 +198,6 @@ def cmd_train(args) -> int:
                                     progress=progress, **overrides)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    except OSError as exc:  # writing the weights (a full disk): any earlier file there is kept whole
-        raise UserError(f"could not write {args.out}: {exc.strerror or exc}") from exc
     finally:
         progress.close()
     v = card["validation"]

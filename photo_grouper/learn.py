@@ -32,9 +32,12 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
     change fields of the shipped recipe (``RECIPE``)."""
     cfg = recipe(seed, **overrides)
     # Checked before minutes of training, not after: a folder that cannot be written would lose them.
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, say
+        raise ValueError(f"could not write {out}: {exc.strerror or exc}") from exc
     if not os.access(Path(out).parent, os.W_OK):
-        raise ValueError(f"cannot write the weights into {Path(out).parent}: not writable")
+        raise ValueError(f"could not write {out}: its folder is not writable")
     spec = EncoderSpec.of(mode)
     data = embed_labelled(data_dir, spec, progress=progress)
     if len(np.unique(data.labels)) < 4:
@@ -69,5 +72,8 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "train_seconds": result.seconds,
         "config": asdict(cfg),
     }
-    save_weights(result.model, Path(out), card)
+    try:
+        save_weights(result.model, Path(out), card)
+    except OSError as exc:  # a full disk
+        raise ValueError(f"could not write {out}: {exc.strerror or exc} (any earlier file there is kept)") from exc
     return result, card

@@ -53,6 +53,26 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
                for who in ("hi_lander", "average_linkage") for score in ("precision", "fp"))
 
 
+def test_train_on_a_full_disk_says_so_and_keeps_the_earlier_weights(pets_data, tmp_path, private_cache, capsys,
+                                                                     monkeypatch):
+    from photo_grouper.clustering import weights as weights_module
+
+    out = tmp_path / "species.pt"
+    quick = ["--mode", "species", "--out", str(out), "--epochs", "2", "--episodes", "2", "--ensemble", "1", "--quiet"]
+    assert main(["train", str(pets_data), *quick]) == 0
+    before = out.read_bytes(), out.with_suffix(".json").read_text()
+    capsys.readouterr()
+
+    def full_disk(obj, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(weights_module.torch, "save", full_disk)
+    assert main(["train", str(pets_data), *quick, "--seed", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"could not write {out}: No space left on device (any earlier file there is kept)" in err
+    assert (out.read_bytes(), out.with_suffix(".json").read_text()) == before
+
+
 def test_train_refuses_an_output_it_cannot_write_before_training(pets_data, tmp_path, private_cache, capsys):
     (tmp_path / "a-file").write_text("not a folder")
     out = tmp_path / "a-file" / "w.pt"
