@@ -18,8 +18,8 @@ import numpy as np
 from ..clustering.baselines import TUNABLE, OracleKMeans, tune
 from ..clustering.copies import NEAR_COPY
 from ..clustering.hilander import HiLander, tau_band
-from ..clustering.weights import default_weights, load_weights
 from ..clustering.metrics import evaluate
+from ..clustering.weights import default_weights, load_weights
 from ..labelled import LabelledEmbeddings, embed_labelled
 from ..vision import EncoderSpec
 

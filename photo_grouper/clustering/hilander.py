@@ -273,12 +273,12 @@ class HiLander:
             # Level 0 without its kNN graph found yet is most of the work (a million items: 80%).
             share = (0.8 if first is None and knn0 is None else 0.4) if depth == 0 else (1.0 - done) / 2
             level_meter, done = meter.part(done, done + share), done + share
-            graph, prob, dens, times = first if depth == 0 and first is not None \
-                else self._predict_level(model, device, nodes, knn0 if depth == 0 else None, level_meter)
+            knn = knn0 if depth == 0 else None
+            predicted = first if depth == 0 and first is not None else None
+            graph, prob, dens, times = predicted or self._predict_level(model, device, nodes, knn, level_meter)
             t3 = time.perf_counter()
             # The decode's share of the level: what the prediction left (all of it where level 0 came predicted).
-            decoding = level_meter.part(
-                0.0 if depth == 0 and first is not None else _level_shares(depth == 0 and knn0 is not None)[2], 1.0)
+            decoding = level_meter.part(0.0 if predicted else _level_shares(knn is not None)[2], 1.0)
             if depth == 0 and (self.link_check or self.evidence_merge_):
                 evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))
             allowed = evidence.allows(node_of_item, graph.edge_index.cpu().numpy()) \

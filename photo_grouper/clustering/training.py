@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .graph import LevelGraph, build_level_graph
 from .decode import decode, peak_forest, roots_of
+from .graph import LevelGraph, build_level_graph
 from .hilander import MIN_LEVEL_K, NODES_PER_NEIGHBOUR, TAU_GRID, HiLander, next_nodes
 from .knn import l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic, lander_loss, true_density
