@@ -173,10 +173,10 @@ def cmd_bench(args) -> int:
             result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
                                      ensemble=args.ensemble, validation=args.validation,
-                                     fold_models=args.fold_models)
+                                     fold_models=args.fold_models, seen_once=args.seen_once)
         else:
             result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
-                               device=args.device, progress=progress)
+                               device=args.device, progress=progress, seen_once=args.seen_once, seed=args.seed)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -273,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=0,
                    help="test every identity once: train weights with the shipped recipe on all folds but one, "
                         "score the one, and average (slow: one training per fold)")
-    p.add_argument("--seed", type=int, default=0, help="how --folds splits the identities")
+    p.add_argument("--seed", type=int, default=0,
+                   help="how --folds splits the identities and --seen-once draws its people and photos")
+    p.add_argument("--seen-once", type=float, default=0.0, metavar="SHARE",
+                   help="keep one photo of this share of the test identities, drawn at random (a personal library "
+                        "has many people seen once); the table adds the share of them left alone")
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")

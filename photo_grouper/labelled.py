@@ -41,6 +41,20 @@ class LabelledEmbeddings:
         mask = np.isin(self.labels, first)
         return self.subset(mask), self.subset(~mask)
 
+    def seen_once(self, fraction: float, seed: int = 0) -> LabelledEmbeddings:
+        """A library with people seen once, as personal ones have (a face in the crowd, a guest): ``fraction`` of
+        the labels keep one photo each, drawn at random, the others all of theirs."""
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"the share of labels seen once must be between 0 and 1, got {fraction:g}")
+        rng = np.random.default_rng(seed)
+        names = np.unique(self.labels)
+        keep = np.ones(len(self.labels), dtype=bool)
+        for name in rng.choice(names, size=round(fraction * len(names)), replace=False):
+            rows = np.flatnonzero(self.labels == name)
+            keep[rows] = False
+            keep[rng.choice(rows)] = True
+        return self.subset(keep)
+
 
 def cache_library_path(folder: Path, cache_dir: Path | None = None) -> Path:
     folder = Path(folder).resolve()

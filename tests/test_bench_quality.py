@@ -40,3 +40,20 @@ def test_purity_check_scores_each_level_against_the_same_count_cut():
     assert checks[2]["average_linkage_precision"] == pytest.approx(checks[2]["hi_lander_precision"])
     assert purity_summary(checks) == ("hi-lander ahead on precision on 1 of 3 levels (level on 1), "
                                       "on Fp on 1 of 3 levels (level on 1)")
+
+
+def test_seen_once_keeps_one_photo_of_a_share_of_the_people():
+    x = np.arange(60, dtype=np.float32).reshape(30, 2)
+    data = LabelledEmbeddings(x, np.repeat(np.array(list("abcdef")), 5), [f"p{i}.jpg" for i in range(30)])
+    once = data.seen_once(0.5, seed=3)
+    names, counts = np.unique(once.labels, return_counts=True)
+    assert list(names) == list("abcdef") and sorted(counts) == [1, 1, 1, 5, 5, 5]
+    for row, label, path in zip(once.x, once.labels, once.paths):  # each photo kept whole, with its label and path
+        i = int(path[1:-4])
+        assert data.labels[i] == label and (data.x[i] == row).all()
+    again = data.seen_once(0.5, seed=3)
+    assert again.paths == once.paths  # drawn by the seed
+    assert {tuple(data.seen_once(0.5, seed=s).paths) for s in range(8)} != {tuple(once.paths)}
+    assert data.seen_once(0.0).paths == data.paths and len(data.seen_once(1.0).paths) == 6
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.seen_once(1.5)

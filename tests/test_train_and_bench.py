@@ -53,6 +53,21 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
                for who in ("hi_lander", "average_linkage") for score in ("precision", "fp"))
 
 
+def test_bench_with_people_seen_once_counts_those_left_alone(pets_data, tmp_path, private_cache, capsys):
+    out_json = tmp_path / "once.json"
+    assert main(["bench", str(pets_data), "--mode", "species", "--seen-once", "0.5", "--seed", "2",
+                 "--json", str(out_json), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "50% of the test identities seen once" in table and "alone |" in table.splitlines()[3]
+    result = json.loads(out_json.read_text())
+    # The shipped species weights never saw 10 of the 20 breeds: 5 of them keep their 10 photos, 5 keep one.
+    assert result["test_identities"] == 10 and result["test_items"] == 5 * 10 + 5 and result["seen_once"] == 0.5
+    assert all(0 <= r["alone"] <= 1 for r in result["rows"])
+    assert next(r for r in result["rows"] if r["method"] == "k-means (oracle)")["params"] == "k=10 (true)"
+    assert main(["bench", str(pets_data), "--mode", "species", "--seen-once", "2", "--quiet"]) == 1
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
 def test_train_on_a_full_disk_says_so_and_keeps_the_earlier_weights(pets_data, tmp_path, private_cache, capsys,
                                                                      monkeypatch):
     from photo_grouper.clustering import weights as weights_module

@@ -18,7 +18,7 @@ import numpy as np
 from ..clustering.baselines import TUNABLE, OracleKMeans, tune
 from ..clustering.copies import NEAR_COPY
 from ..clustering.hilander import HiLander, tau_band
-from ..clustering.metrics import evaluate
+from ..clustering.metrics import alone, evaluate
 from ..clustering.weights import default_weights, load_weights
 from ..labelled import LabelledEmbeddings, embed_labelled
 from ..vision import EncoderSpec
@@ -33,12 +33,18 @@ def split_for_weights(data: LabelledEmbeddings, card: dict) -> tuple[LabelledEmb
 
 def _row(method: str, params: str, truth, labels, seconds: float) -> dict:
     m = evaluate(truth, labels)
-    return {"method": method, "params": params, "fp": m["fp"], "fb": m["fb"], "nmi": m["nmi"],
-            "pp": m["pp"], "rp": m["rp"], "clusters": m["clusters"], "seconds": seconds}
+    row = {"method": method, "params": params, "fp": m["fp"], "fb": m["fb"], "nmi": m["nmi"],
+           "pp": m["pp"], "rp": m["rp"], "clusters": m["clusters"], "seconds": seconds}
+    once = alone(truth, labels)
+    if once is not None:  # the test set has people seen once (``seen_once``)
+        row["alone"] = once
+    return row
 
 
 def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None, weights: Path | None = None,
-              device=None, progress=None) -> dict:
+              device=None, progress=None, seen_once: float = 0.0, seed: int = 0) -> dict:
+    """The shipped (or given) weights on the identities they never saw. ``seen_once``: that share of the test
+    identities keep one photo each, drawn with ``seed`` (``LabelledEmbeddings.seen_once``)."""
     spec = EncoderSpec.of(mode)
     weights = Path(weights) if weights else default_weights(mode)
     model, card = load_weights(weights)
@@ -54,12 +60,13 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
         tuned_on = f"{data_dir} (the {len(np.unique(tuning.labels))} identities the weights trained on)"
     if len(test.labels) == 0 or len(tuning.labels) == 0:
         raise ValueError("no labelled photos left to test or tune on: pass --train with other labelled data")
+    test = test.seen_once(seen_once, seed)
 
     rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device, card.get("join_floor"))
     return {
         "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on,
         "test_identities": len(np.unique(test.labels)), "test_items": int(len(test.labels)),
-        "photos": data.photos, "detection_misses": len(data.misses), "failed": len(data.failed),
+        "seen_once": seen_once, "photos": data.photos, "detection_misses": len(data.misses), "failed": len(data.failed),
         "rows": rows, "purity_vs_average_linkage": purity_check(test, hl),
         "tau_search": tau_search_check(test, model, card.get("tau"), searched, device),
     }
@@ -136,13 +143,15 @@ def _hl_params(h: HiLander) -> str:
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
-                    progress=None, fold_models: Path | None = None, **overrides) -> dict:
+                    progress=None, fold_models: Path | None = None, seen_once: float = 0.0, **overrides) -> dict:
     """Every labelled identity tested once: the identities are split into ``folds`` folds; for each, weights are
     trained with the shipped recipe (``overrides`` change it) on the other folds, the baselines are tuned on them,
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
     One split of a few dozen people moves by more than the methods differ (docs/hilander-ablation.md).
     ``fold_models``: a folder where each fold's trained weights are kept and, on a later run with the same data,
-    partition and recipe, reused (training is nearly all of the time: about 10 minutes a fold on 2 cores)."""
+    partition and recipe, reused (training is nearly all of the time: about 10 minutes a fold on 2 cores).
+    ``seen_once``: that share of each fold's test identities keep one photo each (the weights and the baselines'
+    tuning still see all the photos of the other folds), as people seen once are in a personal library."""
     from ..learn import recipe
     from ..clustering.training import curve_json, learn_join_floor, tau_scores, train
 
@@ -157,6 +166,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     for f, part in enumerate(parts):
         held = np.isin(data.labels, part)
         tuning, test = data.subset(~held), data.subset(held)
+        test = test.seen_once(seen_once, seed + f)
         step = (lambda what, done, total, _f=f: progress(f"{what} (fold {_f + 1}/{folds})", done, total)) \
             if progress else None
         trained = _fold_model(fold_models, data_dir, mode, seed, folds, f, part, cfg,
@@ -182,7 +192,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         if None in fold_rows:
             continue
         row = {"method": first["method"], "params": _merge_params([r["params"] for r in fold_rows])}
-        for key in ("fp", "fb", "nmi", "pp", "rp"):
+        for key in ("fp", "fb", "nmi", "pp", "rp") + (("alone",) if all("alone" in r for r in fold_rows) else ()):
             row[key] = float(np.mean([r[key] for r in fold_rows]))
             row[f"{key}_folds"] = [r[key] for r in fold_rows]
         row["clusters"] = int(sum(r["clusters"] for r in fold_rows))
@@ -191,7 +201,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     return {
         "data": str(data_dir), "mode": mode, "weights": f"trained per fold ({folds} folds, seed {seed})",
         "tuned_on": "the other folds", "folds": per_fold, "test_identities": int(len(names)),
-        "test_items": int(len(data.labels)), "photos": data.photos, "detection_misses": len(data.misses),
+        "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once, "photos": data.photos, "detection_misses": len(data.misses),
         "failed": len(data.failed), "rows": rows,
         "purity_vs_average_linkage": [{**p, "fold": f + 1} for f, fold in enumerate(per_fold)
                                       for p in fold["purity_vs_average_linkage"]],
@@ -299,20 +309,26 @@ def format_table(result: dict) -> str:
     else:
         head = (f"{result['data']} ({result['mode']}): {result['test_items']} items of {result['test_identities']} "
                 f"identities the weights never saw; baselines tuned on {result['tuned_on']}")
+    if result.get("seen_once"):
+        head += (f"; {result['seen_once']:.0%} of the test identities seen once (one photo each, drawn at random), "
+                 "the column alone: the share of them left in a group of their own")
     per_fold = f" {'Fp per fold':<20} |" if folds else ""
+    once = all("alone" in r for r in result["rows"])
     lines = [
         head,
         f"photos: {result['photos']}, nothing detected in {result['detection_misses']}, unreadable "
         f"{result['failed']}",
         "",
         f"| {'method':<24} | {'parameters':<30} | {'Fp':>6} | {'Fb':>6} | {'NMI':>6} | {'clusters':>8} | "
-        f"{'seconds':>7} |" + per_fold,
+        f"{'seconds':>7} |" + (f" {'alone':>6} |" if once else "") + per_fold,
         f"| {'-' * 24} | {'-' * 30} | {'-' * 6}:| {'-' * 6}:| {'-' * 6}:| {'-' * 8}:| {'-' * 7}:|"
-        + (f" {'-' * 20} |" if folds else ""),
+        + (f" {'-' * 6}:|" if once else "") + (f" {'-' * 20} |" if folds else ""),
     ]
     for r in result["rows"]:
         line = (f"| {r['method']:<24} | {r['params']:<30} | {r['fp']:6.3f} | {r['fb']:6.3f} | "
                 f"{r['nmi']:6.3f} | {r['clusters']:8d} | {r['seconds']:7.2f} |")
+        if once:
+            line += f" {r['alone']:6.3f} |"
         if folds:
             line += f" {' '.join(f'{v:.3f}' for v in r['fp_folds']):<20} |"
         lines.append(line)

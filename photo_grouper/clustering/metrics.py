@@ -104,6 +104,16 @@ def evaluate(truth, pred) -> dict[str, float]:
             "nmi": nmi(truth, pred), "clusters": int(np.unique(np.asarray(pred)).shape[0])}
 
 
+def alone(truth, pred) -> float | None:
+    """Of the items whose label has no other item (a person seen once), the share left in a group of their own;
+    None when there is no such item."""
+    truth, pred = np.asarray(truth).ravel(), np.asarray(pred).ravel()
+    _, t, t_count = np.unique(truth, return_inverse=True, return_counts=True)
+    _, p, p_count = np.unique(pred, return_inverse=True, return_counts=True)
+    once = t_count[t] == 1
+    return float(np.mean(p_count[p][once] == 1)) if once.any() else None
+
+
 def evaluate_among(truth, pred, focus_labels) -> dict[str, float]:
     """Pairwise and BCubed scores of the items whose label is in ``focus_labels``, clustered among other items:
     every pair with a focus item counts and a focus item's cluster counts all its members, so joining a focus

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from photo_grouper.clustering.metrics import bcubed, evaluate, evaluate_among, nmi, pairwise
+from photo_grouper.clustering.metrics import alone, bcubed, evaluate, evaluate_among, nmi, pairwise
 
 # Five items: truth {0,1,2} {3,4}; prediction {0,1} {2,3,4}.
 TRUTH = [0, 0, 0, 1, 1]
@@ -76,3 +76,12 @@ def test_evaluate_among_everyone_is_evaluate():
         assert among[key] == pytest.approx(whole[key])
     with pytest.raises(ValueError, match="no item"):
         evaluate_among(truth, pred, {"nobody"})
+
+
+def test_alone_is_the_share_of_people_seen_once_left_in_a_group_of_their_own():
+    # s, t and u are seen once: s alone, t with a's photos, u with v (also seen once), so 1 of 4 people seen once.
+    truth = ["a", "a", "s", "t", "u", "v", "b", "b"]
+    pred = [1, 1, 2, 1, 3, 3, 4, 5]  # b's two photos apart do not count: b is seen twice
+    assert alone(truth, pred) == pytest.approx(1 / 4)
+    assert alone(truth, list(range(len(truth)))) == 1.0
+    assert alone(["a", "a", "b", "b"], [1, 1, 2, 3]) is None  # nobody seen once: nothing to say
