@@ -124,6 +124,8 @@ class TrainConfig:
     identity_fraction: tuple[float, float] = (0.5, 1.0)
     link_keep: tuple[float, float] = (1.0, 1.0)  # share of true links kept per level, drawn per episode
     photo_fraction: tuple[float, float] = (0.6, 1.0)
+    # Share of an episode's people kept to one photo, drawn per episode: a library has people seen once.
+    once_fraction: tuple[float, float] = (0.0, 0.0)
     balance: bool = True
     hard_negatives: float = 0.0  # extra weight on look-alike negative links (lander_loss)
     seed: int = 0
@@ -174,6 +176,12 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
             frac = rng.uniform(*cfg.identity_fraction)
             chosen = rng.choice(names, size=max(2, round(frac * len(names))), replace=False)
             keep = np.isin(y, chosen) & (rng.random(len(y)) < rng.uniform(*cfg.photo_fraction))
+            if cfg.once_fraction[1] > 0:
+                once = rng.choice(chosen, size=round(rng.uniform(*cfg.once_fraction) * len(chosen)), replace=False)
+                for name in once:
+                    rows = np.flatnonzero(keep & (y == name))
+                    if rows.size:
+                        keep[np.delete(rows, rng.integers(rows.size))] = False
         k = cfg.k_values[e % len(cfg.k_values)]
         link_keep = 1.0 if e < len(cfg.k_values) else rng.uniform(*cfg.link_keep)
         graphs.extend(ground_truth_levels(x[keep], y[keep], k, link_keep=link_keep, rng=rng))
