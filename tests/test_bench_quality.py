@@ -57,3 +57,23 @@ def test_seen_once_keeps_one_photo_of_a_share_of_the_people():
     assert data.seen_once(0.0).paths == data.paths and len(data.seen_once(1.0).paths) == 6
     with pytest.raises(ValueError, match="between 0 and 1"):
         data.seen_once(1.5)
+
+
+def test_kept_fold_models_count_a_recipe_field_added_since_at_its_default_as_the_same():
+    import json
+    from dataclasses import asdict
+
+    from photo_grouper.bench.quality import _same_training
+    from photo_grouper.clustering.training import TrainConfig
+
+    def what(cfg):
+        return {"data": "/photos", "mode": "faces", "seed": 3, "folds": 3, "fold": 0, "test_labels": ["a", "b"],
+                "config": json.loads(json.dumps(asdict(cfg), default=str))}
+
+    kept = what(TrainConfig())
+    del kept["config"]["once_fraction"]  # kept before the field existed
+    assert _same_training(kept, what(TrainConfig()))
+    assert not _same_training(kept, what(TrainConfig(once_fraction=(0.0, 0.5))))
+    assert not _same_training(kept, what(TrainConfig(epochs=3)))
+    assert not _same_training({**kept, "fold": 1}, what(TrainConfig()))
+    assert not _same_training(None, what(TrainConfig()))

@@ -223,7 +223,7 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
     path = Path(folder) / f"{mode}-seed{seed}-fold{fold + 1}of{folds}.pt"
     if path.is_file():
         model, card = load_weights(path)
-        if card.get("trained_for") == what:
+        if _same_training(card.get("trained_for"), what):
             return TrainResult(model=model, tau=float(card["tau"]), seconds=float(card["train_seconds"]),
                                tau_scores={float(t): m for t, m in card["tau_scores"].items()},
                                fold_scores=[{float(t): m for t, m in curve.items()}
@@ -236,6 +236,21 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
                                        "tau_scores": {f"{t:g}": m for t, m in trained.tau_scores.items()},
                                        "fold_tau_scores": [curve_json(curve) for curve in trained.fold_scores]})
     return trained
+
+
+def _same_training(stored: dict | None, wanted: dict) -> bool:
+    """Whether weights kept with ``stored`` (their card's ``trained_for``) were trained as ``wanted``. A recipe
+    field added since they were kept counts as the same where it is at its default (the recipe then was it)."""
+    if not stored or set(stored) != set(wanted):
+        return False
+    if any(stored[key] != wanted[key] for key in wanted if key != "config"):
+        return False
+    from ..clustering.training import TrainConfig
+
+    defaults = json.loads(json.dumps(asdict(TrainConfig()), default=str))
+    config = {key: value for key, value in wanted["config"].items()
+              if key in stored["config"] or value != defaults.get(key)}
+    return stored["config"] == config
 
 
 def _merge_params(params: list[str]) -> str:

@@ -284,6 +284,30 @@ def test_training_is_deterministic():
     assert l1 == l2
 
 
+@pytest.mark.parametrize("once", [(0.0, 0.0), (0.5, 0.5)])
+def test_episodes_keep_a_share_of_their_people_to_one_photo(monkeypatch, once):
+    from photo_grouper.clustering import training
+
+    shown = []
+    monkeypatch.setattr(training, "ground_truth_levels", lambda x, y, k, **kw: shown.append((x, y)) or [])
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.arange(20), 20)  # 20 photos each: a random 60% never leaves one by chance
+    x = rng.standard_normal((len(y), 8)).astype(np.float32)
+    cfg = TrainConfig(episodes=12, once_fraction=once)
+    training._episodes(x, y, cfg, np.random.default_rng(5))
+    assert len(shown) == 12
+    for e, (ex, ey) in enumerate(shown):
+        for row, label in zip(ex, ey):  # photos kept whole, with their person
+            assert label == y[np.flatnonzero((x == row).all(axis=1))[0]]
+        names, counts = np.unique(ey, return_counts=True)
+        if e < len(cfg.k_values):  # the whole set, at each k
+            assert len(ey) == len(y)
+        elif once[1] > 0:
+            assert (counts == 1).sum() == round(0.5 * len(names))
+        else:
+            assert (counts > 1).all()
+
+
 def test_ensemble_averages_seeds_and_round_trips(tmp_path):
     import dataclasses
 
