@@ -13,6 +13,7 @@ import numpy as np
 import platformdirs
 from sqlalchemy import select
 
+from .clustering.training import seen_once
 from .jobs import StageProgress, index_folder
 from .media import check_folder, under
 from .store import Analysis, Detection, Embedding, Library, Photo, PhotoStatus
@@ -48,12 +49,8 @@ class LabelledEmbeddings:
             raise ValueError(f"the share of labels seen once must be between 0 and 1, got {fraction:g}")
         rng = np.random.default_rng(seed)
         names = np.unique(self.labels)
-        keep = np.ones(len(self.labels), dtype=bool)
-        for name in rng.choice(names, size=round(fraction * len(names)), replace=False):
-            rows = np.flatnonzero(self.labels == name)
-            keep[rows] = False
-            keep[rng.choice(rows)] = True
-        return self.subset(keep)
+        return self.subset(seen_once(self.labels, rng.choice(names, size=round(fraction * len(names)),
+                                                              replace=False), rng))
 
 
 def cache_library_path(folder: Path, cache_dir: Path | None = None) -> Path:

@@ -143,6 +143,9 @@ class TrainConfig:
     # people, and the evidence merge. Since 2026-11-30 (docs/hilander-ablation.md, "Tau chosen as the model is
     # used"): without them cross-validation chose taus too low for faces (0.6-0.75 where 0.85-0.9 did better).
     validate_as_used: bool = True
+    # Each validation fold is also scored with this share of its people seen once (one photo each), and tau is
+    # chosen on the mean of both: a library has people seen once, and a tau that glues them should lose.
+    validation_once: float = 0.0
     predicted_episodes: int = 0  # per fold: levels built by a model that never saw the fold (0: one stage only)
     predicted_taus: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9)  # the tau each such episode decodes with
 
@@ -165,6 +168,18 @@ class TrainResult:
     join_floor: float | None = None  # see ``learn_join_floor``
 
 
+def seen_once(y: np.ndarray, names, rng: np.random.Generator, keep: np.ndarray | None = None) -> np.ndarray:
+    """``keep`` (default: every item) with each of ``names`` cut to one of its kept items, drawn at random: a
+    library's people seen once."""
+    keep = np.ones(len(y), dtype=bool) if keep is None else keep.copy()
+    for name in names:
+        rows = np.flatnonzero(keep & (y == name))
+        if rows.size:
+            keep[rows] = False
+            keep[rng.choice(rows)] = True
+    return keep
+
+
 def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
     names = np.unique(y)
     graphs = []
@@ -178,10 +193,7 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
             keep = np.isin(y, chosen) & (rng.random(len(y)) < rng.uniform(*cfg.photo_fraction))
             if cfg.once_fraction[1] > 0:
                 once = rng.choice(chosen, size=round(rng.uniform(*cfg.once_fraction) * len(chosen)), replace=False)
-                for name in once:
-                    rows = np.flatnonzero(keep & (y == name))
-                    if rows.size:
-                        keep[np.delete(rows, rng.integers(rows.size))] = False
+                keep = seen_once(y, once, rng, keep)
         k = cfg.k_values[e % len(cfg.k_values)]
         link_keep = 1.0 if e < len(cfg.k_values) else rng.uniform(*cfg.link_keep)
         graphs.extend(ground_truth_levels(x[keep], y[keep], k, link_keep=link_keep, rng=rng))
@@ -290,11 +302,23 @@ def validation_scores(model, x, y, val: np.ndarray, cfg: TrainConfig) -> dict[fl
     if cfg.validate_as_used:
         used = {"join_floor": learn_join_floor(x[~val], y[~val], seed=cfg.seed), "evidence_merge": True,
                 "tree_floor": False}
-    if cfg.validation == "alone":
-        return tau_scores(model, x[val], y[val], cfg, **used)
-    if cfg.validation == "with_training":
-        return tau_scores(model, x, y, cfg, focus=np.unique(y[val]), **used)
-    raise ValueError(f"unknown validation {cfg.validation!r}: one of {', '.join(VALIDATIONS)}")
+    if cfg.validation not in VALIDATIONS:
+        raise ValueError(f"unknown validation {cfg.validation!r}: one of {', '.join(VALIDATIONS)}")
+
+    def curve(keep):
+        if cfg.validation == "alone":
+            return tau_scores(model, x[val & keep], y[val & keep], cfg, **used)
+        return tau_scores(model, x[keep], y[keep], cfg, focus=np.unique(y[val]), **used)
+
+    everyone = np.ones(len(y), dtype=bool)
+    if not cfg.validation_once:
+        return curve(everyone)
+    rng = np.random.default_rng(cfg.seed + 20)
+    people = np.unique(y[val])
+    once = seen_once(y, rng.choice(people, size=round(cfg.validation_once * len(people)), replace=False), rng)
+    curves = (curve(everyone), curve(once))
+    return {tau: {key: (curves[0][tau][key] + curves[1][tau][key]) / 2 for key in curves[0][tau]}
+            for tau in curves[0]}
 
 
 def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progress=None,

@@ -777,6 +777,37 @@ def test_validation_folds_are_scored_as_the_default_runs(monkeypatch, validation
     assert seen[-1][1] == {}
 
 
+@pytest.mark.parametrize("validation", ["alone", "with_training"])
+def test_validation_folds_can_be_scored_with_people_seen_once_as_well(monkeypatch, validation):
+    import photo_grouper.clustering.training as training
+
+    seen = []
+
+    def scores(model, x, y, cfg, focus=None, **used):
+        seen.append((x, y, focus))
+        one = float((np.unique(y, return_counts=True)[1] == 1).sum())  # a score that counts people seen once
+        return {0.5: {"fp": one, "fb": 2 * one}, 0.9: {"fp": 0.0, "fb": 0.0}}
+
+    monkeypatch.setattr(training, "tau_scores", scores)
+    x, y = _identities(12, seed=2)  # 2 to 20 photos each
+    val = y < 6  # people 0-5 are the fold's
+    cfg = TrainConfig(validation=validation, validation_once=0.5, validate_as_used=False)
+    curve = training.validation_scores(None, x, y, val, cfg)
+    assert len(seen) == 2
+    (x0, y0, _), (x1, y1, focus) = seen
+    assert len(y0) == (val.sum() if validation == "alone" else len(y))  # as before: everyone, all photos
+    counts = dict(zip(*np.unique(y1, return_counts=True)))
+    assert sum(counts[p] == 1 for p in range(6)) == 3  # then half the fold's people cut to one photo
+    assert all(counts[p] == (y == p).sum() for p in range(6, 12) if p in counts)  # training people untouched
+    if validation == "with_training":
+        assert sorted(focus) == list(range(6))
+    assert curve[0.5]["fp"] == pytest.approx((0 + 3) / 2)  # the mean of the two curves
+    assert curve[0.9] == {"fp": 0.0, "fb": 0.0}
+    assert training.validation_scores(None, x, y, val, TrainConfig(validation=validation,
+                                                                   validate_as_used=False)) == scores(
+        None, x[val] if validation == "alone" else x, y[val] if validation == "alone" else y, cfg)
+
+
 def test_hilander_on_cuda_groups_as_on_the_cpu_and_repeats():
     """The whole estimator on a graphics card: exact kNN in blocks, the GNN, progress. Needs a CUDA device."""
     import torch
