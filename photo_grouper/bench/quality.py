@@ -66,8 +66,8 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
     return {
         "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on,
         "test_identities": len(np.unique(test.labels)), "test_items": int(len(test.labels)),
-        "seen_once": seen_once, "photos": data.photos, "detection_misses": len(data.misses), "failed": len(data.failed),
-        "rows": rows, "purity_vs_average_linkage": purity_check(test, hl),
+        "seen_once": seen_once, "photos": data.photos, "detection_misses": len(data.misses),
+        "failed": len(data.failed), "rows": rows, "purity_vs_average_linkage": purity_check(test, hl),
         "tau_search": tau_search_check(test, model, card.get("tau"), searched, device),
     }
 
@@ -161,7 +161,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     if folds < 2 or len(names) < 2 * folds:
         raise ValueError(f"{len(names)} labels cannot make {folds} folds of two labels or more (and at least 2 folds)")
     parts = np.array_split(np.random.default_rng(seed).permutation(names), folds)
-    cfg = recipe(seed, **overrides)
+    cfg = recipe(seed, mode, **overrides)
     per_fold = []
     for f, part in enumerate(parts):
         held = np.isin(data.labels, part)
@@ -201,8 +201,8 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     return {
         "data": str(data_dir), "mode": mode, "weights": f"trained per fold ({folds} folds, seed {seed})",
         "tuned_on": "the other folds", "folds": per_fold, "test_identities": int(len(names)),
-        "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once, "photos": data.photos, "detection_misses": len(data.misses),
-        "failed": len(data.failed), "rows": rows,
+        "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once, "photos": data.photos,
+        "detection_misses": len(data.misses), "failed": len(data.failed), "rows": rows,
         "purity_vs_average_linkage": [{**p, "fold": f + 1} for f, fold in enumerate(per_fold)
                                       for p in fold["purity_vs_average_linkage"]],
         "config": asdict(cfg),
