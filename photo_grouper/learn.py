@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,19 +18,21 @@ from .vision import EncoderSpec, make_encoder
 # The recipe the shipped weights use; docs/hilander-ablation.md says what each choice did.
 RECIPE = TrainConfig(hidden=64, node_input="profile", edge_features=True, pair_product=True, optimizer="adam",
                      lr=1e-3, epochs=30, episodes=18, ensemble=3, edge_hidden=128)
+RECIPES = {"faces": RECIPE, "species": replace(RECIPE)}
 
 
-def recipe(seed: int = 0, **overrides) -> TrainConfig:
-    """The shipped recipe with another seed and any fields changed (``None`` values are ignored)."""
-    return TrainConfig(**{**asdict(RECIPE), "seed": seed, **{k: v for k, v in overrides.items() if v is not None}})
+def recipe(seed: int = 0, mode: str = "faces", **overrides) -> TrainConfig:
+    """The shipped recipe of ``mode`` with another seed and any fields changed (``None`` values are ignored)."""
+    return TrainConfig(**{**asdict(RECIPES[mode]), "seed": seed,
+                          **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,
                  progress=None, **overrides) -> tuple[TrainResult, dict]:
     """Embed (cached), keep ``holdout`` of the labels out entirely (for an honest benchmark), train on the rest
     (tau by cross-validation over folds of identities), and write the weights and their JSON card. ``overrides``
-    change fields of the shipped recipe (``RECIPE``)."""
-    cfg = recipe(seed, **overrides)
+    change fields of the shipped recipe of ``mode`` (``RECIPES``)."""
+    cfg = recipe(seed, mode, **overrides)
     # Checked before minutes of training, not after: a folder that cannot be written would lose them.
     try:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
