@@ -17,6 +17,9 @@ def add_parsers(sub, with_library) -> None:
     p = common(sub.add_parser("groups", help="people, then the automatic groups of one hierarchy level"))
     p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: coarsest)")
     p.add_argument("--hidden", action="store_true", help="list hidden groups too")
+    p.add_argument("--min-size", type=int, default=1, metavar="N",
+                   help="list only automatic groups of at least N faces (a library has many people seen once); "
+                        "people are always listed")
     p.set_defaults(func=cmd_groups)
 
     p = common(sub.add_parser("people", help="the people (or species) you named or made"))
@@ -136,11 +139,13 @@ def cmd_groups(args) -> int:
     with library:
         state, groups = org.groups(args.level, include_hidden=args.hidden)
         elsewhere = org.grouped_instead() if not groups else []
+    small = [g for g in groups if g.kind == "auto" and g.size < args.min_size]
+    groups = [g for g in groups if not (g.kind == "auto" and g.size < args.min_size)]
     if args.json:
-        print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups]},
-                         indent=2))
+        print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups],
+                          "left_out": {"groups": len(small), "faces": sum(g.size for g in small)}}, indent=2))
         return 0
-    if not groups:
+    if not groups and not small:
         if elsewhere:  # --mode defaults to faces: a library indexed for species would look empty
             print(f"no {args.mode} groups in this library; it holds {elsewhere[0]} groups: "
                   f"photo-grouper groups --mode {elsewhere[0]}")
@@ -151,6 +156,10 @@ def cmd_groups(args) -> int:
     print(f"{people} people and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
           "(0 = finest)")
     _print_table(groups)
+    if small:
+        unit = "faces" if args.mode == "faces" else "photos"
+        print(f"and {len(small)} automatic groups of fewer than {args.min_size} {unit} ({sum(g.size for g in small)} "
+              f"{unit}), not listed")
     return 0
 
 

@@ -144,6 +144,24 @@ def test_groups_cli(library, capsys):
         in capsys.readouterr().out
 
 
+def test_groups_cli_leaves_out_small_groups_and_says_how_many(library, capsys):
+    assert main(["groups", "--library", str(library), "--level", "0", "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)["groups"]
+    sizes = sorted(g["size"] for g in every)
+    cut = sizes[len(sizes) // 2] + 1  # about half the groups are smaller
+    small = [g for g in every if g["kind"] == "auto" and g["size"] < cut]  # people are always listed
+    assert small and len(small) < len(every)
+    assert main(["groups", "--library", str(library), "--level", "0", "--json", "--min-size", str(cut)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [g["ref"] for g in out["groups"]] == [g["ref"] for g in every if g not in small]
+    assert out["left_out"] == {"groups": len(small), "faces": sum(g["size"] for g in small)}
+    assert main(["groups", "--library", str(library), "--level", "0", "--min-size", str(cut)]) == 0
+    text = capsys.readouterr().out
+    assert f"and {len(small)} automatic groups of fewer than {cut} faces ({sum(g['size'] for g in small)} faces), " \
+           "not listed" in text
+    assert all(f" {g['ref']} " not in text for g in small)
+
+
 def test_groups_cli_on_a_library_never_grouped(tmp_path, capsys):
     assert main(["groups", "--library", str(tmp_path / "new.db")]) == 0
     assert "no groups yet: run photo-grouper index FOLDER --mode faces" in capsys.readouterr().out
