@@ -139,8 +139,10 @@ def cmd_groups(args) -> int:
     with library:
         state, groups = org.groups(args.level, include_hidden=args.hidden)
         elsewhere = org.grouped_instead() if not groups else []
-    small = [g for g in groups if g.kind == "auto" and g.size < args.min_size]
-    groups = [g for g in groups if not (g.kind == "auto" and g.size < args.min_size)]
+    listed, small = [], []
+    for g in groups:
+        (small if g.kind == "auto" and g.size < args.min_size else listed).append(g)
+    groups = listed
     if args.json:
         print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups],
                           "left_out": {"groups": len(small), "faces": sum(g.size for g in small)}}, indent=2))
