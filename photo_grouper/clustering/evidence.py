@@ -29,6 +29,16 @@ class LinkEvidence:
         src, dst = graph.edge_index.cpu().numpy()
         self.src, self.dst = src.astype(np.int32), dst.astype(np.int32)
         self.terms = link_log_odds(prob, boundary).astype(np.float32)
+        self.boundary = boundary
+
+    def shifted(self, boundary: float) -> LinkEvidence:
+        """The same links weighed against another boundary (sharing the link ends): each term moves by
+        logit(old boundary) - logit(new)."""
+        other = object.__new__(LinkEvidence)
+        other.src, other.dst, other.boundary = self.src, self.dst, boundary
+        shift = link_log_odds(np.array([0.5]), boundary)[0] - link_log_odds(np.array([0.5]), self.boundary)[0]
+        other.terms = self.terms + np.float32(shift)
+        return other
 
     def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys lo * m + hi, sums) for every pair of groups lo < hi with first-level links between them."""

@@ -32,6 +32,14 @@ NODES_PER_NEIGHBOUR = 4
 SEARCH_MAX_ITEMS = 300_000
 # Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
 LEVEL0_KNN_SHARE = 0.66
+# Zoom-out levels past the stop (``HiLander.zoom_out``, opt-in): step s joins the groups of the level below while
+# the first level's links speak for it at a boundary ZOOM_TAU_STEP * s under the merge's, held to the join floor
+# less ZOOM_FLOOR_STEP * s of its distance to 1 (faces: 0.92 -> 0.90, 0.88, ...).
+ZOOM_TAU_STEP = 0.1
+ZOOM_FLOOR_STEP = 0.25
+ZOOM_MIN_BOUNDARY = 0.05
+# Progress: the share of fit's time the zoom-out levels take.
+ZOOM_SHARE = 0.05
 
 
 @dataclass
@@ -84,6 +92,14 @@ class HiLander:
     hung a person's few photos on a look-alike's by one link, and upper levels joined through chains of links
     that each pass the floor (docs/hilander-ablation.md, "The floor on whole trees").
 
+    ``zoom_out`` (opt-in, 0 by default): that many levels past the stop, for zooming out from the default view
+    (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): each joins the groups of
+    the one below where the first level's links speak for a join at a lower boundary and a lower floor
+    (``ZOOM_TAU_STEP``, ``ZOOM_FLOOR_STEP``), so the joins the model is less sure of come in order. A step that
+    joins nothing adds no level. Judged on face partitions not used to make it, four steps and two were not
+    purer than a same-count cut of the average-linkage tree often enough (docs/hilander-ablation.md, "Zoom-out
+    levels past the stop"), so the app does not ask for them.
+
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
     copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity to the first of
     their set (a photo saved again: resized, re-compressed; ``copies.near_copies``). None by default, as the
@@ -95,7 +111,7 @@ class HiLander:
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
                  evidence_merge: bool | None = None, evidence_floor: float = 0.5,
                  join_floor: float | str | None = "trained", tree_floor: bool | None = None,
-                 near_copy: float | None = None):
+                 near_copy: float | None = None, zoom_out: int = 0):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -111,6 +127,7 @@ class HiLander:
         self.join_floor = join_floor
         self.tree_floor = tree_floor
         self.near_copy = near_copy
+        self.zoom_out = zoom_out
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float, float | None]:
         """The model, its tau and the join floor ("trained": the card's, if it has one; a given model has none)."""
@@ -167,11 +184,15 @@ class HiLander:
         self.copies_ = 0 if copies is None else int(copies[1].shape[0] - copies[0].shape[0])
         self.trained_tau_ = tau
         self.agreement_ = {}
+        climbing = rest.part(0.0, 1.0 - ZOOM_SHARE) if self.zoom_out else rest
         if x.shape[0] < 2 or not (self.tau_candidates or (self.tau_search and x.shape[0] <= SEARCH_MAX_ITEMS)):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
-            levels, self.timings_ = self._climb(x, model, device, tau, None, knn0, rest)
+            levels, self.timings_, evidence = self._climb(x, model, device, tau, None, knn0, climbing)
         else:
-            tau, levels, self.timings_ = self._search(x, model, device, tau, knn0, rest)
+            tau, levels, self.timings_, evidence = self._search(x, model, device, tau, knn0, climbing)
+        self.default_level_ = len(levels) - 1
+        if self.zoom_out and evidence is not None:
+            self._zoom_out(levels, evidence, x, tau, rest.part(1.0 - ZOOM_SHARE, 1.0))
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
@@ -180,13 +201,14 @@ class HiLander:
             self.levels_ = [labels[position] for labels in self.levels_]
             self.peaks_ = [first[peaks] for peaks in self.peaks_]
         self.parents_ = [_parents(a, b) for a, b in zip(self.levels_[:-1], self.levels_[1:])]
-        self.labels_ = self.levels_[-1]
+        self.labels_ = self.levels_[self.default_level_]
         meter(1.0)
         return self
 
     def _search(self, x, model, device, tau: float, knn0=None, meter: Meter = NO_METER
-                ) -> tuple[float, list[Level], list[dict]]:
-        """The candidate tau whose hierarchy agrees best with level 0's links, its levels and timings."""
+                ) -> tuple[float, list[Level], list[dict], LinkEvidence | None]:
+        """The candidate tau whose hierarchy agrees best with level 0's links, its levels, timings and link
+        evidence."""
         # Level 0's prediction (with its kNN search unless that was done), then each climb half of what is left:
         # how many climbs there will be is not known.
         done = 0.5 if knn0 is None else 0.15
@@ -202,15 +224,15 @@ class HiLander:
                 # Taus that decode level 0 alike build the same hierarchy (common in small libraries): built once.
                 key = hashlib.blake2b(decode(graph, prob, dens, candidate).tobytes(), digest_size=16).digest()
                 if key not in built:
-                    levels, timings = self._climb(x, model, device, candidate, first,
-                                                  meter=meter.part(done, (done + 1.0) / 2))
+                    levels, timings, evidence = self._climb(x, model, device, candidate, first,
+                                                            meter=meter.part(done, (done + 1.0) / 2))
                     done = (done + 1.0) / 2
-                    built[key] = (agreement(graph, prob, levels[-1].labels, boundary=tau), levels, timings)
-                value, levels, timings = built[key]
+                    built[key] = (agreement(graph, prob, levels[-1].labels, boundary=tau), levels, timings, evidence)
+                value, levels, timings, evidence = built[key]
                 self.agreement_[candidate] = value
                 # On a tie (the same hierarchy) the tau nearer the trained one is named.
                 if best is None or (value, -abs(candidate - tau)) > (best[0], -abs(best[1] - tau)):
-                    best = (value, candidate, levels, timings)
+                    best = (value, candidate, levels, timings, evidence)
             return self.agreement_[candidate]
 
         if self.tau_candidates:
@@ -225,8 +247,8 @@ class HiLander:
                 i, last = at + side, score(band[at])
                 while 0 <= i < len(band) and score(band[i]) >= last:
                     last, i = self.agreement_[band[i]], i + side
-        _, chosen, levels, timings = best
-        return chosen, levels, timings
+        _, chosen, levels, timings, evidence = best
+        return chosen, levels, timings, evidence
 
     def _predict_level(self, model, device, nodes: dict, knn=None, meter: Meter = NO_METER
                        ) -> tuple[LevelGraph, np.ndarray, np.ndarray, dict]:
@@ -250,13 +272,13 @@ class HiLander:
         return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
 
     def _climb(self, x, model, device, tau: float, first, knn0=None, meter: Meter = NO_METER
-               ) -> tuple[list[Level], list[dict]]:
+               ) -> tuple[list[Level], list[dict], LinkEvidence | None]:
         """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction,
         ``knn0`` its kNN graph (and seconds); ``meter``: level 0 takes most of it, each level above half of what
         is left.
         With ``link_check``, a join above level 0 is kept only where the first level's links between the two
         groups do not speak against it; with ``evidence_merge``, a last level joins the top groups while those
-        links speak for it (``LinkEvidence``)."""
+        links speak for it (``LinkEvidence``, returned for the zoom-out levels)."""
         n = x.shape[0]
         evidence = None
         levels: list[Level] = []
@@ -279,7 +301,7 @@ class HiLander:
             t3 = time.perf_counter()
             # The decode's share of the level: what the prediction left (all of it where level 0 came predicted).
             decoding = level_meter.part(0.0 if predicted else _level_shares(knn is not None)[2], 1.0)
-            if depth == 0 and (self.link_check or self.evidence_merge_):
+            if depth == 0 and (self.link_check or self.evidence_merge_ or self.zoom_out):
                 evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))
             allowed = evidence.allows(node_of_item, graph.edge_index.cpu().numpy()) \
                 if self.link_check and depth > 0 else None
@@ -316,18 +338,32 @@ class HiLander:
             top = levels[-1]
             merged = evidence.merge(top.labels, x, self.join_floor_, meter.part(done, 1.0))
             if merged.max() < top.labels.max():
-                # Each merged group is represented by the peak of its largest part.
-                sizes = np.bincount(top.labels)
-                order = np.lexsort((-sizes, merged))  # by merged group, largest part first
-                first_part = order[np.r_[True, np.diff(merged[order]) != 0]]
-                labels = merged[top.labels]
-                levels.append(Level(labels, top.peaks[first_part], int(top.labels.max() - merged.max())))
+                levels.append(_merged_level(top, merged))
                 timings.append({"level": len(levels) - 1, "nodes": int(top.labels.max()) + 1, "knn": 0.0,
                                 "graph": 0.0, "gnn": 0.0, "decode": time.perf_counter() - t0})
         if not levels:
             levels.append(Level(np.arange(n), np.arange(n), 0))
         meter(1.0)
-        return levels, timings
+        return levels, timings, evidence
+
+    def _zoom_out(self, levels: list[Level], evidence: LinkEvidence, x: np.ndarray, tau: float,
+                  meter: Meter = NO_METER) -> None:
+        """Appends up to ``zoom_out`` levels past the stop (see the class docstring), with their timings."""
+        base = max(tau, self.evidence_floor)
+        for step in range(1, self.zoom_out + 1):
+            top = levels[-1]
+            if top.labels.max() == 0:  # one group left
+                break
+            t0 = time.perf_counter()
+            floor = None if self.join_floor_ is None else \
+                self.join_floor_ - ZOOM_FLOOR_STEP * step * (1.0 - self.join_floor_)
+            relaxed = evidence.shifted(max(base - ZOOM_TAU_STEP * step, ZOOM_MIN_BOUNDARY))
+            merged = relaxed.merge(top.labels, x, floor, meter.part((step - 1) / self.zoom_out, step / self.zoom_out))
+            if merged.max() < top.labels.max():
+                levels.append(_merged_level(top, merged))
+                self.timings_.append({"level": len(levels) - 1, "nodes": int(top.labels.max()) + 1, "knn": 0.0,
+                                      "graph": 0.0, "gnn": 0.0, "decode": time.perf_counter() - t0})
+        meter(1.0)
 
     def _level_k(self, m: int) -> int:
         """k for a level of m nodes: at most a quarter of them (at least 3). In a graph of few nodes, the
@@ -355,6 +391,15 @@ def _level_shares(knn_found: bool) -> tuple[float, float, float]:
     decode takes the rest). At a million items on 2 cores the kNN search is 83% of a level; with it found already
     (level 0 with near copies), graph features 30%, GNN 60%, decode 10%."""
     return (0.0, 0.3, 0.9) if knn_found else (0.83, 0.88, 0.98)
+
+
+def _merged_level(top: Level, merged: np.ndarray) -> Level:
+    """The level that joins ``top``'s groups as ``merged`` says (the new group of each of them); each joined group
+    is represented by the peak of its largest part."""
+    sizes = np.bincount(top.labels)
+    order = np.lexsort((-sizes, merged))  # by merged group, largest part first
+    first_part = order[np.r_[True, np.diff(merged[order]) != 0]]
+    return Level(merged[top.labels], top.peaks[first_part], int(top.labels.max() - merged.max()))
 
 
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:

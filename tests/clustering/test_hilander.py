@@ -150,7 +150,8 @@ def test_inference_is_deterministic_and_needs_no_labels(trained):
     assert HiLander(model=trained.model).fit_predict(x[:1]).tolist() == [0]
 
 
-@pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}, {"join_floor": 0.0}])
+@pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}, {"join_floor": 0.0},
+                                     {"zoom_out": 2}])
 @pytest.mark.parametrize("method", ["exact", "hnsw"])
 def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monkeypatch, options, method):
     import threading
@@ -827,3 +828,55 @@ def test_hilander_on_cuda_groups_as_on_the_cpu_and_repeats():
     assert evaluate(cpu.labels_, gpu.labels_)["fp"] >= 0.99
     assert abs(evaluate(truth, gpu.labels_)["fp"] - evaluate(truth, cpu.labels_)["fp"]) < 0.01
     assert heard[-1] == 1000
+
+
+@pytest.mark.parametrize("floor", [None, 0.45])
+def test_zoom_out_levels_coarsen_the_default_which_stays_as_it_was(trained, floor):
+    from photo_grouper.clustering.hilander import ZOOM_FLOOR_STEP, ZOOM_MIN_BOUNDARY, ZOOM_TAU_STEP
+
+    x, _ = _identities(40, seed=11, spread=0.8)
+    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor).fit(x)
+    zoomed = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, zoom_out=3).fit(x)
+    # The default view and every level up to it are as without zoom-out levels.
+    assert zoomed.default_level_ == len(plain.levels_) - 1 == plain.default_level_
+    assert np.array_equal(zoomed.labels_, plain.labels_)
+    assert all(np.array_equal(a, b) for a, b in zip(plain.levels_, zoomed.levels_))
+    # Past it, up to 3 levels, each joining something and coarsening the one before, with peaks and parents.
+    extra = zoomed.levels_[zoomed.default_level_ + 1:]
+    assert 1 <= len(extra) <= 3
+    for fine, coarse, parent in zip(zoomed.levels_[zoomed.default_level_:], extra,
+                                    zoomed.parents_[zoomed.default_level_:]):
+        assert np.array_equal(parent[fine], coarse) and coarse.max() < fine.max()
+    for level, peaks in zip(zoomed.levels_, zoomed.peaks_):
+        assert np.array_equal(level[peaks], np.arange(len(peaks)))
+    assert len(zoomed.timings_) == len(zoomed.levels_)
+    # Each step is the merge at a lower boundary and floor, applied to the level below: spelt out with the
+    # evidence of the first level's links.
+    graph, prob, _, _ = zoomed._predict_level(trained.model.eval(), "cpu",
+                                              {"features": l2_normalise(x), "centres": l2_normalise(x)})
+    evidence = LinkEvidence(graph, prob, max(trained.tau, zoomed.evidence_floor))
+    labels, expected = plain.labels_, []
+    for step in (1, 2, 3):
+        if labels.max() == 0:
+            break
+        held = None if floor is None else floor - ZOOM_FLOOR_STEP * step * (1 - floor)
+        boundary = max(max(trained.tau, zoomed.evidence_floor) - ZOOM_TAU_STEP * step, ZOOM_MIN_BOUNDARY)
+        merged = evidence.shifted(boundary).merge(labels, l2_normalise(x), held)[labels]
+        if merged.max() < labels.max():
+            expected.append(merged)
+            labels = merged
+    assert len(expected) == len(extra)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, extra))
+
+
+def test_link_evidence_shifted_weighs_the_links_against_another_boundary():
+    import torch
+    from types import SimpleNamespace
+
+    from photo_grouper.clustering.evidence import link_log_odds
+
+    prob = np.array([0.9, 0.3, 0.6])
+    e = LinkEvidence(SimpleNamespace(edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]])), prob, 0.8)
+    shifted = e.shifted(0.2)
+    assert np.allclose(shifted.terms, link_log_odds(prob, 0.2), atol=1e-5)
+    assert shifted.boundary == 0.2 and shifted.src is e.src and np.allclose(e.terms, link_log_odds(prob, 0.8))
