@@ -36,8 +36,7 @@ class LinkEvidence:
         logit(old boundary) - logit(new)."""
         other = object.__new__(LinkEvidence)
         other.src, other.dst, other.boundary = self.src, self.dst, boundary
-        shift = link_log_odds(np.array([0.5]), boundary)[0] - link_log_odds(np.array([0.5]), self.boundary)[0]
-        other.terms = self.terms + np.float32(shift)
+        other.terms = self.terms + np.float32(_logit(self.boundary) - _logit(boundary))
         return other
 
     def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,5 +158,9 @@ def agreement(graph: LevelGraph, prob: np.ndarray, labels: np.ndarray, boundary:
 def link_log_odds(prob: np.ndarray, boundary: float) -> np.ndarray:
     """logit(p) - logit(boundary) for each link (both kept off 0 and 1): how much it speaks for joining its ends."""
     p = np.clip(prob, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p)) - _logit(boundary)
+
+
+def _logit(boundary: float) -> float:
     b = min(max(boundary, 1e-4), 1 - 1e-4)
-    return np.log(p / (1 - p)) - np.log(b / (1 - b))
+    return float(np.log(b / (1 - b)))

@@ -227,7 +227,10 @@ class HiLander:
                     levels, timings, evidence = self._climb(x, model, device, candidate, first,
                                                             meter=meter.part(done, (done + 1.0) / 2))
                     done = (done + 1.0) / 2
-                    built[key] = (agreement(graph, prob, levels[-1].labels, boundary=tau), levels, timings, evidence)
+                    # Each candidate's link evidence is kept only for the zoom-out levels (it is the size of the
+                    # first level's links).
+                    built[key] = (agreement(graph, prob, levels[-1].labels, boundary=tau), levels, timings,
+                                  evidence if self.zoom_out else None)
                 value, levels, timings, evidence = built[key]
                 self.agreement_[candidate] = value
                 # On a tie (the same hierarchy) the tau nearer the trained one is named.
@@ -339,8 +342,7 @@ class HiLander:
             merged = evidence.merge(top.labels, x, self.join_floor_, meter.part(done, 1.0))
             if merged.max() < top.labels.max():
                 levels.append(_merged_level(top, merged))
-                timings.append({"level": len(levels) - 1, "nodes": int(top.labels.max()) + 1, "knn": 0.0,
-                                "graph": 0.0, "gnn": 0.0, "decode": time.perf_counter() - t0})
+                timings.append(_merge_timing(len(levels) - 1, top, t0))
         if not levels:
             levels.append(Level(np.arange(n), np.arange(n), 0))
         meter(1.0)
@@ -361,8 +363,7 @@ class HiLander:
             merged = relaxed.merge(top.labels, x, floor, meter.part((step - 1) / self.zoom_out, step / self.zoom_out))
             if merged.max() < top.labels.max():
                 levels.append(_merged_level(top, merged))
-                self.timings_.append({"level": len(levels) - 1, "nodes": int(top.labels.max()) + 1, "knn": 0.0,
-                                      "graph": 0.0, "gnn": 0.0, "decode": time.perf_counter() - t0})
+                self.timings_.append(_merge_timing(len(levels) - 1, top, t0))
         meter(1.0)
 
     def _level_k(self, m: int) -> int:
@@ -400,6 +401,12 @@ def _merged_level(top: Level, merged: np.ndarray) -> Level:
     order = np.lexsort((-sizes, merged))  # by merged group, largest part first
     first_part = order[np.r_[True, np.diff(merged[order]) != 0]]
     return Level(merged[top.labels], top.peaks[first_part], int(top.labels.max() - merged.max()))
+
+
+def _merge_timing(level: int, top: Level, start: float) -> dict:
+    """The timings row of a level made by a merge of ``top``'s groups, begun at ``start``: no kNN, graph or GNN."""
+    return {"level": level, "nodes": int(top.labels.max()) + 1, "knn": 0.0, "graph": 0.0, "gnn": 0.0,
+            "decode": time.perf_counter() - start}
 
 
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
