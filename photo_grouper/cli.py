@@ -167,16 +167,20 @@ def cmd_bench(args) -> int:
     if not args.folds and (args.epochs or args.episodes or args.ensemble or args.validation or args.fold_models):
         raise UserError("--epochs, --episodes, --ensemble, --validation and --fold-models are about the models "
                         "--folds trains: add --folds N")
+    if args.group_photos and args.mode != "faces":
+        raise UserError("--group-photos is for faces: in species mode a photo is one item")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         if args.folds:
             result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
                                      ensemble=args.ensemble, validation=args.validation,
-                                     fold_models=args.fold_models, seen_once=args.seen_once)
+                                     fold_models=args.fold_models, seen_once=args.seen_once,
+                                     group_photos=args.group_photos)
         else:
             result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
-                               device=args.device, progress=progress, seen_once=args.seen_once, seed=args.seed)
+                               device=args.device, progress=progress, seen_once=args.seen_once, seed=args.seed,
+                               group_photos=args.group_photos)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -274,10 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test every identity once: train weights with the shipped recipe on all folds but one, "
                         "score the one, and average (slow: one training per fold)")
     p.add_argument("--seed", type=int, default=0,
-                   help="how --folds splits the identities and --seen-once draws its people and photos")
+                   help="how --folds splits the identities, --seen-once draws its people and photos and "
+                        "--group-photos its photos")
     p.add_argument("--seen-once", type=float, default=0.0, metavar="SHARE",
                    help="keep one photo of this share of the test identities, drawn at random (a personal library "
                         "has many people seen once); the table adds the share of them left alone")
+    p.add_argument("--group-photos", type=float, default=0.0, metavar="SHARE",
+                   help="put this share of the test faces in group photos of 2-4 people, drawn at random (faces: "
+                        "Hi-LANDER keeps the faces of one photo apart); the table adds how many faces share a group "
+                        "with another face of their photo")
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")

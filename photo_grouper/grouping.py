@@ -18,6 +18,9 @@ from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Lib
 from .vision import EncoderSpec, make_encoder
 
 KIND_OF_MODE = {"faces": "face", "species": "photo"}
+# Modes whose detections of one photo are never grouped together: two faces in one photo are two people (two
+# animals in one photo may well be one species).
+APART_MODES = {"faces"}
 
 
 @dataclass
@@ -32,20 +35,21 @@ class ClusterReport:
     copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
 
 
-def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray]:
-    """(detection ids, vectors) of the mode's detections in photos still on disk."""
+def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(detection ids, vectors, photo ids) of the mode's detections in photos still on disk."""
     with library.session() as s:
         rows = s.execute(
-            select(Detection.id, Embedding.vector)
+            select(Detection.id, Embedding.vector, Detection.photo_id)
             .join(Embedding, Embedding.detection_id == Detection.id)
             .join(Photo, Photo.id == Detection.photo_id)
             .where(Detection.kind == KIND_OF_MODE[mode], Embedding.model == model,
                    Photo.status == PhotoStatus.OK)
             .order_by(Detection.id)).all()
     if not rows:
-        return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        return np.empty(0, np.int64), np.empty((0, 0), np.float32), np.empty(0, np.int64)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    return ids, np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows])
+    photos = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+    return ids, np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows]), photos
 
 
 def cluster_library(library: Library, mode: str, *, weights: Path | None = None, device=None,
@@ -55,10 +59,10 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     weights = Path(weights) if weights else default_weights(mode)
     model, card = load_weights(weights)
     started = time.monotonic()
-    ids, x = load_vectors(library, mode, encoder.model)
+    ids, x, photos = load_vectors(library, mode, encoder.model)
     # A damaged vector (NaN or infinity) would leave every item alone; it is left out, and said so.
     finite = np.isfinite(x).all(axis=1)
-    ids, x = ids[finite], x[finite]
+    ids, x, photos = ids[finite], x[finite], photos[finite]
     report = ClusterReport(items=len(ids), damaged=int((~finite).sum()))
     meter = Meter(progress, cancel)
     meter(0.0)
@@ -68,7 +72,8 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     try:
         # Grouping is nearly all of the time (a million faces: 327 s of 346; storing the hierarchy 19 s).
         h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device,
-                     near_copy=NEAR_COPY.get(mode)).fit(x, progress=meter.part(0.0, 0.95).report, cancel=cancel)
+                     near_copy=NEAR_COPY.get(mode)).fit(x, apart=photos if mode in APART_MODES else None,
+                                                        progress=meter.part(0.0, 0.95).report, cancel=cancel)
         meter(0.95)  # a cancel that came after the last report: the stored hierarchy is left as it was
     except Cancelled:
         raise Cancelled(report) from None

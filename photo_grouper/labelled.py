@@ -28,11 +28,14 @@ class LabelledEmbeddings:
     photos: int = 0  # labelled photos seen
     misses: list[str] = field(default_factory=list)  # photos where nothing was detected
     failed: list[str] = field(default_factory=list)  # photos that could not be read
+    # The photo of each row where rows share photos (``in_group_photos``); None: each row a photo of its own.
+    photo: np.ndarray | None = None
 
     def subset(self, keep: np.ndarray) -> LabelledEmbeddings:
         """The rows where the boolean mask ``keep`` is true."""
         keep = np.asarray(keep, dtype=bool)
-        return LabelledEmbeddings(self.x[keep], self.labels[keep], [self.paths[i] for i in np.flatnonzero(keep)])
+        return LabelledEmbeddings(self.x[keep], self.labels[keep], [self.paths[i] for i in np.flatnonzero(keep)],
+                                  photo=None if self.photo is None else self.photo[keep])
 
     def split_by_label(self, fraction: float, seed: int = 0) -> tuple[LabelledEmbeddings, LabelledEmbeddings]:
         """Disjoint label sets: ``fraction`` of the labels in the first part, the rest in the second."""
@@ -51,6 +54,36 @@ class LabelledEmbeddings:
         names = np.unique(self.labels)
         return self.subset(seen_once(self.labels, rng.choice(names, size=round(fraction * len(names)),
                                                               replace=False), rng))
+
+    def in_group_photos(self, share: float, seed: int = 0, mode: str = "faces", most: int = 4) -> LabelledEmbeddings:
+        """A library with group photos: ``share`` of the rows, drawn at random, become faces of photos that hold
+        2 to ``most`` faces of different people (no one twice in a photo); every other row is a photo of its
+        own. The labelled photos each show one person, so the group photos are simulated at the level of the
+        descriptors: which people share a photo is drawn at random, not by who looks alike. Sets ``photo``."""
+        if mode != "faces":
+            raise ValueError("group photos are for faces: in species mode a photo is one item")
+        if not 0 <= share <= 1:
+            raise ValueError(f"the share of faces in group photos must be between 0 and 1, got {share:g}")
+        rng = np.random.default_rng(seed)
+        n = len(self.labels)
+        photo = np.arange(n)  # each row its own photo, until placed in a group photo (ids from n up)
+        pool = rng.permutation(n)[:round(share * n)].tolist()
+        next_id = n
+        while len(pool) >= 2:
+            size, taken, people, rest = int(rng.integers(2, most + 1)), [], set(), []
+            for row in pool:
+                if len(taken) < size and self.labels[row] not in people:
+                    taken.append(row)
+                    people.add(self.labels[row])
+                else:
+                    rest.append(row)
+            if len(taken) < 2:
+                break  # what is left is one person's
+            photo[taken] = next_id
+            next_id, pool = next_id + 1, rest
+        out = self.subset(np.ones(n, dtype=bool))
+        out.photo = photo
+        return out
 
 
 def cache_library_path(folder: Path, cache_dir: Path | None = None) -> Path:

@@ -77,3 +77,56 @@ def test_kept_fold_models_count_a_recipe_field_added_since_at_its_default_as_the
     assert not _same_training(kept, what(TrainConfig(epochs=3)))
     assert not _same_training({**kept, "fold": 1}, what(TrainConfig()))
     assert not _same_training(None, what(TrainConfig()))
+
+
+def test_group_photos_put_a_share_of_the_faces_in_photos_of_different_people():
+    x = np.arange(120, dtype=np.float32).reshape(60, 2)
+    data = LabelledEmbeddings(x, np.repeat(np.array(list("abcdef")), 10), [f"p{i}.jpg" for i in range(60)])
+    grouped = data.in_group_photos(0.5, seed=3)
+    assert grouped.paths == data.paths and (grouped.x == data.x).all()  # the same faces, now with photos
+    photos, counts = np.unique(grouped.photo, return_counts=True)
+    shared = photos[counts > 1]
+    assert 2 <= counts.max() <= 4 and 25 <= counts[counts > 1].sum() <= 30  # about half the faces, 2-4 a photo
+    for p in shared:  # no one twice in a photo
+        assert len(set(grouped.labels[grouped.photo == p])) == (grouped.photo == p).sum()
+    assert (grouped.in_group_photos(0.5, seed=3).photo == grouped.photo).all()  # drawn by the seed
+    assert len(np.unique(data.in_group_photos(0.0).photo)) == 60
+    assert (grouped.subset(grouped.labels != "a").photo == grouped.photo[grouped.labels != "a"]).all()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.in_group_photos(1.5)
+    with pytest.raises(ValueError, match="for faces"):
+        data.in_group_photos(0.5, mode="species")
+
+
+def test_clashes_count_the_faces_sharing_a_group_with_another_face_of_their_photo():
+    from photo_grouper.bench.quality import clashes
+
+    photo = np.array([0, 0, 0, 1, 1, 2, 3])
+    assert clashes(np.array([0, 1, 2, 0, 1, 0, 0]), photo) == 0
+    assert clashes(np.array([0, 0, 1, 2, 2, 0, 0]), photo) == 2  # one of photo 0's pair, one of photo 1's
+    assert clashes(np.zeros(7, int), photo) == 3  # all in one group: two of photo 0's three, one of photo 1's
+
+
+def test_the_bench_tells_hi_lander_the_group_photos_and_counts_clashes_for_every_method():
+    """Synthetic descriptors shaped like dlib's (a person's photos at cosine 0.9-0.97 to each other), with the
+    shipped face weights: every row counts clashes, Hi-LANDER has none, and a row without the photos is there."""
+    from photo_grouper.bench.quality import format_table, score_methods
+    from photo_grouper.clustering.knn import l2_normalise
+    from photo_grouper.clustering.weights import default_weights, load_weights
+
+    rng = np.random.default_rng(0)
+    centres = l2_normalise(rng.standard_normal((24, 128)))
+    labels = np.repeat(np.arange(24), 10)
+    x = l2_normalise(centres[labels] + 0.03 * rng.standard_normal((240, 128))).astype(np.float32)
+    names = np.array([f"person{i}" for i in labels])
+    data = LabelledEmbeddings(x, names, [f"p{i}.jpg" for i in range(240)])
+    tuning, test = data.subset(labels < 12), data.subset(labels >= 12).in_group_photos(0.6, seed=1)
+    model, card = load_weights(default_weights("faces"))
+    rows, hl, _ = score_methods(test, tuning, model, card["tau"], "faces", join_floor=card["join_floor"])
+    assert all("clashes" in r for r in rows)
+    by_method = {r["method"]: r for r in rows}
+    assert by_method["hi-lander"]["clashes"] == 0 and "hi-lander (photos not told)" in by_method
+    table = format_table({"data": "synthetic", "mode": "faces", "test_items": 120, "test_identities": 12,
+                          "tuned_on": "the others", "group_photos": 0.6, "photos": 240, "detection_misses": 0,
+                          "failed": 0, "rows": rows, "purity_vs_average_linkage": []})
+    assert "60% of the test faces in group photos" in table and "clashes |" in table.splitlines()[3]

@@ -250,3 +250,31 @@ def test_a_damaged_descriptor_is_left_out_and_said_so(tmp_path, faces_data, caps
         assert grouped == faces - {damaged}
         _, _, groups = list_groups(lib)
     assert max(g.size for g in groups) >= 5  # the rest is grouped, not left as single faces
+
+
+def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data):
+    """Two faces found in one photo are two people: a collage of two photos of one person (which the grouping
+    would otherwise put together, with that person's other photos) ends with its faces in different groups at
+    every level, and the person's other photos are still grouped."""
+    photos = copy_identities(faces_data, tmp_path / "photos", PEOPLE[:2], per=12)
+    left, right = [p for p in photos if f"/{PEOPLE[0]}/" in str(p)][:2]
+    with Image.open(left) as a, Image.open(right) as b:
+        collage = Image.new("RGB", (a.width + b.width, max(a.height, b.height)))
+        collage.paste(a, (0, 0))
+        collage.paste(b, (a.width, 0))
+        collage.save(tmp_path / "photos" / "collage.jpg", quality=95)
+    library = tmp_path / "library.sqlite3"
+    with Library(library) as lib:
+        index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)
+        with lib.session() as s:
+            collage_faces = s.scalars(select(Detection.id).join(Photo, Photo.id == Detection.photo_id)
+                                      .where(Photo.path.like("%collage.jpg"))).all()
+            assert len(collage_faces) == 2
+            members = dict(s.execute(select(ClusterMember.detection_id, ClusterMember.cluster_id)).all())
+            parent = dict(s.execute(select(Cluster.id, Cluster.parent_id)).all())
+        a, b = (members[f] for f in collage_faces)
+        while a is not None:
+            assert a != b
+            a, b = parent[a], parent[b]
+        _, _, groups = list_groups(lib)
+    assert max(g.size for g in groups) >= 10  # the person's other photos still make a group

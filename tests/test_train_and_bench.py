@@ -151,6 +151,11 @@ def test_bench_recipe_options_need_folds(pets_data, private_cache, capsys):
     assert "add --folds N" in capsys.readouterr().err
 
 
+def test_bench_group_photos_are_for_faces(pets_data, private_cache, capsys):
+    assert main(["bench", str(pets_data), "--mode", "species", "--group-photos", "0.5", "--quiet"]) == 1
+    assert "--group-photos is for faces" in capsys.readouterr().err
+
+
 def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, private_cache, capsys, monkeypatch):
     import photo_grouper.clustering.training as training
 

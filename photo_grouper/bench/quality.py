@@ -31,20 +31,31 @@ def split_for_weights(data: LabelledEmbeddings, card: dict) -> tuple[LabelledEmb
     return data.subset(mask), data.subset(~mask)
 
 
-def _row(method: str, params: str, truth, labels, seconds: float) -> dict:
+def _row(method: str, params: str, truth, labels, seconds: float, photo: np.ndarray | None = None) -> dict:
     m = evaluate(truth, labels)
     row = {"method": method, "params": params, "fp": m["fp"], "fb": m["fb"], "nmi": m["nmi"],
            "pp": m["pp"], "rp": m["rp"], "clusters": m["clusters"], "seconds": seconds}
     once = alone(truth, labels)
     if once is not None:  # the test set has people seen once (``seen_once``)
         row["alone"] = once
+    if photo is not None:  # the test set has group photos (``group_photos``)
+        row["clashes"] = clashes(labels, photo)
     return row
 
 
+def clashes(labels: np.ndarray, photo: np.ndarray) -> int:
+    """How many faces share a group with another face of their photo (each photo's faces in one group count all
+    but one): what a user would have to part by hand, since two faces in one photo are two people."""
+    pairs = np.unique(np.stack([photo, labels]), axis=1)  # each (photo, group) once
+    return int(len(labels) - pairs.shape[1])
+
+
 def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None, weights: Path | None = None,
-              device=None, progress=None, seen_once: float = 0.0, seed: int = 0) -> dict:
+              device=None, progress=None, seen_once: float = 0.0, seed: int = 0, group_photos: float = 0.0) -> dict:
     """The shipped (or given) weights on the identities they never saw. ``seen_once``: that share of the test
-    identities keep one photo each, drawn with ``seed`` (``LabelledEmbeddings.seen_once``)."""
+    identities keep one photo each, drawn with ``seed`` (``LabelledEmbeddings.seen_once``); ``group_photos``:
+    that share of the test faces are put in group photos of 2-4 people (``LabelledEmbeddings.in_group_photos``),
+    which Hi-LANDER is told (``HiLander.fit(apart=...)``) and the table scores as "clashes"."""
     spec = EncoderSpec.of(mode)
     weights = Path(weights) if weights else default_weights(mode)
     model, card = load_weights(weights)
@@ -61,13 +72,15 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
     if len(test.labels) == 0 or len(tuning.labels) == 0:
         raise ValueError("no labelled photos left to test or tune on: pass --train with other labelled data")
     test = test.seen_once(seen_once, seed)
+    if group_photos:
+        test = test.in_group_photos(group_photos, seed, mode)
 
     rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device, card.get("join_floor"))
     return {
         "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on,
         "test_identities": len(np.unique(test.labels)), "test_items": int(len(test.labels)),
-        "seen_once": seen_once, "photos": data.photos, "detection_misses": len(data.misses),
-        "failed": len(data.failed), "rows": rows, "purity_vs_average_linkage": purity_check(test, hl),
+        "seen_once": seen_once, "group_photos": group_photos, "photos": data.photos,
+        "detection_misses": len(data.misses), "failed": len(data.failed), "rows": rows, "purity_vs_average_linkage": purity_check(test, hl),
         "tau_search": tau_search_check(test, model, card.get("tau"), searched, device),
     }
 
@@ -82,7 +95,10 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor, near_copy=near)
     rows = [row]
     for i, level in enumerate(hl.levels_[:-1]):
-        rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0))
+        rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0, test.photo))
+    if test.photo is not None:  # group photos: the faces of one photo not kept apart
+        rows.append(_variant("hi-lander (photos not told)", test, model, tau, device, join_floor=join_floor,
+                             near_copy=near, photos=False)[0])
     # The per-library tau search (the default from 2026-11-29 to 11-30), set the other way than the default.
     search = not hl.tau_search
     row, other = _variant("hi-lander (tau per library)" if search else "hi-lander (trained tau)", test, model, tau,
@@ -110,7 +126,7 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()
         labels = cls(**{param: value}).fit_predict(test.x)
-        rows.append(_row(name, f"{param}={value}", test.labels, labels, time.perf_counter() - t))
+        rows.append(_row(name, f"{param}={value}", test.labels, labels, time.perf_counter() - t, test.photo))
     if mode == "faces":
         # dlib's example exactly: 0.5 Euclidean on the raw descriptors (not tuned).
         from ..clustering.baselines import ChineseWhispers
@@ -118,19 +134,22 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
         t = time.perf_counter()
         labels = ChineseWhispers(max_distance=0.5, normalise=False).fit_predict(test.x)
         rows.append(_row("chinese-whispers (dlib)", "max_distance=0.5 raw", test.labels, labels,
-                         time.perf_counter() - t))
+                         time.perf_counter() - t, test.photo))
     k_true = len(np.unique(test.labels))
     t = time.perf_counter()
     labels = OracleKMeans(n_clusters=k_true).fit_predict(test.x)
-    rows.append(_row("k-means (oracle)", f"k={k_true} (true)", test.labels, labels, time.perf_counter() - t))
+    rows.append(_row("k-means (oracle)", f"k={k_true} (true)", test.labels, labels, time.perf_counter() - t,
+                     test.photo))
     return rows, hl, searched
 
 
-def _variant(label: str, test: LabelledEmbeddings, model, tau, device, **options) -> tuple[dict, HiLander]:
-    """A row for Hi-LANDER with ``options`` set, and the fitted estimator."""
+def _variant(label: str, test: LabelledEmbeddings, model, tau, device, photos: bool = True, **options
+             ) -> tuple[dict, HiLander]:
+    """A row for Hi-LANDER with ``options`` set, and the fitted estimator; told the test's group photos, as the
+    app tells it a library's, unless ``photos`` is false."""
     t = time.perf_counter()
-    h = HiLander(model=model, tau=tau, device=device, **options).fit(test.x)
-    return _row(label, _hl_params(h), test.labels, h.labels_, time.perf_counter() - t), h
+    h = HiLander(model=model, tau=tau, device=device, **options).fit(test.x, apart=test.photo if photos else None)
+    return _row(label, _hl_params(h), test.labels, h.labels_, time.perf_counter() - t, test.photo), h
 
 
 def _hl_params(h: HiLander) -> str:
@@ -143,7 +162,8 @@ def _hl_params(h: HiLander) -> str:
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
-                    progress=None, fold_models: Path | None = None, seen_once: float = 0.0, **overrides) -> dict:
+                    progress=None, fold_models: Path | None = None, seen_once: float = 0.0, group_photos: float = 0.0,
+                    **overrides) -> dict:
     """Every labelled identity tested once: the identities are split into ``folds`` folds; for each, weights are
     trained with the shipped recipe (``overrides`` change it) on the other folds, the baselines are tuned on them,
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
@@ -151,7 +171,8 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     ``fold_models``: a folder where each fold's trained weights are kept and, on a later run with the same data,
     partition and recipe, reused (training is nearly all of the time: about 10 minutes a fold on 2 cores).
     ``seen_once``: that share of each fold's test identities keep one photo each (the weights and the baselines'
-    tuning still see all the photos of the other folds), as people seen once are in a personal library."""
+    tuning still see all the photos of the other folds), as people seen once are in a personal library;
+    ``group_photos``: that share of each fold's test faces in group photos (see ``run_bench``)."""
     from ..learn import recipe
     from ..clustering.training import curve_json, learn_join_floor, tau_scores, train
 
@@ -167,6 +188,8 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         held = np.isin(data.labels, part)
         tuning, test = data.subset(~held), data.subset(held)
         test = test.seen_once(seen_once, seed + f)
+        if group_photos:
+            test = test.in_group_photos(group_photos, seed + f, mode)
         step = (lambda what, done, total, _f=f: progress(f"{what} (fold {_f + 1}/{folds})", done, total)) \
             if progress else None
         trained = _fold_model(fold_models, data_dir, mode, seed, folds, f, part, cfg,
@@ -195,13 +218,16 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         for key in ("fp", "fb", "nmi", "pp", "rp") + (("alone",) if all("alone" in r for r in fold_rows) else ()):
             row[key] = float(np.mean([r[key] for r in fold_rows]))
             row[f"{key}_folds"] = [r[key] for r in fold_rows]
+        if all("clashes" in r for r in fold_rows):
+            row["clashes"] = int(sum(r["clashes"] for r in fold_rows))
         row["clusters"] = int(sum(r["clusters"] for r in fold_rows))
         row["seconds"] = float(sum(r["seconds"] for r in fold_rows))
         rows.append(row)
     return {
         "data": str(data_dir), "mode": mode, "weights": f"trained per fold ({folds} folds, seed {seed})",
         "tuned_on": "the other folds", "folds": per_fold, "test_identities": int(len(names)),
-        "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once, "photos": data.photos,
+        "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once,
+        "group_photos": group_photos, "photos": data.photos,
         "detection_misses": len(data.misses), "failed": len(data.failed), "rows": rows,
         "purity_vs_average_linkage": [{**p, "fold": f + 1} for f, fold in enumerate(per_fold)
                                       for p in fold["purity_vs_average_linkage"]],
@@ -274,7 +300,7 @@ def tau_search_check(test: LabelledEmbeddings, model, tau, searched: HiLander, d
     climb scored, and the whole band scored as well: whether the climb kept the band's best (it can stop at a
     local best). The band is built with the search's own join floor, so the two score the same hierarchies."""
     whole = HiLander(model=model, tau=tau, tau_candidates=tau_band(searched.trained_tau_), device=device,
-                     join_floor=searched.join_floor_).fit(test.x) if searched.agreement_ else None
+                     join_floor=searched.join_floor_).fit(test.x, apart=test.photo) if searched.agreement_ else None
     return {"kept": searched.tau_, "climb": {f"{t:g}": a for t, a in searched.agreement_.items()},
             "band": {f"{t:g}": a for t, a in whole.agreement_.items()} if whole else {},
             "band_best": whole.tau_ if whole else searched.tau_}
@@ -327,23 +353,30 @@ def format_table(result: dict) -> str:
     if result.get("seen_once"):
         head += (f"; {result['seen_once']:.0%} of the test identities seen once (one photo each, drawn at random), "
                  "the column alone: the share of them left in a group of their own")
+    if result.get("group_photos"):
+        head += (f"; {result['group_photos']:.0%} of the test faces in group photos of 2-4 people (drawn at random), "
+                 "the column clashes: faces in a group with another face of their photo")
     per_fold = f" {'Fp per fold':<20} |" if folds else ""
     once = all("alone" in r for r in result["rows"])
+    shared = all("clashes" in r for r in result["rows"])
     lines = [
         head,
         f"photos: {result['photos']}, nothing detected in {result['detection_misses']}, unreadable "
         f"{result['failed']}",
         "",
         f"| {'method':<24} | {'parameters':<30} | {'Fp':>6} | {'Fb':>6} | {'NMI':>6} | {'clusters':>8} | "
-        f"{'seconds':>7} |" + (f" {'alone':>6} |" if once else "") + per_fold,
+        f"{'seconds':>7} |" + (f" {'alone':>6} |" if once else "") + (f" {'clashes':>7} |" if shared else "")
+        + per_fold,
         f"| {'-' * 24} | {'-' * 30} | {'-' * 6}:| {'-' * 6}:| {'-' * 6}:| {'-' * 8}:| {'-' * 7}:|"
-        + (f" {'-' * 6}:|" if once else "") + (f" {'-' * 20} |" if folds else ""),
+        + (f" {'-' * 6}:|" if once else "") + (f" {'-' * 7}:|" if shared else "") + (f" {'-' * 20} |" if folds else ""),
     ]
     for r in result["rows"]:
         line = (f"| {r['method']:<24} | {r['params']:<30} | {r['fp']:6.3f} | {r['fb']:6.3f} | "
                 f"{r['nmi']:6.3f} | {r['clusters']:8d} | {r['seconds']:7.2f} |")
         if once:
             line += f" {r['alone']:6.3f} |"
+        if shared:
+            line += f" {r['clashes']:7d} |"
         if folds:
             line += f" {' '.join(f'{v:.3f}' for v in r['fp_folds']):<20} |"
         lines.append(line)

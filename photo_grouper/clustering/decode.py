@@ -73,15 +73,10 @@ def group_similarity(nodes: dict, edge_index: np.ndarray) -> np.ndarray:
     return out
 
 
-def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floor: float,
-                   min_side: int = TREE_MIN_SIDE) -> np.ndarray:
-    """``parent`` with the tree links cut whose two sides, the subtree below the link and the rest of its tree,
-    hold at least ``min_side`` items each and a mean similarity between them under ``floor``. ``sums``: each
-    node's sum of item vectors (unit vectors), ``sizes``: its item count. A link's own two ends can pass the join
-    floor while the trees it joins do not: a person's few photos hung on a look-alike's at level 0, or a chain of
-    joins above it (docs/hilander-ablation.md, "The floor on whole trees"). Every link is judged at once on the
-    tree as decoded (cutting each tree's weakest link first and judging again was measured: lower on faces and
-    species alike)."""
+def subtree_sums(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(root, below, count) of the forest ``parent``: each node's root, and the sum of item vectors (``sums``: each
+    node's) and the item count (``sizes``) of the subtree under each node, itself included."""
     n = parent.shape[0]
     root, depth = parent.copy(), (parent != np.arange(n)).astype(np.int64)
     while True:  # pointer doubling: depth[i] is the number of links from i up to root[i]
@@ -100,8 +95,20 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
         at = torch.from_numpy(order[start:stop])  # the nodes of one depth: their parents are one level up
         below.index_add_(0, tparent[at], below[at])
         count.index_add_(0, tparent[at], count[at])
-    child = np.flatnonzero(parent != np.arange(n))
-    below, count = below.numpy(), count.numpy()
+    return root, below.numpy(), count.numpy()
+
+
+def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floor: float,
+                   min_side: int = TREE_MIN_SIDE) -> np.ndarray:
+    """``parent`` with the tree links cut whose two sides, the subtree below the link and the rest of its tree,
+    hold at least ``min_side`` items each and a mean similarity between them under ``floor``. ``sums``: each
+    node's sum of item vectors (unit vectors), ``sizes``: its item count. A link's own two ends can pass the join
+    floor while the trees it joins do not: a person's few photos hung on a look-alike's at level 0, or a chain of
+    joins above it (docs/hilander-ablation.md, "The floor on whole trees"). Every link is judged at once on the
+    tree as decoded (cutting each tree's weakest link first and judging again was measured: lower on faces and
+    species alike)."""
+    root, below, count = subtree_sums(parent, sums, sizes)
+    child = np.flatnonzero(parent != np.arange(parent.shape[0]))
     rest_count = count[root[child]] - count[child]
     sides = (count[child] >= min_side) & (rest_count >= min_side)
     child, rest_count = child[sides], rest_count[sides]
@@ -111,3 +118,53 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
     out = parent.copy()
     out[cut] = cut
     return out
+
+
+def keep_apart(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, node: np.ndarray, photo: np.ndarray
+               ) -> np.ndarray:
+    """``parent`` with tree links cut until no tree holds two of the ``node``s that share a ``photo`` (two faces
+    found in one photo are two people). Each clash cuts one link on the path between the two nodes
+    (``_parting_link``); nodes that are one node already (copies of a photo) are left together.
+    ``sums``, ``sizes``: each node's sum of item vectors and item count; ``node``/``photo``: one entry per
+    constrained item, its node at this level and its photo."""
+    out = parent.copy()
+    if node.size < 2:
+        return out
+    while True:  # a pass for each face of a photo more than two in one tree, at most
+        root, below, count = subtree_sums(out, sums, sizes)
+        tree = root[node]
+        order = np.lexsort((node, tree, photo))
+        a, b = node[order][:-1], node[order][1:]
+        clash = (photo[order][1:] == photo[order][:-1]) & (tree[order][1:] == tree[order][:-1]) & (a != b)
+        if not clash.any():
+            return out
+        for u, v in zip(a[clash].tolist(), b[clash].tolist()):
+            up_u, up_v = _path_to_root(out, u), _path_to_root(out, v)
+            if up_u[-1] != up_v[-1]:
+                continue  # an earlier cut in this pass parted them
+            on_v = set(up_v)
+            meet = next(w for w in up_u if w in on_v)
+            # The path's links, each named by its lower end: u's side up to the meeting node, then v's.
+            links = np.array(up_u[:up_u.index(meet)] + up_v[:up_v.index(meet)])
+            cut = _parting_link(links, below, count, up_u[-1])
+            above = np.array(_path_to_root(out, int(out[cut])))  # the cut takes its subtree from these
+            below[above] -= below[cut]
+            count[above] -= count[cut]
+            out[cut] = cut
+
+
+def _parting_link(links: np.ndarray, below: np.ndarray, count: np.ndarray, top: int) -> int:
+    """Of the tree links ``links`` (each named by its lower end; ``top``: their tree's root), the one whose two
+    sides, the subtree below it and the rest of its tree, hold the fewest items on the smaller side, and among
+    those the least alike (the mean similarity between the sides' items, as the tree floor judges a link)."""
+    rest = below[top] - below[links]
+    mean = np.einsum("ij,ij->i", below[links], rest) / (count[links] * (count[top] - count[links]))
+    side = np.minimum(count[links], count[top] - count[links])
+    return int(links[np.lexsort((links, mean, side))[0]])
+
+
+def _path_to_root(parent: np.ndarray, node: int) -> list[int]:
+    path = [node]
+    while parent[path[-1]] != path[-1]:
+        path.append(int(parent[path[-1]]))
+    return path

@@ -61,14 +61,15 @@ class LinkEvidence:
         return out
 
     def merge(self, labels: np.ndarray, x: np.ndarray | None = None, floor: float | None = None,
-              meter: Meter = NO_METER) -> np.ndarray:
+              meter: Meter = NO_METER, apart: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Groups joined greedily while a join raises ``agreement``: the pair whose first-level links between them
         sum highest is joined first, and sums add up as groups join (a group's sum with a third is its parts'),
         so a chain of positive pairs does not pull in a group that the joined whole's links speak against.
         With ``floor`` (and the items' unit vectors ``x``), a join also needs the mean similarity between the two
         groups' items to reach it, as every join above level 0 does (``HiLander.join_floor``); a pair held back
         by it is tried again when either side grows. ``meter`` hears it every ``MERGE_TICK_POPS`` pairs taken from
-        the heap (a cancel is heard there: a million photos pop some 2 million).
+        the heap (a cancel is heard there: a million photos pop some 2 million). ``apart`` (items, photos): two
+        groups holding items of one photo are never joined (two faces in one photo are two people).
         Returns the merged group (0..m'-1) of each of ``labels``' groups."""
         import heapq
 
@@ -98,6 +99,10 @@ class LinkEvidence:
         owner = list(range(g))  # each group's current merged group (a root of itself)
         members = {i: [i] for i in adjacent}
         held: dict[int, set[int]] = {}  # each group's partners held back by the floor
+        photos: dict[int, set[int]] = {}  # the photos of each group's items kept apart
+        if apart is not None:
+            for group, photo in zip(labels[apart[0]].tolist(), apart[1].tolist()):
+                photos.setdefault(group, set()).add(photo)
         pops, share = 0, 0.0
         while heap:
             neg, i, j = pop(heap)
@@ -112,6 +117,8 @@ class LinkEvidence:
                 held.setdefault(i, set()).add(j)  # the links speak for it, the photos' mean similarity does not
                 held.setdefault(j, set()).add(i)
                 continue
+            if i in photos and j in photos and not photos[i].isdisjoint(photos[j]):
+                continue  # a photo has a face in each: never (groups only grow, so no retry)
             big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
             if floor is not None:
                 vectors[big] += vectors[small]
@@ -132,6 +139,8 @@ class LinkEvidence:
             for item in moved:
                 owner[item] = big
             members[big] += moved
+            if small in photos:
+                photos.setdefault(big, set()).update(photos.pop(small))
             # The whole's mean similarity differs from its parts': pairs held back by the floor are tried again.
             for other in {owner[o] for o in held.pop(big, set()) | held.pop(small, set())} - {big}:
                 total = near_big.get(other, 0.0)

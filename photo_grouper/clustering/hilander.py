@@ -16,7 +16,7 @@ import torch
 from ..device import choose_device
 from ..progress import NO_METER, CancelFlag, Meter, Progress, no_progress
 from .copies import compose, exact_copies, knn_without_near_copies
-from .decode import TREE_SLACK, cut_weak_joins, decode, group_similarity, group_sums, roots_of
+from .decode import TREE_SLACK, cut_weak_joins, decode, group_similarity, group_sums, keep_apart, roots_of
 from .evidence import LinkEvidence, agreement
 from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
@@ -140,8 +140,13 @@ class HiLander:
         tau = self.tau if self.tau is not None else float(card.get("tau", 0.8))
         return model, tau, None if floor is None else float(floor)
 
-    def fit(self, X, y=None, *, progress: Progress = no_progress, cancel: CancelFlag | None = None):
-        """``progress(done, total)`` hears how far it is (``Meter.STEPS`` in all); when ``cancel`` is set it stops
+    def fit(self, X, y=None, *, apart=None, progress: Progress = no_progress, cancel: CancelFlag | None = None):
+        """``apart``: for each item the photo it was found in (faces), or None. Items of one photo are never put in
+        one group, at any level (two faces in one photo are two people; a negative value: no photo): where a
+        level's links would join two of them, the weakest link on the path between them is cut, and the merge
+        level does not join their groups. Copies of one picture (below) share a group all the same.
+
+        ``progress(done, total)`` hears how far it is (``Meter.STEPS`` in all); when ``cancel`` is set it stops
         within seconds, raising ``progress.Cancelled`` (a million items on 2 cores: within about 5 s).
 
         The trained (or given) tau is where links joined people on the training people's validation folds, and
@@ -162,6 +167,7 @@ class HiLander:
                              f"(the first: {bad[:5].tolist()})")
         meter = Meter(progress, cancel)
         meter(0.0)
+        n = x.shape[0]
         x = l2_normalise(x)
         copies = exact_copies(x)  # each distinct descriptor is clustered once; its copies share its group
         if copies is not None:
@@ -182,17 +188,18 @@ class HiLander:
             # Level 0's kNN graph, unless the copies left so few items that their k is smaller.
             knn0 = (graph, time.perf_counter() - t0) if graph.k == self._level_k(x.shape[0]) else None
         self.copies_ = 0 if copies is None else int(copies[1].shape[0] - copies[0].shape[0])
+        kept = _kept_apart(apart, copies, n)
         self.trained_tau_ = tau
         self.agreement_ = {}
         climbing = rest.part(0.0, 1.0 - ZOOM_SHARE) if self.zoom_out else rest
         if x.shape[0] < 2 or not (self.tau_candidates or (self.tau_search and x.shape[0] <= SEARCH_MAX_ITEMS)):
             # Level 0 is predicted inside the climb, so its graph is freed before the next level (memory at 1M).
-            levels, self.timings_, evidence = self._climb(x, model, device, tau, None, knn0, climbing)
+            levels, self.timings_, evidence = self._climb(x, model, device, tau, None, knn0, climbing, kept)
         else:
-            tau, levels, self.timings_, evidence = self._search(x, model, device, tau, knn0, climbing)
+            tau, levels, self.timings_, evidence = self._search(x, model, device, tau, knn0, climbing, kept)
         self.default_level_ = len(levels) - 1
         if self.zoom_out and evidence is not None:
-            self._zoom_out(levels, evidence, x, tau, rest.part(1.0 - ZOOM_SHARE, 1.0))
+            self._zoom_out(levels, evidence, x, tau, rest.part(1.0 - ZOOM_SHARE, 1.0), kept)
         self.tau_ = tau
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
@@ -205,7 +212,7 @@ class HiLander:
         meter(1.0)
         return self
 
-    def _search(self, x, model, device, tau: float, knn0=None, meter: Meter = NO_METER
+    def _search(self, x, model, device, tau: float, knn0=None, meter: Meter = NO_METER, apart=None
                 ) -> tuple[float, list[Level], list[dict], LinkEvidence | None]:
         """The candidate tau whose hierarchy agrees best with level 0's links, its levels, timings and link
         evidence."""
@@ -225,7 +232,7 @@ class HiLander:
                 key = hashlib.blake2b(decode(graph, prob, dens, candidate).tobytes(), digest_size=16).digest()
                 if key not in built:
                     levels, timings, evidence = self._climb(x, model, device, candidate, first,
-                                                            meter=meter.part(done, (done + 1.0) / 2))
+                                                            meter=meter.part(done, (done + 1.0) / 2), apart=apart)
                     done = (done + 1.0) / 2
                     # Each candidate's link evidence is kept only for the zoom-out levels (it is the size of the
                     # first level's links).
@@ -274,14 +281,15 @@ class HiLander:
         t3 = time.perf_counter()
         return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
 
-    def _climb(self, x, model, device, tau: float, first, knn0=None, meter: Meter = NO_METER
+    def _climb(self, x, model, device, tau: float, first, knn0=None, meter: Meter = NO_METER, apart=None
                ) -> tuple[list[Level], list[dict], LinkEvidence | None]:
         """Levels until no link is predicted (or the early stop); ``first``, if given, is level 0's prediction,
         ``knn0`` its kNN graph (and seconds); ``meter``: level 0 takes most of it, each level above half of what
         is left.
         With ``link_check``, a join above level 0 is kept only where the first level's links between the two
         groups do not speak against it; with ``evidence_merge``, a last level joins the top groups while those
-        links speak for it (``LinkEvidence``, returned for the zoom-out levels)."""
+        links speak for it (``LinkEvidence``, returned for the zoom-out levels). ``apart`` (items, photos): items
+        of one photo kept in different groups (``_kept_apart``)."""
         n = x.shape[0]
         evidence = None
         levels: list[Level] = []
@@ -306,19 +314,23 @@ class HiLander:
             decoding = level_meter.part(0.0 if predicted else _level_shares(knn is not None)[2], 1.0)
             if depth == 0 and (self.link_check or self.evidence_merge_ or self.zoom_out):
                 evidence = LinkEvidence(graph, prob, max(tau, self.evidence_floor))
-            allowed = evidence.allows(node_of_item, graph.edge_index.cpu().numpy()) \
-                if self.link_check and depth > 0 else None
+            edges = graph.edge_index.cpu().numpy()
+            allowed = evidence.allows(node_of_item, edges) if self.link_check and depth > 0 else None
             if depth > 0 and self.join_floor_ is not None:
-                passes = group_similarity(nodes, graph.edge_index.cpu().numpy()) >= self.join_floor_
+                passes = group_similarity(nodes, edges) >= self.join_floor_
                 allowed = passes if allowed is None else allowed & passes
             parent = decode(graph, prob, dens, tau, allowed)
             decoding(0.3)
-            if self.tree_floor_:
+            if self.tree_floor_ or apart is not None:  # each node's sum of item vectors, and its item count
                 sums, sizes = (x, np.ones(m)) if depth == 0 else \
                     (nodes["centres"] * (nodes["tightness"] * nodes["sizes"])[:, None], nodes["sizes"])
+            if self.tree_floor_:
                 parent = cut_weak_joins(parent, sums, sizes,
                                         self.join_floor_ - TREE_SLACK * (1.0 - self.join_floor_))
                 decoding(0.6)
+            if apart is not None:
+                parent = keep_apart(parent, sums, sizes, apart[0] if depth == 0 else node_of_item[apart[0]],
+                                    apart[1])
             added = int((parent != np.arange(m)).sum())
             if added == 0:
                 break
@@ -339,7 +351,7 @@ class HiLander:
         if self.evidence_merge_ and evidence is not None and levels:
             t0 = time.perf_counter()
             top = levels[-1]
-            merged = evidence.merge(top.labels, x, self.join_floor_, meter.part(done, 1.0))
+            merged = evidence.merge(top.labels, x, self.join_floor_, meter.part(done, 1.0), apart)
             if merged.max() < top.labels.max():
                 levels.append(_merged_level(top, merged))
                 timings.append(_merge_timing(len(levels) - 1, top, t0))
@@ -349,7 +361,7 @@ class HiLander:
         return levels, timings, evidence
 
     def _zoom_out(self, levels: list[Level], evidence: LinkEvidence, x: np.ndarray, tau: float,
-                  meter: Meter = NO_METER) -> None:
+                  meter: Meter = NO_METER, apart=None) -> None:
         """Appends up to ``zoom_out`` levels past the stop (see the class docstring), with their timings."""
         base = max(tau, self.evidence_floor)
         for step in range(1, self.zoom_out + 1):
@@ -360,7 +372,8 @@ class HiLander:
             floor = None if self.join_floor_ is None else \
                 self.join_floor_ - ZOOM_FLOOR_STEP * step * (1.0 - self.join_floor_)
             relaxed = evidence.shifted(max(base - ZOOM_TAU_STEP * step, ZOOM_MIN_BOUNDARY))
-            merged = relaxed.merge(top.labels, x, floor, meter.part((step - 1) / self.zoom_out, step / self.zoom_out))
+            merged = relaxed.merge(top.labels, x, floor, meter.part((step - 1) / self.zoom_out, step / self.zoom_out),
+                                   apart)
             if merged.max() < top.labels.max():
                 levels.append(_merged_level(top, merged))
                 self.timings_.append(_merge_timing(len(levels) - 1, top, t0))
@@ -407,6 +420,23 @@ def _merge_timing(level: int, top: Level, start: float) -> dict:
     """The timings row of a level made by a merge of ``top``'s groups, begun at ``start``: no kNN, graph or GNN."""
     return {"level": level, "nodes": int(top.labels.max()) + 1, "knn": 0.0, "graph": 0.0, "gnn": 0.0,
             "decode": time.perf_counter() - start}
+
+
+def _kept_apart(apart, copies, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(items, photos) for ``fit``'s ``apart``: each item clustered (copies as their first) with its photo, once,
+    for the photos that hold two or more of them; None when no photo does."""
+    if apart is None:
+        return None
+    photo = np.asarray(apart)
+    if photo.shape != (n,) or not np.issubdtype(photo.dtype, np.integer):
+        raise ValueError(f"apart must hold one whole number (a photo) per item: {n} items, got {photo.dtype} "
+                         f"of shape {photo.shape}")
+    item = np.flatnonzero(photo >= 0)
+    node = item if copies is None else copies[1][item]
+    photos, node = np.unique(np.stack([photo[item].astype(np.int64), node]), axis=1)
+    found, count = np.unique(photos, return_counts=True)
+    shared = np.isin(photos, found[count > 1])
+    return (node[shared], photos[shared]) if shared.any() else None
 
 
 def _parents(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:

@@ -732,9 +732,9 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     calls = []
     real_merge = hilander.LinkEvidence.merge
 
-    def recording(self, labels, x=None, floor=None, meter=NO_METER):
+    def recording(self, labels, x=None, floor=None, meter=NO_METER, apart=None):
         calls.append(floor)
-        return real_merge(self, labels, x, floor, meter)
+        return real_merge(self, labels, x, floor, meter, apart)
 
     monkeypatch.setattr(hilander.LinkEvidence, "merge", recording)
     x, _ = _identities(40, seed=7)
@@ -748,7 +748,7 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     assert calls == [0.5, None]
 
     # Where the merge joins groups, it is one level more on top of the same climb.
-    def join_first_two(self, labels, x=None, floor=None, meter=NO_METER):
+    def join_first_two(self, labels, x=None, floor=None, meter=NO_METER, apart=None):
         top = np.arange(labels.max() + 1)
         top[top == 1] = 0
         return np.unique(top, return_inverse=True)[1]
@@ -880,3 +880,125 @@ def test_link_evidence_shifted_weighs_the_links_against_another_boundary():
     shifted = e.shifted(0.2)
     assert np.allclose(shifted.terms, link_log_odds(prob, 0.2), atol=1e-5)
     assert shifted.boundary == 0.2 and shifted.src is e.src and np.allclose(e.terms, link_log_odds(prob, 0.8))
+
+
+def test_keep_apart_parts_the_fewest_and_least_alike_items_between_two_faces_of_one_photo():
+    from photo_grouper.clustering.decode import keep_apart
+
+    # One chain 3 -> 2 -> 1 -> 0 (root 0) and a branch 4 -> 1; node 5 alone. Items on a circle: 0-3 at 0-15
+    # degrees, 4 at 90 (unlike the rest), 5 at 200.
+    parent = np.array([0, 0, 1, 2, 1, 5])
+    sums = _on_circle([0, 5, 10, 15, 90, 200])
+    sizes = np.ones(6)
+    # Nodes 3 and 4 share a photo. On the path 3-2-1-4, the links of 3 and of 4 each part one item (2's parts
+    # two); 4 is the less alike to the rest (mean cosine 0.13 against 3's 0.80): its link is cut.
+    assert keep_apart(parent, sums, sizes, np.array([3, 4]), np.array([7, 7])).tolist() == [0, 0, 1, 2, 4, 5]
+    # Nodes in other trees, or of other photos, are no clash; one node is never parted from itself (copies).
+    for node, photo in (([3, 5], [7, 7]), ([3, 4], [7, 8]), ([3, 3], [7, 7]), ([], [])):
+        out = keep_apart(parent, sums, sizes, np.array(node, int), np.array(photo, int))
+        assert out.tolist() == parent.tolist()
+    # Three faces of one photo in one tree: 0-3 cuts 1's link ({0} against the rest: 0.74, 3 against the rest:
+    # 0.80), then 3-4, in the tree under 1, cuts 4's.
+    out = keep_apart(parent, sums, sizes, np.array([0, 3, 4]), np.array([7, 7, 7]))
+    assert out.tolist() == [0, 1, 1, 2, 4, 5]
+    # A node of many items counts them: 4 standing for 5 photos is no longer the smallest side; 3 is cut.
+    sizes5 = np.array([1, 1, 1, 1, 5, 1.0])
+    assert keep_apart(parent, sums * sizes5[:, None], sizes5, np.array([3, 4]), np.array([7, 7])).tolist() \
+        == [0, 0, 1, 3, 1, 5]
+
+
+def _on_circle(degrees):
+    angles = np.radians(degrees)
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_keep_apart_leaves_no_clash_and_cuts_only_links_on_a_clash_path(seed):
+    from photo_grouper.clustering.decode import keep_apart
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    parent = np.arange(n)
+    for i in range(1, n):  # a forest: each node's parent comes before it, or it is a root
+        if rng.random() < 0.85:
+            parent[i] = rng.integers(0, i)
+    sums = l2_normalise(rng.standard_normal((n, 8)))
+    node = rng.choice(n, 24, replace=False)
+    photo = rng.integers(0, 10, node.size)
+    out = keep_apart(parent, sums, np.ones(n), node, photo)
+    root = roots_of(out)
+    assert all(len(set(root[node[photo == p]].tolist())) == (photo == p).sum() for p in np.unique(photo))
+    cut = np.flatnonzero(out != parent)
+    assert np.all(out[cut] == cut)  # only cuts, never a new link
+
+    def path(a):
+        up = [a]
+        while parent[up[-1]] != up[-1]:
+            up.append(parent[up[-1]])
+        return up
+
+    before = roots_of(parent)
+    on_a_path = set()
+    for p in np.unique(photo):
+        same = node[photo == p]
+        for i, a in enumerate(same):
+            for b in same[i + 1:]:
+                if before[a] == before[b]:
+                    ua, ub = path(a), path(b)
+                    meet = next(w for w in ua if w in ub)
+                    on_a_path |= set(ua[:ua.index(meet)]) | set(ub[:ub.index(meet)])
+    assert set(cut.tolist()) <= on_a_path
+
+
+def test_evidence_merge_never_joins_two_groups_with_faces_of_one_photo():
+    # 0-1 speak for a join (+5) but items 0 and 1 are faces of one photo; 2 joins one of them (+3 with 1).
+    e = _evidence({(0, 1): 5.0, (1, 2): 3.0, (0, 2): 1.0})
+    labels = np.array([0, 1, 2])
+    assert e.merge(labels).tolist() == [0, 0, 0]
+    apart = (np.array([0, 1]), np.array([9, 9]))
+    assert e.merge(labels, apart=apart).tolist() == [0, 1, 1]
+    # The clash is of the whole: once 2 has joined 1, the group of 1 and 2 still never takes 0.
+    e = _evidence({(1, 2): 5.0, (0, 2): 4.0})
+    assert e.merge(labels, apart=apart).tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("options", [{}, {"join_floor": 0.0}, {"tau_search": True}, {"near_copy": 0.99}])
+def test_faces_of_one_photo_are_never_grouped_together(trained, options):
+    x, y = _identities(40, seed=5)
+    plain = HiLander(k=10, tau=trained.tau, model=trained.model, early_stop=False, **options).fit(x)
+    # Pairs of one person that the plain run groups together, each pair said to be two faces of one photo.
+    rng = np.random.default_rng(0)
+    photo = np.full(len(x), -1)
+    for p, person in enumerate(rng.choice(np.unique(y), 12, replace=False)):
+        photo[rng.choice(np.flatnonzero(y == person), 2, replace=False)] = p
+    paired = [np.flatnonzero(photo == p) for p in range(12)]
+    assert sum(plain.labels_[a] == plain.labels_[b] for a, b in paired) >= 6
+    kept = HiLander(k=10, tau=trained.tau, model=trained.model, early_stop=False, **options).fit(x, apart=photo)
+    for level in kept.levels_:
+        assert all(level[a] != level[b] for a, b in paired)
+        assert np.array_equal(np.unique(level), np.arange(level.max() + 1))
+    for fine, coarse, parent in zip(kept.levels_, kept.levels_[1:], kept.parents_):
+        assert np.array_equal(parent[fine], coarse)
+    # Only what the clashes cut moves: the people of no pair are grouped as before at level 0.
+    untouched = ~np.isin(y, y[photo >= 0])
+    assert evaluate(plain.levels_[0][untouched], kept.levels_[0][untouched])["fp"] == 1.0
+    # Photos of one face each, or none given, change nothing.
+    for alone in (np.arange(len(x)), np.full(len(x), -1)):
+        same = HiLander(k=10, tau=trained.tau, model=trained.model, early_stop=False, **options).fit(x, apart=alone)
+        assert all(np.array_equal(a, b) for a, b in zip(same.levels_, plain.levels_))
+
+
+def test_copies_of_one_photo_stay_together_though_a_photo_holds_two_of_them(trained):
+    x, _ = _identities(20, seed=4)
+    given = np.concatenate([x, x[:1]])  # the first row twice, both said to be in photo 0
+    photo = np.full(len(given), -1)
+    photo[[0, len(x)]] = 0
+    h = HiLander(tau=trained.tau, model=trained.model).fit(given, apart=photo)
+    assert all(level[0] == level[-1] for level in h.levels_)
+
+
+@pytest.mark.parametrize("apart", [np.zeros(3, int), np.zeros(5), np.zeros((5, 1), int)])
+def test_apart_must_name_one_photo_per_item(trained, apart):
+    x, _ = _identities(2, seed=3)
+    with pytest.raises(ValueError, match="one whole number"):
+        HiLander(model=trained.model).fit(x[:5], apart=apart)
