@@ -39,3 +39,39 @@ def test_longest_gap_names_the_stretch_without_a_report():
     assert line == ("progress reported 4 times; longest gap 2.5 s (from 100 to 400 thousandths): "
                     "a cancel is heard within it")
     assert longest_gap([(0.0, 1000)]) == "progress reported 1 time(s)"
+
+
+def test_group_photos_hold_2_to_4_faces_of_different_groups():
+    import numpy as np
+
+    from photo_grouper.bench.scale import group_photos, synthetic_library
+
+    _, labels = synthetic_library(3000)
+    photo = group_photos(labels, 0.3)
+    faces = np.bincount(photo)
+    assert np.array_equal(np.unique(photo), np.arange(len(faces)))
+    assert faces.max() <= 4 and 800 <= (faces[photo] > 1).sum() <= 900  # about 30% of 3000 in group photos
+    pairs = np.unique(np.stack([photo, labels]), axis=1)
+    assert pairs.shape[1] == len(labels)  # no group twice in a photo
+
+
+def test_library_run_with_group_photos_keeps_each_photo_s_faces_apart(capsys, monkeypatch):
+    import numpy as np
+
+    import photo_grouper.grouping as grouping
+
+    kept = {}
+    fit = grouping.HiLander.fit
+
+    def recording(self, x, y=None, **options):
+        kept["apart"] = options.get("apart")
+        kept["h"] = fit(self, x, y, **options)
+        return kept["h"]
+
+    monkeypatch.setattr(grouping.HiLander, "fit", recording)
+    assert main(["--n", "2000", "--threads", "1", "--library", "--group-photos", "0.4"]) == 0
+    assert re.search(r", (\d+) faces in a photo with others", capsys.readouterr().out)
+    photo = kept["apart"]
+    assert photo is not None and (np.bincount(photo) > 1).sum() > 100  # the library's photos, as stored
+    for level in kept["h"].levels_:
+        assert np.unique(np.stack([photo, level]), axis=1).shape[1] == len(photo)

@@ -1,6 +1,7 @@
 """Scale benchmark: Hi-LANDER on synthetic clustered embeddings with a realistic spread of group sizes.
 
-    python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2] [--copies 0.05] [--library]
+    python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2] [--copies 0.05] [--group-photos 0.3]
+                                        [--library]
 
 Groups follow a Zipf-like law (a few people in thousands of photos, most in a handful, many alone), spread around
 their centres about as much as dlib descriptors of one person are. Prints time per stage (kNN, graph features,
@@ -53,6 +54,22 @@ def add_near_copies(x: np.ndarray, labels: np.ndarray, share: float, seed: int =
     return np.concatenate([x, extra]), np.concatenate([labels, labels[source]])
 
 
+def group_photos(labels: np.ndarray, share: float, seed: int = 2) -> np.ndarray:
+    """A photo (0..) for each item: ``share`` of them, drawn at random, in photos of 2 to 4 (no group twice in a
+    photo: a second face of one person goes to a photo of its own), the rest one a photo."""
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    chosen = rng.permutation(n)[:int(share * n)]
+    sizes = rng.integers(2, 5, max(1, len(chosen) // 2))
+    ends = np.cumsum(sizes)
+    photo = np.arange(n) + n  # one a photo, numbered after the group photos
+    photo[chosen] = np.searchsorted(ends, np.arange(len(chosen)), side="right")
+    _, first = np.unique(np.stack([photo, labels]), axis=1, return_index=True)
+    twice = np.setdiff1d(np.arange(n), first)
+    photo[twice] = twice + n
+    return np.unique(photo, return_inverse=True)[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m photo_grouper.bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -69,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="cluster near copies once from this similarity (default: the faces setting; 0: off)")
     parser.add_argument("--tau-search", action="store_true",
                         help="choose tau per library (HiLander.tau_search; off by default) instead of the weights' tau")
+    parser.add_argument("--group-photos", type=float, default=0.0, metavar="SHARE",
+                        help="put this share of the faces in photos of 2 to 4 faces, drawn at random: the faces of "
+                             "one photo are kept apart (HiLander.fit's apart, as `index` does)")
     parser.add_argument("--library", action="store_true",
                         help="write the embeddings into a temporary library (one photo and face each) and time "
                              "grouping it as `index` does, storing the hierarchy (128-d faces only)")
@@ -89,14 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.copies:
         x, y = add_near_copies(x, y, args.copies)
     near = NEAR_COPY["faces"] if args.near_copy is None else (args.near_copy or None)
+    photo = group_photos(y, args.group_photos) if args.group_photos else None
     print(f"{len(x)} embeddings ({len(x) - args.n} near copies), {args.dim}-d, {len(np.unique(y))} groups "
-          f"(largest {np.bincount(y).max()}), {torch.get_num_threads()} torch threads, near copies from {near}")
+          f"(largest {np.bincount(y).max()}), {torch.get_num_threads()} torch threads, near copies from {near}"
+          + (f", {(np.bincount(photo)[photo] > 1).sum()} faces in a photo with others" if photo is not None else ""))
     if args.library:
-        return _group_a_library(x, args)
+        return _group_a_library(x, args, photo)
     start = time.perf_counter()
     reports = []  # (seconds, thousandths done): the longest gap bounds how long a cancel waits to be heard
     h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(
-        x, progress=lambda done, total: reports.append((time.perf_counter(), done)))
+        x, apart=photo, progress=lambda done, total: reports.append((time.perf_counter(), done)))
     total = time.perf_counter() - start
     if h.agreement_:
         print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())
@@ -130,7 +152,7 @@ def longest_gap(reports: list[tuple[float, int]]) -> str:
             f"(from {before} to {after} thousandths): a cancel is heard within it")
 
 
-def _group_a_library(x: np.ndarray, args) -> int:
+def _group_a_library(x: np.ndarray, args, photo: np.ndarray | None = None) -> int:
     import tempfile
     from pathlib import Path
 
@@ -144,7 +166,7 @@ def _group_a_library(x: np.ndarray, args) -> int:
         start = time.perf_counter()
         library = Library(Path(folder) / "library.sqlite3")
         with library.session() as s:
-            insert_faces(s, len(x), x)
+            insert_faces(s, len(x), x, photo=photo)
         print(f"library written in {time.perf_counter() - start:.1f} s (not part of the grouping)")
         start = time.perf_counter()
         report = cluster_library(library, "faces", weights=args.weights, device=args.device)
