@@ -120,13 +120,13 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
     return out
 
 
-def keep_apart(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, node: np.ndarray, photo: np.ndarray
-               ) -> np.ndarray:
+def keep_apart(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, node: np.ndarray, photo: np.ndarray,
+               floor: float | None = None) -> np.ndarray:
     """``parent`` with tree links cut until no tree holds two of the ``node``s that share a ``photo`` (two faces
     found in one photo are two people). Each clash cuts one link on the path between the two nodes
-    (``_parting_link``); nodes that are one node already (copies of a photo) are left together.
-    ``sums``, ``sizes``: each node's sum of item vectors and item count; ``node``/``photo``: one entry per
-    constrained item, its node at this level and its photo."""
+    (``_parting_link``, judged against ``floor``, the join floor); nodes that are one node already (copies of a
+    photo) are left together. ``sums``, ``sizes``: each node's sum of item vectors and item count;
+    ``node``/``photo``: one entry per constrained item, its node at this level and its photo."""
     out = parent.copy()
     if node.size < 2:
         return out
@@ -146,21 +146,25 @@ def keep_apart(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, node: np
             meet = next(w for w in up_u if w in on_v)
             # The path's links, each named by its lower end: u's side up to the meeting node, then v's.
             links = np.array(up_u[:up_u.index(meet)] + up_v[:up_v.index(meet)])
-            cut = _parting_link(links, below, count, up_u[-1])
+            cut = _parting_link(links, below, count, up_u[-1], floor)
             above = np.array(_path_to_root(out, int(out[cut])))  # the cut takes its subtree from these
             below[above] -= below[cut]
             count[above] -= count[cut]
             out[cut] = cut
 
 
-def _parting_link(links: np.ndarray, below: np.ndarray, count: np.ndarray, top: int) -> int:
+def _parting_link(links: np.ndarray, below: np.ndarray, count: np.ndarray, top: int, floor: float | None) -> int:
     """Of the tree links ``links`` (each named by its lower end; ``top``: their tree's root), the one whose two
-    sides, the subtree below it and the rest of its tree, hold the fewest items on the smaller side, and among
-    those the least alike (the mean similarity between the sides' items, as the tree floor judges a link)."""
+    sides, the subtree below it and the rest of its tree, weigh most against being one group: the sum over the
+    pairs of items across it of their similarity less ``floor`` (average linkage's objective at the join floor;
+    without a floor, the lowest mean similarity between the sides). Chosen against the least alike sides and
+    the fewest items parted on clashes made from strays (docs/hilander-ablation.md, "Faces of one photo kept
+    apart")."""
     rest = below[top] - below[links]
-    mean = np.einsum("ij,ij->i", below[links], rest) / (count[links] * (count[top] - count[links]))
-    side = np.minimum(count[links], count[top] - count[links])
-    return int(links[np.lexsort((links, mean, side))[0]])
+    pairs = count[links] * (count[top] - count[links])
+    total = np.einsum("ij,ij->i", below[links], rest)
+    weight = total / pairs if floor is None else total - floor * pairs
+    return int(links[np.lexsort((links, weight))[0]])
 
 
 def _path_to_root(parent: np.ndarray, node: int) -> list[int]:

@@ -330,7 +330,7 @@ class HiLander:
                 decoding(0.6)
             if apart is not None:
                 parent = keep_apart(parent, sums, sizes, apart[0] if depth == 0 else node_of_item[apart[0]],
-                                    apart[1])
+                                    apart[1], self.join_floor_)
             added = int((parent != np.arange(m)).sum())
             if added == 0:
                 break

@@ -882,29 +882,35 @@ def test_link_evidence_shifted_weighs_the_links_against_another_boundary():
     assert shifted.boundary == 0.2 and shifted.src is e.src and np.allclose(e.terms, link_log_odds(prob, 0.8))
 
 
-def test_keep_apart_parts_the_fewest_and_least_alike_items_between_two_faces_of_one_photo():
+def test_keep_apart_cuts_the_link_whose_sides_weigh_most_against_one_group():
     from photo_grouper.clustering.decode import keep_apart
 
     # One chain 3 -> 2 -> 1 -> 0 (root 0) and a branch 4 -> 1; node 5 alone. Items on a circle: 0-3 at 0-15
-    # degrees, 4 at 90 (unlike the rest), 5 at 200.
+    # degrees, 4 at 90 (unlike the rest), 5 at 200. Join floor 0.5.
     parent = np.array([0, 0, 1, 2, 1, 5])
     sums = _on_circle([0, 5, 10, 15, 90, 200])
     sizes = np.ones(6)
-    # Nodes 3 and 4 share a photo. On the path 3-2-1-4, the links of 3 and of 4 each part one item (2's parts
-    # two); 4 is the less alike to the rest (mean cosine 0.13 against 3's 0.80): its link is cut.
-    assert keep_apart(parent, sums, sizes, np.array([3, 4]), np.array([7, 7])).tolist() == [0, 0, 1, 2, 4, 5]
+    # Nodes 3 and 4 share a photo. On the path 3-2-1-4, the sum of (cosine - 0.5) across each link: 3's +1.21,
+    # 2's +1.37, 4's -1.48: 4's link is cut. Without a floor, the least alike sides: 4's again (mean 0.13).
+    for floor in (0.5, None):
+        out = keep_apart(parent, sums, sizes, np.array([3, 4]), np.array([7, 7]), floor)
+        assert out.tolist() == [0, 0, 1, 2, 4, 5]
     # Nodes in other trees, or of other photos, are no clash; one node is never parted from itself (copies).
     for node, photo in (([3, 5], [7, 7]), ([3, 4], [7, 8]), ([3, 3], [7, 7]), ([], [])):
-        out = keep_apart(parent, sums, sizes, np.array(node, int), np.array(photo, int))
+        out = keep_apart(parent, sums, sizes, np.array(node, int), np.array(photo, int), 0.5)
         assert out.tolist() == parent.tolist()
-    # Three faces of one photo in one tree: 0-3 cuts 1's link ({0} against the rest: 0.74, 3 against the rest:
-    # 0.80), then 3-4, in the tree under 1, cuts 4's.
-    out = keep_apart(parent, sums, sizes, np.array([0, 3, 4]), np.array([7, 7, 7]))
+    # Three faces of one photo in one tree: 0-3 cuts 1's link (+0.95 against 3's +1.21 and 2's +1.37), then 3-4,
+    # in the tree left under 1, cuts 4's (-0.98).
+    out = keep_apart(parent, sums, sizes, np.array([0, 3, 4]), np.array([7, 7, 7]), 0.5)
     assert out.tolist() == [0, 1, 1, 2, 4, 5]
-    # A node of many items counts them: 4 standing for 5 photos is no longer the smallest side; 3 is cut.
+    # Every pair counts: node 4 standing for 5 photos weighs five times against (-7.4), 2's link now -0.90.
     sizes5 = np.array([1, 1, 1, 1, 5, 1.0])
-    assert keep_apart(parent, sums * sizes5[:, None], sizes5, np.array([3, 4]), np.array([7, 7])).tolist() \
-        == [0, 0, 1, 3, 1, 5]
+    out = keep_apart(parent, sums * sizes5[:, None], sizes5, np.array([3, 4]), np.array([7, 7]), 0.5)
+    assert out.tolist() == [0, 0, 1, 2, 4, 5]
+    # A floor under every cosine makes each link weigh for the join: the one with the fewest pairs across, and of
+    # those the least alike, is cut (0-3: 1's link, 4 pairs summing 2.95, against 3's 3.21 and 2's 6 pairs).
+    out = keep_apart(parent, sums, sizes, np.array([0, 3]), np.array([7, 7]), -1.0)
+    assert out.tolist() == [0, 1, 1, 2, 1, 5]
 
 
 def _on_circle(degrees):
@@ -925,7 +931,7 @@ def test_keep_apart_leaves_no_clash_and_cuts_only_links_on_a_clash_path(seed):
     sums = l2_normalise(rng.standard_normal((n, 8)))
     node = rng.choice(n, 24, replace=False)
     photo = rng.integers(0, 10, node.size)
-    out = keep_apart(parent, sums, np.ones(n), node, photo)
+    out = keep_apart(parent, sums, np.ones(n), node, photo, float(rng.uniform(-0.5, 0.5)))
     root = roots_of(out)
     assert all(len(set(root[node[photo == p]].tolist())) == (photo == p).sum() for p in np.unique(photo))
     cut = np.flatnonzero(out != parent)
