@@ -113,6 +113,9 @@ def format_index_report(report) -> str:
                      f"groups over {c['levels']} levels in {c['seconds']:.1f} s (photo-grouper groups lists them)")
         if c.get("copies"):
             lines.append(f"  {c['copies']} of them copies of a photo kept or saved twice: grouped with it")
+        if c.get("parted"):
+            lines.append(f"  parted {c['parted']} group(s) that would have held two faces of one photo (two faces in "
+                         "one photo are two people)")
         if c.get("damaged"):
             lines.append(f"  left out {c['damaged']} damaged descriptor(s) (not finite numbers): those faces stay "
                          "ungrouped")

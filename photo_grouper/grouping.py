@@ -33,6 +33,7 @@ class ClusterReport:
     suggested: int = 0  # faces suggested to named people
     damaged: int = 0  # stored vectors that are not finite numbers: left out of the groups
     copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
+    parted: int = 0  # groups parted because they held two faces of one photo
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,6 +80,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         raise Cancelled(report) from None
     report.levels = len(h.levels_)
     report.copies = h.copies_
+    report.parted = h.parted_
     report.groups = int(h.labels_.max()) + 1
     report.seconds = time.monotonic() - started
     # Storing reports as it goes (a million faces: 19 s) but is not stopped: the grouping is done by now, and a

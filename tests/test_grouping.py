@@ -252,7 +252,7 @@ def test_a_damaged_descriptor_is_left_out_and_said_so(tmp_path, faces_data, caps
     assert max(g.size for g in groups) >= 5  # the rest is grouped, not left as single faces
 
 
-def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data):
+def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data, capsys):
     """Two faces found in one photo are two people: a collage of two photos of one person (which the grouping
     would otherwise put together, with that person's other photos) ends with its faces in different groups at
     every level, and the person's other photos are still grouped."""
@@ -265,7 +265,8 @@ def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data):
         collage.save(tmp_path / "photos" / "collage.jpg", quality=95)
     library = tmp_path / "library.sqlite3"
     with Library(library) as lib:
-        index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)
+        report = index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)
+        assert report.cluster["parted"] >= 1  # said in the summary
         with lib.session() as s:
             collage_faces = s.scalars(select(Detection.id).join(Photo, Photo.id == Detection.photo_id)
                                       .where(Photo.path.like("%collage.jpg"))).all()
@@ -278,3 +279,6 @@ def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data):
             a, b = parent[a], parent[b]
         _, _, groups = list_groups(lib)
     assert max(g.size for g in groups) >= 10  # the person's other photos still make a group
+    assert main(["index", str(tmp_path / "photos"), "--library", str(library), "--quiet"]) == 0
+    assert "group(s) that would have held two faces of one photo (two faces in one photo are two people)" \
+        in capsys.readouterr().out

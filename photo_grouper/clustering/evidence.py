@@ -61,7 +61,8 @@ class LinkEvidence:
         return out
 
     def merge(self, labels: np.ndarray, x: np.ndarray | None = None, floor: float | None = None,
-              meter: Meter = NO_METER, apart: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+              meter: Meter = NO_METER, apart: tuple[np.ndarray, np.ndarray] | None = None,
+              refused: set | None = None) -> np.ndarray:
         """Groups joined greedily while a join raises ``agreement``: the pair whose first-level links between them
         sum highest is joined first, and sums add up as groups join (a group's sum with a third is its parts'),
         so a chain of positive pairs does not pull in a group that the joined whole's links speak against.
@@ -69,7 +70,8 @@ class LinkEvidence:
         groups' items to reach it, as every join above level 0 does (``HiLander.join_floor``); a pair held back
         by it is tried again when either side grows. ``meter`` hears it every ``MERGE_TICK_POPS`` pairs taken from
         the heap (a cancel is heard there: a million photos pop some 2 million). ``apart`` (items, photos): two
-        groups holding items of one photo are never joined (two faces in one photo are two people).
+        groups holding items of one photo are never joined (two faces in one photo are two people); ``refused``, if
+        given, gets each such pair of (merged) groups whose join the links spoke for.
         Returns the merged group (0..m'-1) of each of ``labels``' groups."""
         import heapq
 
@@ -118,6 +120,8 @@ class LinkEvidence:
                 held.setdefault(j, set()).add(i)
                 continue
             if i in photos and j in photos and not photos[i].isdisjoint(photos[j]):
+                if refused is not None:
+                    refused.add((i, j))
                 continue  # a photo has a face in each: never (groups only grow, so no retry)
             big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
             if floor is not None:

@@ -201,6 +201,9 @@ class HiLander:
         if self.zoom_out and evidence is not None:
             self._zoom_out(levels, evidence, x, tau, rest.part(1.0 - ZOOM_SHARE, 1.0), kept)
         self.tau_ = tau
+        # Joins not made because they would have put two faces of one photo in one group: links cut at every
+        # level, and pairs of groups the merge did not join.
+        self.parted_ = sum(t.get("parted", 0) for t in self.timings_)
         self.levels_ = [lv.labels for lv in levels]
         self.peaks_ = [lv.peaks for lv in levels]
         if copies is not None:
@@ -328,9 +331,11 @@ class HiLander:
                 parent = cut_weak_joins(parent, sums, sizes,
                                         self.join_floor_ - TREE_SLACK * (1.0 - self.join_floor_))
                 decoding(0.6)
+            parted = 0
             if apart is not None:
-                parent = keep_apart(parent, sums, sizes, apart[0] if depth == 0 else node_of_item[apart[0]],
-                                    apart[1], self.join_floor_)
+                kept = keep_apart(parent, sums, sizes, apart[0] if depth == 0 else node_of_item[apart[0]],
+                                  apart[1], self.join_floor_)
+                parted, parent = int((kept != parent).sum()), kept
             added = int((parent != np.arange(m)).sum())
             if added == 0:
                 break
@@ -343,7 +348,7 @@ class HiLander:
             stop = self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1)
             if not stop:  # the next level's nodes, only if there is a next level
                 nodes = next_nodes(x, node_of_item, peak_item)
-            timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3})
+            timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3, "parted": parted})
             level_meter(1.0)
             if stop:
                 break
@@ -351,10 +356,13 @@ class HiLander:
         if self.evidence_merge_ and evidence is not None and levels:
             t0 = time.perf_counter()
             top = levels[-1]
-            merged = evidence.merge(top.labels, x, self.join_floor_, meter.part(done, 1.0), apart)
+            refused: set = set()
+            merged = evidence.merge(top.labels, x, self.join_floor_, meter.part(done, 1.0), apart, refused)
             if merged.max() < top.labels.max():
                 levels.append(_merged_level(top, merged))
                 timings.append(_merge_timing(len(levels) - 1, top, t0))
+            if refused:  # where the merge adds no level, its refusals are counted with the top level
+                timings[-1]["parted"] = timings[-1].get("parted", 0) + len(refused)
         if not levels:
             levels.append(Level(np.arange(n), np.arange(n), 0))
         meter(1.0)

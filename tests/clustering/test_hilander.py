@@ -732,9 +732,9 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     calls = []
     real_merge = hilander.LinkEvidence.merge
 
-    def recording(self, labels, x=None, floor=None, meter=NO_METER, apart=None):
+    def recording(self, labels, x=None, floor=None, meter=NO_METER, apart=None, refused=None):
         calls.append(floor)
-        return real_merge(self, labels, x, floor, meter, apart)
+        return real_merge(self, labels, x, floor, meter, apart, refused)
 
     monkeypatch.setattr(hilander.LinkEvidence, "merge", recording)
     x, _ = _identities(40, seed=7)
@@ -748,7 +748,7 @@ def test_evidence_merge_runs_by_default_only_where_a_join_floor_holds_it(trained
     assert calls == [0.5, None]
 
     # Where the merge joins groups, it is one level more on top of the same climb.
-    def join_first_two(self, labels, x=None, floor=None, meter=NO_METER, apart=None):
+    def join_first_two(self, labels, x=None, floor=None, meter=NO_METER, apart=None, refused=None):
         top = np.arange(labels.max() + 1)
         top[top == 1] = 0
         return np.unique(top, return_inverse=True)[1]
@@ -962,7 +962,9 @@ def test_evidence_merge_never_joins_two_groups_with_faces_of_one_photo():
     labels = np.array([0, 1, 2])
     assert e.merge(labels).tolist() == [0, 0, 0]
     apart = (np.array([0, 1]), np.array([9, 9]))
-    assert e.merge(labels, apart=apart).tolist() == [0, 1, 1]
+    refused = set()
+    assert e.merge(labels, apart=apart, refused=refused).tolist() == [0, 1, 1]
+    assert refused == {(0, 1)}  # the pair the links spoke for, not made
     # The clash is of the whole: once 2 has joined 1, the group of 1 and 2 still never takes 0.
     e = _evidence({(1, 2): 5.0, (0, 2): 4.0})
     assert e.merge(labels, apart=apart).tolist() == [0, 1, 1]
@@ -980,6 +982,7 @@ def test_faces_of_one_photo_are_never_grouped_together(trained, options):
     paired = [np.flatnonzero(photo == p) for p in range(12)]
     assert sum(plain.labels_[a] == plain.labels_[b] for a, b in paired) >= 6
     kept = HiLander(k=10, tau=trained.tau, model=trained.model, early_stop=False, **options).fit(x, apart=photo)
+    assert kept.parted_ > 0 and plain.parted_ == 0  # links cut, counted
     for level in kept.levels_:
         assert all(level[a] != level[b] for a, b in paired)
         assert np.array_equal(np.unique(level), np.arange(level.max() + 1))
