@@ -33,7 +33,7 @@ class ClusterReport:
     suggested: int = 0  # faces suggested to named people
     damaged: int = 0  # stored vectors that are not finite numbers: left out of the groups
     copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
-    parted: int = 0  # groups parted because they held two faces of one photo
+    parted: int = 0  # joins not made because they would have put two faces of one photo in one group
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

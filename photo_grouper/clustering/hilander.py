@@ -143,8 +143,9 @@ class HiLander:
     def fit(self, X, y=None, *, apart=None, progress: Progress = no_progress, cancel: CancelFlag | None = None):
         """``apart``: for each item the photo it was found in (faces), or None. Items of one photo are never put in
         one group, at any level (two faces in one photo are two people; a negative value: no photo): where a
-        level's links would join two of them, the weakest link on the path between them is cut, and the merge
-        level does not join their groups. Copies of one picture (below) share a group all the same.
+        level's links would join two of them, one link on the path between them is cut, the one whose two sides
+        weigh most against being one group (``decode.keep_apart``), and the merge level does not join their
+        groups; ``parted_`` counts both. Copies of one picture (below) share a group all the same.
 
         ``progress(done, total)`` hears how far it is (``Meter.STEPS`` in all); when ``cancel`` is set it stops
         within seconds, raising ``progress.Cancelled`` (a million items on 2 cores: within about 5 s).
