@@ -45,6 +45,20 @@ def copy_identities(src: Path, dst: Path, names: list[str], per: int | None = No
     return out
 
 
+def collage(photos: list[Path], out: Path) -> Path:
+    """One photo holding the given photos side by side (a collage, or a group photo made of portraits)."""
+    from PIL import Image
+
+    images = [Image.open(p).convert("RGB") for p in photos]
+    whole = Image.new("RGB", (sum(im.width for im in images), max(im.height for im in images)))
+    left = 0
+    for im in images:
+        whole.paste(im, (left, 0))
+        left += im.width
+    whole.save(out, quality=95)
+    return out
+
+
 @pytest.fixture
 def library_path(tmp_path) -> Path:
     return tmp_path / "library" / "photos.sqlite3"

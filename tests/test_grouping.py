@@ -15,7 +15,7 @@ from photo_grouper.jobs import index_folder
 from photo_grouper.store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo
 from photo_grouper.vision import EncoderSpec
 
-from .conftest import copy_identities
+from .conftest import collage, copy_identities
 
 PEOPLE = ["celeb-07209", "celeb-07212", "celeb-07213", "celeb-07225"]
 
@@ -257,12 +257,7 @@ def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data, cap
     would otherwise put together, with that person's other photos) ends with its faces in different groups at
     every level, and the person's other photos are still grouped."""
     photos = copy_identities(faces_data, tmp_path / "photos", PEOPLE[:2], per=12)
-    left, right = [p for p in photos if f"/{PEOPLE[0]}/" in str(p)][:2]
-    with Image.open(left) as a, Image.open(right) as b:
-        collage = Image.new("RGB", (a.width + b.width, max(a.height, b.height)))
-        collage.paste(a, (0, 0))
-        collage.paste(b, (a.width, 0))
-        collage.save(tmp_path / "photos" / "collage.jpg", quality=95)
+    collage([p for p in photos if f"/{PEOPLE[0]}/" in str(p)][:2], tmp_path / "photos" / "collage.jpg")
     library = tmp_path / "library.sqlite3"
     with Library(library) as lib:
         report = index_folder(lib, tmp_path / "photos", EncoderSpec.of("faces"), workers=2, cluster=True)

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
 
-from ..conftest import copy_identities  # noqa: E402
+from ..conftest import collage, copy_identities  # noqa: E402
 
 PEOPLE = ["celeb-07209", "celeb-07213", "celeb-07225"]
 
@@ -78,6 +78,19 @@ def test_the_status_says_when_copies_were_grouped_with_their_photo(qtbot, tmp_pa
     with qtbot.waitSignal(job.finished, timeout=180_000):
         pass
     assert window.statusBar().currentMessage().endswith("; 3 copies of a photo grouped with it")
+
+
+def test_the_status_says_when_groups_were_parted_for_two_faces_of_one_photo(qtbot, tmp_path, faces_data):
+    photos = tmp_path / "photos"
+    mine = copy_identities(faces_data, photos, PEOPLE[:2], per=8)[:2]
+    collage(mine, photos / "collage.jpg")  # two photos of one person side by side: two faces in one photo
+    window = MainWindow(None)
+    window.library_path = tmp_path / "lib.sqlite3"
+    qtbot.addWidget(window)
+    job = window.start_index(photos, workers=1)
+    with qtbot.waitSignal(job.finished, timeout=180_000):
+        pass
+    assert window.statusBar().currentMessage().endswith("group(s) parted that held two faces of one photo")
 
 
 def test_cancel_stops_the_job_and_keeps_what_was_done(qtbot, tmp_path, faces_data):
