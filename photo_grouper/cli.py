@@ -170,8 +170,8 @@ def cmd_bench(args) -> int:
     if not args.folds and (args.epochs or args.episodes or args.ensemble or args.validation or args.fold_models):
         raise UserError("--epochs, --episodes, --ensemble, --validation and --fold-models are about the models "
                         "--folds trains: add --folds N")
-    if args.group_photos and args.mode != "faces":
-        raise UserError("--group-photos is for faces: in species mode a photo is one item")
+    if (args.group_photos or args.forced_clashes) and args.mode != "faces":
+        raise UserError("--group-photos and --forced-clashes are for faces: in species mode a photo is one item")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         if args.folds:
@@ -179,11 +179,11 @@ def cmd_bench(args) -> int:
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
                                      ensemble=args.ensemble, validation=args.validation,
                                      fold_models=args.fold_models, seen_once=args.seen_once,
-                                     group_photos=args.group_photos)
+                                     group_photos=args.group_photos, forced=args.forced_clashes)
         else:
             result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
                                device=args.device, progress=progress, seen_once=args.seen_once, seed=args.seed,
-                               group_photos=args.group_photos)
+                               group_photos=args.group_photos, forced=args.forced_clashes)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -290,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="put this share of the test faces in group photos of 2-4 people, drawn at random (faces: "
                         "Hi-LANDER keeps the faces of one photo apart); the table adds how many faces share a group "
                         "with another face of their photo")
+    p.add_argument("--forced-clashes", action="store_true",
+                   help="also make clashes on purpose (each stray face declared one photo with faces of the group it "
+                        "sits in) and print what keeping them apart changes")
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")

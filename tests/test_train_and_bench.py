@@ -153,7 +153,8 @@ def test_bench_recipe_options_need_folds(pets_data, private_cache, capsys):
 
 def test_bench_group_photos_are_for_faces(pets_data, private_cache, capsys):
     assert main(["bench", str(pets_data), "--mode", "species", "--group-photos", "0.5", "--quiet"]) == 1
-    assert "--group-photos is for faces" in capsys.readouterr().err
+    assert "--group-photos and --forced-clashes are for faces" in capsys.readouterr().err
+    assert main(["bench", str(pets_data), "--mode", "species", "--forced-clashes", "--quiet"]) == 1
 
 
 def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, private_cache, capsys, monkeypatch):

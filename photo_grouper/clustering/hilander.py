@@ -6,6 +6,7 @@ one before; the app zooms through it.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,11 @@ class HiLander:
         self.tree_floor = tree_floor
         self.near_copy = near_copy
         self.zoom_out = zoom_out
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The parameters as given (scikit-learn's convention): ``HiLander(**h.get_params())`` groups alike."""
+        return {name: getattr(self, name) for name in inspect.signature(HiLander.__init__).parameters
+                if name != "self"}
 
     def _load(self) -> tuple[Lander | LanderEnsemble, float, float | None]:
         """The model, its tau and the join floor ("trained": the card's, if it has one; a given model has none)."""
