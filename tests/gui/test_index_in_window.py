@@ -71,26 +71,26 @@ def test_the_status_says_when_copies_were_grouped_with_their_photo(qtbot, tmp_pa
     (photos / "backup").mkdir()
     for i in range(3):
         shutil.copy2(first, photos / "backup" / f"copy{i}.jpg")
-    window = MainWindow(None)
-    window.library_path = tmp_path / "lib.sqlite3"
-    qtbot.addWidget(window)
-    job = window.start_index(photos, workers=1)
-    with qtbot.waitSignal(job.finished, timeout=180_000):
-        pass
-    assert window.statusBar().currentMessage().endswith("; 3 copies of a photo grouped with it")
+    assert _status_after_indexing(qtbot, tmp_path, photos).endswith("; 3 copies of a photo grouped with it")
 
 
 def test_the_status_says_when_groups_were_parted_for_two_faces_of_one_photo(qtbot, tmp_path, faces_data):
     photos = tmp_path / "photos"
     mine = copy_identities(faces_data, photos, PEOPLE[:2], per=8)[:2]
     collage(mine, photos / "collage.jpg")  # two photos of one person side by side: two faces in one photo
+    status = _status_after_indexing(qtbot, tmp_path, photos)
+    assert status.endswith("group(s) parted that held two faces of one photo")
+
+
+def _status_after_indexing(qtbot, tmp_path, photos) -> str:
+    """The status line of a new window once it has indexed ``photos`` into a new library."""
     window = MainWindow(None)
     window.library_path = tmp_path / "lib.sqlite3"
     qtbot.addWidget(window)
     job = window.start_index(photos, workers=1)
     with qtbot.waitSignal(job.finished, timeout=180_000):
         pass
-    assert window.statusBar().currentMessage().endswith("group(s) parted that held two faces of one photo")
+    return window.statusBar().currentMessage()
 
 
 def test_cancel_stops_the_job_and_keeps_what_was_done(qtbot, tmp_path, faces_data):
