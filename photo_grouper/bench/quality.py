@@ -31,7 +31,9 @@ def split_for_weights(data: LabelledEmbeddings, card: dict) -> tuple[LabelledEmb
     return data.subset(mask), data.subset(~mask)
 
 
-def _row(method: str, params: str, truth, labels, seconds: float, photo: np.ndarray | None = None) -> dict:
+def _row(method: str, params: str, test: LabelledEmbeddings, labels, seconds: float) -> dict:
+    """A table row for ``labels``, a partition of ``test``."""
+    truth, photo = test.labels, test.photo
     m = evaluate(truth, labels)
     row = {"method": method, "params": params, "fp": m["fp"], "fb": m["fb"], "nmi": m["nmi"],
            "pp": m["pp"], "rp": m["rp"], "clusters": m["clusters"], "seconds": seconds}
@@ -99,7 +101,7 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
     row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor, near_copy=near)
     rows = [row]
     for i, level in enumerate(hl.levels_[:-1]):
-        rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test.labels, level, 0.0, test.photo))
+        rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test, level, 0.0))
     if test.photo is not None:  # group photos: the faces of one photo not kept apart
         rows.append(_variant("hi-lander (photos not told)", test, model, tau, device, join_floor=join_floor,
                              near_copy=near, photos=False)[0])
@@ -130,20 +132,18 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
         value, _ = tune(cls, param, grid, tuning.x, tuning.labels)
         t = time.perf_counter()
         labels = cls(**{param: value}).fit_predict(test.x)
-        rows.append(_row(name, f"{param}={value}", test.labels, labels, time.perf_counter() - t, test.photo))
+        rows.append(_row(name, f"{param}={value}", test, labels, time.perf_counter() - t))
     if mode == "faces":
         # dlib's example exactly: 0.5 Euclidean on the raw descriptors (not tuned).
         from ..clustering.baselines import ChineseWhispers
 
         t = time.perf_counter()
         labels = ChineseWhispers(max_distance=0.5, normalise=False).fit_predict(test.x)
-        rows.append(_row("chinese-whispers (dlib)", "max_distance=0.5 raw", test.labels, labels,
-                         time.perf_counter() - t, test.photo))
+        rows.append(_row("chinese-whispers (dlib)", "max_distance=0.5 raw", test, labels, time.perf_counter() - t))
     k_true = len(np.unique(test.labels))
     t = time.perf_counter()
     labels = OracleKMeans(n_clusters=k_true).fit_predict(test.x)
-    rows.append(_row("k-means (oracle)", f"k={k_true} (true)", test.labels, labels, time.perf_counter() - t,
-                     test.photo))
+    rows.append(_row("k-means (oracle)", f"k={k_true} (true)", test, labels, time.perf_counter() - t))
     return rows, hl, searched
 
 
@@ -153,7 +153,7 @@ def _variant(label: str, test: LabelledEmbeddings, model, tau, device, photos: b
     app tells it a library's, unless ``photos`` is false."""
     t = time.perf_counter()
     h = HiLander(model=model, tau=tau, device=device, **options).fit(test.x, apart=test.photo if photos else None)
-    return _row(label, _hl_params(h), test.labels, h.labels_, time.perf_counter() - t, test.photo), h
+    return _row(label, _hl_params(h), test, h.labels_, time.perf_counter() - t), h
 
 
 def _hl_params(h: HiLander) -> str:
