@@ -157,3 +157,8 @@ def test_forced_clashes_declare_each_stray_one_photo_with_faces_of_its_group():
                           "tuned_on": "-", "photos": 120, "detection_misses": 0, "failed": 0, "rows": [],
                           "purity_vs_average_linkage": [], "forced_clashes": result})
     assert "  15 clashes: Fp " in table
+    # With group photos the run compared against was told them, and so is every run again.
+    grouped = test.in_group_photos(0.5, seed=2)
+    told = HiLander(model=model, tau=card["tau"], join_floor=card["join_floor"]).fit(x, apart=grouped.photo)
+    assert len({told.labels_[i] for i in (0, 1, 2, 10)}) == 1
+    assert forced_clashes(grouped, told)["clashes"] == 15

@@ -316,7 +316,8 @@ def forced_clashes(test: LabelledEmbeddings, hl: HiLander, per_stray: int = 5, s
     """How keeping the faces of one photo apart does where it has something to do. The labelled photos each show
     one person, so clashes are made: each item of ``hl``'s default partition that sits in a group of mostly
     another label (a stray, or a piece of a look-alike) is declared one photo with up to ``per_stray`` of that
-    group's other items, one at a time, and the test set is grouped again with the same settings. Returns the
+    group's other items, one at a time (moved into that item's photo, where ``test`` has group photos, as ``hl``
+    was told them), and the test set is grouped again with the same settings. Returns the
     number of clashes, the mean change of Fp and Fb, how many lost nothing, and the worst change of Fp."""
     rng = np.random.default_rng(seed)
     labels = hl.labels_
@@ -331,7 +332,7 @@ def forced_clashes(test: LabelledEmbeddings, hl: HiLander, per_stray: int = 5, s
     before = evaluate(test.labels, labels)
     changes = []
     for stray, mate in cases:
-        photo = np.arange(len(test.labels))
+        photo = np.arange(len(test.labels)) if test.photo is None else test.photo.copy()
         photo[stray] = photo[mate]
         again = HiLander(**hl.get_params()).fit(test.x, apart=photo)
         if any(level[stray] == level[mate] for level in again.levels_):
