@@ -31,14 +31,6 @@ class LinkEvidence:
         self.terms = link_log_odds(prob, boundary).astype(np.float32)
         self.boundary = boundary
 
-    def shifted(self, boundary: float) -> LinkEvidence:
-        """The same links weighed against another boundary (sharing the link ends): each term moves by
-        logit(old boundary) - logit(new)."""
-        other = object.__new__(LinkEvidence)
-        other.src, other.dst, other.boundary = self.src, self.dst, boundary
-        other.terms = self.terms + np.float32(_logit(self.boundary) - _logit(boundary))
-        return other
-
     def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys lo * m + hi, sums) for every pair of groups lo < hi with first-level links between them."""
         a, b = node_of_item[self.src], node_of_item[self.dst]

@@ -23,6 +23,7 @@ from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic
 from .weights import default_weights, load_weights
+from .zoom import linkage_levels
 
 # The taus training's cross-validation scores (TrainConfig.tau_grid); the per-library search stays inside them.
 TAU_GRID = tuple(float(t) for t in np.round(np.arange(0.30, 0.96, 0.05), 2))
@@ -33,12 +34,9 @@ NODES_PER_NEIGHBOUR = 4
 SEARCH_MAX_ITEMS = 300_000
 # Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
 LEVEL0_KNN_SHARE = 0.66
-# Zoom-out levels past the stop (``HiLander.zoom_out``, opt-in): step s joins the groups of the level below while
-# the first level's links speak for it at a boundary ZOOM_TAU_STEP * s under the merge's, held to the join floor
-# less ZOOM_FLOOR_STEP * s of its distance to 1 (faces: 0.92 -> 0.90, 0.88, ...).
-ZOOM_TAU_STEP = 0.1
-ZOOM_FLOOR_STEP = 0.25
-ZOOM_MIN_BOUNDARY = 0.05
+# Zoom-out levels past the stop (``HiLander.zoom_out``, opt-in): step s is average linkage over the stop's groups
+# down to the join floor less ZOOM_FLOOR_STEP * s of its distance to 1 (faces: 0.92 -> 0.915, 0.91, ...).
+ZOOM_FLOOR_STEP = 0.0625
 # Progress: the share of fit's time the zoom-out levels take.
 ZOOM_SHARE = 0.05
 
@@ -94,12 +92,13 @@ class HiLander:
     that each pass the floor (docs/hilander-ablation.md, "The floor on whole trees").
 
     ``zoom_out`` (opt-in, 0 by default): that many levels past the stop, for zooming out from the default view
-    (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): each joins the groups of
-    the one below where the first level's links speak for a join at a lower boundary and a lower floor
-    (``ZOOM_TAU_STEP``, ``ZOOM_FLOOR_STEP``), so the joins the model is less sure of come in order. A step that
-    joins nothing adds no level. Judged on face partitions not used to make it, four steps and two were not
-    purer than a same-count cut of the average-linkage tree often enough (docs/hilander-ablation.md, "Zoom-out
-    levels past the stop"), so the app does not ask for them.
+    (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): average linkage over the
+    stop's groups, among groups the first level's links join, step s down to the join floor less
+    ``ZOOM_FLOOR_STEP`` * s of its distance to 1 (``zoom.linkage_levels``), so the groups most alike on average
+    join first. A step that joins nothing adds no level; it needs a join floor. An earlier rule (the evidence
+    merge at lower boundaries) was judged on face partitions not used to make it and was not purer than a
+    same-count cut of the average-linkage tree often enough (docs/hilander-ablation.md, "Zoom-out levels past
+    the stop").
 
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
     copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity to the first of
@@ -182,6 +181,9 @@ class HiLander:
         model, tau, self.join_floor_ = self._load()
         self.evidence_merge_ = self.join_floor_ is not None if self.evidence_merge is None else self.evidence_merge
         self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
+        if self.zoom_out and self.join_floor_ is None:
+            raise ValueError("zoom-out levels need a join floor: their steps go down from it (weights whose card "
+                             "has none, or join_floor=None)")
         device = choose_device(self.device)
         model = model.to(device).eval()
         knn0, rest = None, meter  # rest: the meter for what follows the near copies' search, if there is one
@@ -206,7 +208,7 @@ class HiLander:
             tau, levels, self.timings_, evidence = self._search(x, model, device, tau, knn0, climbing, kept)
         self.default_level_ = len(levels) - 1
         if self.zoom_out and evidence is not None:
-            self._zoom_out(levels, evidence, x, tau, rest.part(1.0 - ZOOM_SHARE, 1.0), kept)
+            self._zoom_out(levels, evidence, x, rest.part(1.0 - ZOOM_SHARE, 1.0), kept)
         self.tau_ = tau
         # Joins not made because they would have put two faces of one photo in one group: links cut at every
         # level, and pairs of groups the merge did not join.
@@ -375,23 +377,22 @@ class HiLander:
         meter(1.0)
         return levels, timings, evidence
 
-    def _zoom_out(self, levels: list[Level], evidence: LinkEvidence, x: np.ndarray, tau: float,
-                  meter: Meter = NO_METER, apart=None) -> None:
+    def _zoom_out(self, levels: list[Level], evidence: LinkEvidence, x: np.ndarray, meter: Meter = NO_METER,
+                  apart=None) -> None:
         """Appends up to ``zoom_out`` levels past the stop (see the class docstring), with their timings."""
-        base = max(tau, self.evidence_floor)
-        for step in range(1, self.zoom_out + 1):
-            top = levels[-1]
-            if top.labels.max() == 0:  # one group left
-                break
-            t0 = time.perf_counter()
-            floor = None if self.join_floor_ is None else \
-                self.join_floor_ - ZOOM_FLOOR_STEP * step * (1.0 - self.join_floor_)
-            relaxed = evidence.shifted(max(base - ZOOM_TAU_STEP * step, ZOOM_MIN_BOUNDARY))
-            merged = relaxed.merge(top.labels, x, floor, meter.part((step - 1) / self.zoom_out, step / self.zoom_out),
-                                   apart)
-            if merged.max() < top.labels.max():
-                levels.append(_merged_level(top, merged))
-                self.timings_.append(_merge_timing(len(levels) - 1, top, t0))
+        t0 = time.perf_counter()
+        top = levels[-1]
+        floors = [self.join_floor_ - ZOOM_FLOOR_STEP * step * (1.0 - self.join_floor_)
+                  for step in range(1, self.zoom_out + 1)]
+        for merged in linkage_levels(top.labels, x, evidence.src, evidence.dst, floors, apart, meter):
+            below = levels[-1]
+            if merged.max() < below.labels.max():
+                # ``merged`` says where each of the stop's groups goes; the level below is a coarsening of them.
+                of_group = np.empty(below.labels.max() + 1, dtype=np.int64)
+                of_group[below.labels] = merged[top.labels]
+                levels.append(_merged_level(below, of_group))
+                self.timings_.append(_merge_timing(len(levels) - 1, below, t0))
+                t0 = time.perf_counter()
         meter(1.0)
 
     def _level_k(self, m: int) -> int:

@@ -151,7 +151,7 @@ def test_inference_is_deterministic_and_needs_no_labels(trained):
 
 
 @pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}, {"join_floor": 0.0},
-                                     {"zoom_out": 2}])
+                                     {"zoom_out": 2, "join_floor": 0.5}])
 @pytest.mark.parametrize("method", ["exact", "hnsw"])
 def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monkeypatch, options, method):
     import threading
@@ -830,9 +830,10 @@ def test_hilander_on_cuda_groups_as_on_the_cpu_and_repeats():
     assert heard[-1] == 1000
 
 
-@pytest.mark.parametrize("floor", [None, 0.45])
+@pytest.mark.parametrize("floor", [0.45, 0.6])
 def test_zoom_out_levels_coarsen_the_default_which_stays_as_it_was(trained, floor):
-    from photo_grouper.clustering.hilander import ZOOM_FLOOR_STEP, ZOOM_MIN_BOUNDARY, ZOOM_TAU_STEP
+    from photo_grouper.clustering.hilander import ZOOM_FLOOR_STEP
+    from photo_grouper.clustering.zoom import linkage_levels
 
     x, _ = _identities(40, seed=11, spread=0.8)
     plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor).fit(x)
@@ -850,36 +851,25 @@ def test_zoom_out_levels_coarsen_the_default_which_stays_as_it_was(trained, floo
     for level, peaks in zip(zoomed.levels_, zoomed.peaks_):
         assert np.array_equal(level[peaks], np.arange(len(peaks)))
     assert len(zoomed.timings_) == len(zoomed.levels_)
-    # Each step is the merge at a lower boundary and floor, applied to the level below: spelt out with the
-    # evidence of the first level's links.
-    graph, prob, _, _ = zoomed._predict_level(trained.model.eval(), "cpu",
-                                              {"features": l2_normalise(x), "centres": l2_normalise(x)})
-    evidence = LinkEvidence(graph, prob, max(trained.tau, zoomed.evidence_floor))
-    labels, expected = plain.labels_, []
-    for step in (1, 2, 3):
-        if labels.max() == 0:
-            break
-        held = None if floor is None else floor - ZOOM_FLOOR_STEP * step * (1 - floor)
-        boundary = max(max(trained.tau, zoomed.evidence_floor) - ZOOM_TAU_STEP * step, ZOOM_MIN_BOUNDARY)
-        merged = evidence.shifted(boundary).merge(labels, l2_normalise(x), held)[labels]
-        if merged.max() < labels.max():
-            expected.append(merged)
-            labels = merged
+    # Each step is average linkage over the default groups down to a lower floor, among groups the first level's
+    # links join: spelt out with those links.
+    graph, _, _, _ = zoomed._predict_level(trained.model.eval(), "cpu",
+                                           {"features": l2_normalise(x), "centres": l2_normalise(x)})
+    src, dst = graph.edge_index.numpy()
+    floors = [floor - ZOOM_FLOOR_STEP * step * (1 - floor) for step in (1, 2, 3)]
+    expected, labels = [], plain.labels_
+    for merged in linkage_levels(plain.labels_, l2_normalise(x), src, dst, floors):
+        if merged[plain.labels_].max() < labels.max():
+            labels = merged[plain.labels_]
+            expected.append(labels)
     assert len(expected) == len(extra)
     assert all(np.array_equal(a, b) for a, b in zip(expected, extra))
 
 
-def test_link_evidence_shifted_weighs_the_links_against_another_boundary():
-    import torch
-    from types import SimpleNamespace
-
-    from photo_grouper.clustering.evidence import link_log_odds
-
-    prob = np.array([0.9, 0.3, 0.6])
-    e = LinkEvidence(SimpleNamespace(edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]])), prob, 0.8)
-    shifted = e.shifted(0.2)
-    assert np.allclose(shifted.terms, link_log_odds(prob, 0.2), atol=1e-5)
-    assert shifted.boundary == 0.2 and shifted.src is e.src and np.allclose(e.terms, link_log_odds(prob, 0.8))
+def test_zoom_out_levels_need_a_join_floor(trained):
+    x, _ = _identities(10, seed=11)
+    with pytest.raises(ValueError, match="join floor"):
+        HiLander(model=trained.model, tau=trained.tau, join_floor=None, zoom_out=2).fit(x)
 
 
 def test_keep_apart_cuts_the_link_whose_sides_weigh_most_against_one_group():
