@@ -95,10 +95,10 @@ class HiLander:
     (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): average linkage over the
     stop's groups, among groups the first level's links join, step s down to the join floor less
     ``ZOOM_FLOOR_STEP`` * s of its distance to 1 (``zoom.linkage_levels``), so the groups most alike on average
-    join first. A step that joins nothing adds no level; it needs a join floor. An earlier rule (the evidence
-    merge at lower boundaries) was judged on face partitions not used to make it and was not purer than a
-    same-count cut of the average-linkage tree often enough (docs/hilander-ablation.md, "Zoom-out levels past
-    the stop").
+    join first. A step that joins nothing adds no level; it needs a join floor. Neither this rule nor an earlier
+    one (the evidence merge at lower boundaries) was purer than a same-count cut of the average-linkage tree
+    often enough on face partitions not used to make them (docs/hilander-ablation.md, "Zoom-out levels past the
+    stop" and "Zoom-out levels by average linkage over the default groups"), so the app does not ask for them.
 
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
     copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity to the first of
