@@ -73,3 +73,9 @@ def test_floors_are_taken_highest_first_and_none_gives_none():
     assert linkage_levels(np.arange(3), x, src, dst, []) == []
     low_first = linkage_levels(np.arange(3), x, src, dst, [-1.0, 0.99])
     assert low_first[0].max() == 2 and low_first[1].max() == 0
+
+
+def test_no_items_give_empty_levels():
+    empty = np.zeros(0, dtype=np.int64)
+    levels = linkage_levels(empty, np.zeros((0, 4), np.float32), empty, empty, [0.9, 0.8])
+    assert [level.shape for level in levels] == [(0,), (0,)]
