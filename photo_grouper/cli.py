@@ -179,11 +179,13 @@ def cmd_bench(args) -> int:
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
                                      ensemble=args.ensemble, validation=args.validation,
                                      fold_models=args.fold_models, seen_once=args.seen_once,
-                                     group_photos=args.group_photos, forced=args.forced_clashes)
+                                     group_photos=args.group_photos, forced=args.forced_clashes,
+                                     zoom_out=args.zoom_out)
         else:
             result = run_bench(args.data, args.mode, train_dir=args.train, weights=args.weights,
                                device=args.device, progress=progress, seen_once=args.seen_once, seed=args.seed,
-                               group_photos=args.group_photos, forced=args.forced_clashes)
+                               group_photos=args.group_photos, forced=args.forced_clashes,
+                               zoom_out=args.zoom_out)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -293,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forced-clashes", action="store_true",
                    help="also make clashes on purpose (each stray face declared one photo with faces of the group it "
                         "sits in) and print what keeping them apart changes")
+    p.add_argument("--zoom-out", type=int, default=0, metavar="N",
+                   help="also build N zoom-out levels past the stop (HiLander.zoom_out, opt-in: judged and not used "
+                        "by the app) and check them against the same-count cut with the other levels")
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from photo_grouper.bench.quality import purity_check, purity_summary
+from photo_grouper.bench.quality import format_table, purity_check, purity_summary
 from photo_grouper.clustering.metrics import evaluate
 from photo_grouper.labelled import LabelledEmbeddings
 
@@ -25,9 +25,11 @@ def test_purity_check_scores_each_level_against_the_same_count_cut():
         np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]),  # both join a and b
     ]
     test = LabelledEmbeddings(x, truth, [f"p{i}.jpg" for i in range(len(x))])
-    checks = purity_check(test, SimpleNamespace(levels_=levels))
+    # The hierarchy stopped at the second level; the third is a zoom-out level.
+    checks = purity_check(test, SimpleNamespace(levels_=levels, default_level_=1))
 
     assert [c["clusters"] for c in checks] == [4, 3, 2]
+    assert [c["zoom_out"] for c in checks] == [0, 0, 1]
     for check, level in zip(checks, levels):
         ours = evaluate(truth, level)
         assert check["hi_lander_precision"] == pytest.approx(ours["pp"])
@@ -40,6 +42,11 @@ def test_purity_check_scores_each_level_against_the_same_count_cut():
     assert checks[2]["average_linkage_precision"] == pytest.approx(checks[2]["hi_lander_precision"])
     assert purity_summary(checks) == ("hi-lander ahead on precision on 1 of 3 levels (level on 1), "
                                       "on Fp on 1 of 3 levels (level on 1)")
+    table = format_table({"data": "synthetic", "mode": "faces", "test_items": 13, "test_identities": 3,
+                          "tuned_on": "the others", "photos": 13, "detection_misses": 0, "failed": 0, "rows": [],
+                          "purity_vs_average_linkage": checks})
+    assert "  level 2 (zoom out 1): 2 clusters" in table and "  level 1: 3 clusters" in table
+    assert "  the zoom-out levels alone: hi-lander ahead on precision on 0 of 1 levels (level on 1)" in table
 
 
 def test_seen_once_keeps_one_photo_of_a_share_of_the_people():
@@ -126,10 +133,39 @@ def test_the_bench_tells_hi_lander_the_group_photos_and_counts_clashes_for_every
     assert all("clashes" in r for r in rows)
     by_method = {r["method"]: r for r in rows}
     assert by_method["hi-lander"]["clashes"] == 0 and "hi-lander (photos not told)" in by_method
+    assert hl.zoom_out == 0 and hl.default_level_ == len(hl.levels_) - 1  # no zoom-out levels unless asked
     table = format_table({"data": "synthetic", "mode": "faces", "test_items": 120, "test_identities": 12,
                           "tuned_on": "the others", "group_photos": 0.6, "photos": 240, "detection_misses": 0,
                           "failed": 0, "rows": rows, "purity_vs_average_linkage": []})
     assert "60% of the test faces in group photos" in table and "clashes |" in table.splitlines()[3]
+
+
+def test_the_bench_lists_zoom_out_levels_by_step_when_asked(monkeypatch):
+    from photo_grouper.bench.quality import score_methods
+    from photo_grouper.clustering import hilander
+    from photo_grouper.clustering.knn import l2_normalise
+    from photo_grouper.clustering.weights import default_weights, load_weights
+
+    rng = np.random.default_rng(0)
+    centres = l2_normalise(rng.standard_normal((24, 128)))
+    labels = np.repeat(np.arange(24), 10)
+    x = l2_normalise(centres[labels] + 0.02 * rng.standard_normal((240, 128))).astype(np.float32)
+    data = LabelledEmbeddings(x, np.array([f"person{i}" for i in labels]), [f"p{i}.jpg" for i in range(240)])
+    tuning, test = data.subset(labels < 12), data.subset(labels >= 12)
+    # These people are far apart: steps far wider than the shipped ones, so that zooming out joins some of them.
+    monkeypatch.setattr(hilander, "ZOOM_FLOOR_STEP", 12.0)
+    model, card = load_weights(default_weights("faces"))
+    rows, hl, _ = score_methods(test, tuning, model, card["tau"], "faces", join_floor=card["join_floor"],
+                                zoom_out=2)
+    zoomed = hl.levels_[hl.default_level_ + 1:]
+    assert 1 <= len(zoomed) <= 2
+    by_method = {r["method"]: r for r in rows}
+    assert f"+ {len(zoomed)} zoom out" in by_method["hi-lander"]["params"]
+    for step, level in enumerate(zoomed, 1):
+        assert by_method[f"hi-lander zoom out {step}"]["clusters"] == level.max() + 1
+    assert not any(m.startswith(f"hi-lander level {hl.default_level_}") for m in by_method)
+    checks = purity_check(test, hl)
+    assert [c["zoom_out"] for c in checks] == [max(0, i - hl.default_level_) for i in range(len(hl.levels_))]
 
 
 def test_forced_clashes_declare_each_stray_one_photo_with_faces_of_its_group():

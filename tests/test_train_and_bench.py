@@ -53,6 +53,22 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
                for who in ("hi_lander", "average_linkage") for score in ("precision", "fp"))
 
 
+def test_bench_with_zoom_out_levels_lists_and_checks_them(pets_data, tmp_path, private_cache, capsys):
+    out_json = tmp_path / "zoom.json"
+    assert main(["bench", str(pets_data), "--mode", "species", "--zoom-out", "2", "--json", str(out_json),
+                 "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "up to 2 zoom-out levels past the stop (opt-in" in table
+    result = json.loads(out_json.read_text())
+    assert result["zoom_out"] == 2
+    steps = [c["zoom_out"] for c in result["purity_vs_average_linkage"] if c["zoom_out"]]
+    # Each zoom-out level has its row and its line against the same-count cut.
+    assert steps and steps == list(range(1, len(steps) + 1))  # the held-out breeds: one step joins two
+    assert [r["method"] for r in result["rows"] if "zoom out" in r["method"]] == \
+        [f"hi-lander zoom out {s}" for s in steps]
+    assert all(f"(zoom out {s})" in table for s in steps)
+
+
 def test_bench_with_people_seen_once_counts_those_left_alone(pets_data, tmp_path, private_cache, capsys):
     out_json = tmp_path / "once.json"
     assert main(["bench", str(pets_data), "--mode", "species", "--seen-once", "0.5", "--seed", "2",

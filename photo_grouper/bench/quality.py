@@ -54,12 +54,13 @@ def clashes(labels: np.ndarray, photo: np.ndarray) -> int:
 
 def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None, weights: Path | None = None,
               device=None, progress=None, seen_once: float = 0.0, seed: int = 0, group_photos: float = 0.0,
-              forced: bool = False) -> dict:
+              forced: bool = False, zoom_out: int = 0) -> dict:
     """The shipped (or given) weights on the identities they never saw. ``seen_once``: that share of the test
     identities keep one photo each, drawn with ``seed`` (``LabelledEmbeddings.seen_once``); ``group_photos``:
     that share of the test faces are put in group photos of 2-4 people (``LabelledEmbeddings.in_group_photos``),
     which Hi-LANDER is told (``HiLander.fit(apart=...)``) and the table scores as "clashes"; ``forced``: also
-    ``forced_clashes`` on the default run."""
+    ``forced_clashes`` on the default run; ``zoom_out``: that many zoom-out levels past the stop (opt-in,
+    ``HiLander.zoom_out``), listed and checked against the same-count cut with the others."""
     spec = EncoderSpec.of(mode)
     weights = Path(weights) if weights else default_weights(mode)
     model, card = load_weights(weights)
@@ -79,9 +80,10 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
     if group_photos:
         test = test.in_group_photos(group_photos, seed, mode)
 
-    rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device, card.get("join_floor"))
+    rows, hl, searched = score_methods(test, tuning, model, card.get("tau"), mode, device, card.get("join_floor"),
+                                       zoom_out)
     return {
-        "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on,
+        "data": str(data_dir), "mode": mode, "weights": str(weights), "tuned_on": tuned_on, "zoom_out": zoom_out,
         "test_identities": len(np.unique(test.labels)), "test_items": int(len(test.labels)),
         "seen_once": seen_once, "group_photos": group_photos, "photos": data.photos,
         "detection_misses": len(data.misses), "failed": len(data.failed), "rows": rows,
@@ -92,16 +94,20 @@ def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None
 
 
 def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, tau, mode: str, device=None,
-                  join_floor: float | None = None) -> tuple[list[dict], HiLander, HiLander]:
+                  join_floor: float | None = None, zoom_out: int = 0) -> tuple[list[dict], HiLander, HiLander]:
     """One row per method on ``test``: Hi-LANDER (and its finer levels) with ``model`` and its ``join_floor``, every
     baseline with its parameter tuned on ``tuning`` (never on ``test``), dlib's example as it is (faces) and the
-    k-means oracle. Also returns the default Hi-LANDER and the one that ran the per-library tau search (for
-    ``tau_search_check``)."""
+    k-means oracle; with ``zoom_out``, the default run's zoom-out levels too. Also returns the default Hi-LANDER
+    and the one that ran the per-library tau search (for ``tau_search_check``)."""
     near = NEAR_COPY.get(mode)
-    row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor, near_copy=near)
+    row, hl = _variant("hi-lander", test, model, tau, device, join_floor=join_floor, near_copy=near,
+                       zoom_out=zoom_out)
     rows = [row]
-    for i, level in enumerate(hl.levels_[:-1]):
+    for i, level in enumerate(hl.levels_[:hl.default_level_]):
         rows.append(_row(f"hi-lander level {i}", "finer level of the same run", test, level, 0.0))
+    # Named by step, not by level: folds stop at different depths.
+    for step, level in enumerate(hl.levels_[hl.default_level_ + 1:], 1):
+        rows.append(_row(f"hi-lander zoom out {step}", "coarser level of the same run", test, level, 0.0))
     if test.photo is not None:  # group photos: the faces of one photo not kept apart
         rows.append(_variant("hi-lander (photos not told)", test, model, tau, device, join_floor=join_floor,
                              near_copy=near, photos=False)[0])
@@ -162,12 +168,15 @@ def _hl_params(h: HiLander) -> str:
     merge = ", merge" if h.evidence_merge_ else ""
     tree = ", tree floor" if h.tree_floor_ else ""
     near = f", near copies {h.near_copy:g}" if h.near_copy is not None else ""
-    return f"tau={h.tau_:g}{band}{floor}{merge}{tree}{near}, k=10, {len(h.levels_)} levels"
+    zoom = len(h.levels_) - 1 - h.default_level_
+    levels = h.default_level_ + 1
+    return (f"tau={h.tau_:g}{band}{floor}{merge}{tree}{near}, k=10, {levels} level{'s' if levels > 1 else ''}"
+            + (f" + {zoom} zoom out" if zoom else ""))
 
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
                     progress=None, fold_models: Path | None = None, seen_once: float = 0.0, group_photos: float = 0.0,
-                    forced: bool = False, **overrides) -> dict:
+                    forced: bool = False, zoom_out: int = 0, **overrides) -> dict:
     """Every labelled identity tested once: the identities are split into ``folds`` folds; for each, weights are
     trained with the shipped recipe (``overrides`` change it) on the other folds, the baselines are tuned on them,
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
@@ -177,7 +186,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     ``seen_once``: that share of each fold's test identities keep one photo each (the weights and the baselines'
     tuning still see all the photos of the other folds), as people seen once are in a personal library;
     ``group_photos``: that share of each fold's test faces in group photos, ``forced``: forced clashes on each
-    fold (see ``run_bench``)."""
+    fold, ``zoom_out``: zoom-out levels (see ``run_bench``)."""
     from ..learn import recipe
     from ..clustering.training import curve_json, learn_join_floor, tau_scores, train
 
@@ -202,7 +211,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         # Fold models kept from before the floor existed get it from the same training people.
         floor = trained.join_floor if trained.join_floor is not None else \
             learn_join_floor(tuning.x, tuning.labels, seed=cfg.seed)
-        rows, hl, searched = score_methods(test, tuning, trained.model, trained.tau, mode, device, floor)
+        rows, hl, searched = score_methods(test, tuning, trained.model, trained.tau, mode, device, floor, zoom_out)
         per_fold.append({"labels": sorted(str(v) for v in part), "items": int(len(test.labels)),
                          "tau": trained.tau, "join_floor": floor, "train_seconds": trained.seconds, "rows": rows,
                          "purity_vs_average_linkage": purity_check(test, hl),
@@ -231,7 +240,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         rows.append(row)
     return {
         "data": str(data_dir), "mode": mode, "weights": f"trained per fold ({folds} folds, seed {seed})",
-        "tuned_on": "the other folds", "folds": per_fold, "test_identities": int(len(names)),
+        "tuned_on": "the other folds", "folds": per_fold, "zoom_out": zoom_out, "test_identities": int(len(names)),
         "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once,
         "group_photos": group_photos, "photos": data.photos,
         "detection_misses": len(data.misses), "failed": len(data.failed), "rows": rows,
@@ -362,7 +371,7 @@ def purity_check(test: LabelledEmbeddings, hl: HiLander) -> list[dict]:
             continue
         cut = AgglomerativeClustering(n_clusters=count, linkage="average").fit_predict(x)
         ours, theirs = evaluate(test.labels, level), evaluate(test.labels, cut)
-        out.append({"level": i, "clusters": count,
+        out.append({"level": i, "clusters": count, "zoom_out": max(0, i - hl.default_level_),
                     "hi_lander_precision": ours["pp"], "average_linkage_precision": theirs["pp"],
                     "hi_lander_fp": ours["fp"], "average_linkage_fp": theirs["fp"]})
     return out
@@ -392,6 +401,8 @@ def format_table(result: dict) -> str:
     if result.get("seen_once"):
         head += (f"; {result['seen_once']:.0%} of the test identities seen once (one photo each, drawn at random), "
                  "the column alone: the share of them left in a group of their own")
+    if result.get("zoom_out"):
+        head += f"; up to {result['zoom_out']} zoom-out levels past the stop (opt-in; the app does not ask for them)"
     if result.get("group_photos"):
         head += (f"; {result['group_photos']:.0%} of the test faces in group photos of 2-4 people (drawn at random), "
                  "the column clashes: faces in a group with another face of their photo")
@@ -447,10 +458,14 @@ def format_table(result: dict) -> str:
         lines += ["", "pairwise precision per level vs average linkage cut at the same count (and the Fp of both):"]
         for p in checks:
             where = f"fold {p['fold']} " if "fold" in p else ""
-            lines.append(f"  {where}level {p['level']}: {p['clusters']} clusters, hi-lander "
+            zoom = f" (zoom out {p['zoom_out']})" if p.get("zoom_out") else ""
+            lines.append(f"  {where}level {p['level']}{zoom}: {p['clusters']} clusters, hi-lander "
                          f"{p['hi_lander_precision']:.3f} vs average linkage {p['average_linkage_precision']:.3f} "
                          f"(Fp {p['hi_lander_fp']:.3f} vs {p['average_linkage_fp']:.3f})")
         lines.append(f"  {purity_summary(checks)}")
+        zoomed = [p for p in checks if p.get("zoom_out")]
+        if zoomed:
+            lines.append(f"  the zoom-out levels alone: {purity_summary(zoomed)}")
     return "\n".join(lines)
 
 
