@@ -347,7 +347,12 @@ class MainWindow(QMainWindow):
         faces = self.organizer.faces(item.data(PEAK_ROLE) for item in with_peak) if with_peak else {}
         self._set_icons([(item, faces[item.data(PEAK_ROLE)]) for item in with_peak if item.data(PEAK_ROLE) in faces])
         self.tree.resizeColumnToContents(0)
-        self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups")
+        top = state.level >= state.levels - 1
+        self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
+                                + (", the coarsest (where the grouping stopped)" if top and state.levels else ""))
+        # At either end of the hierarchy the way on is greyed out rather than silent.
+        self.zoom_in_action.setEnabled(state.level > 0)
+        self.zoom_out_action.setEnabled(not top)
         row = next((r for r in range(self.model.rowCount()) if self.model.item(r, 0).data(REF_ROLE) == keep), None)
         if row is None and self.model.rowCount():
             row = 0

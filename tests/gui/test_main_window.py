@@ -26,6 +26,9 @@ def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
 
     # Default: the coarsest level; people first, then the automatic groups with their finer groups inside.
     assert window.zoom.value() == 1 and "level 1 of 2" in window.zoom_label.text()
+    # The coarsest level: nothing further out, and the window says so rather than ignoring Ctrl+-.
+    assert "the coarsest (where the grouping stopped)" in window.zoom_label.text()
+    assert not window.zoom_out_action.isEnabled() and window.zoom_in_action.isEnabled()
     assert [(t, n) for t, n, _ in top_rows(window)] == [("Cleo", 2), (f"unnamed group g{made.coarse['AB']}", 7)]
     ab = window.model.item(1, 0)
     assert sorted(ab.child(r, 0).data(REF_ROLE) for r in range(ab.rowCount())) == \
@@ -38,6 +41,8 @@ def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
     qtbot.keyClick(window.tree, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.zoom.value() == 0
     assert [n for _, n, _ in top_rows(window)] == [2, 4, 3]
+    assert not window.zoom_in_action.isEnabled() and window.zoom_out_action.isEnabled()
+    assert "coarsest" not in window.zoom_label.text()
     qtbot.keyClick(window.tree, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
     assert window.zoom.value() == 1 and [n for _, n, _ in top_rows(window)] == [2, 7]
 
