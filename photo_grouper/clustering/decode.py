@@ -60,6 +60,26 @@ def group_sums(x: np.ndarray, group_of_item: np.ndarray, m: int) -> np.ndarray:
     return sums.numpy()
 
 
+def linked_group_pairs(group_of_item: np.ndarray, src: np.ndarray, dst: np.ndarray, m: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of groups (of m) with item links (``src``, ``dst``) between them: (keys lo * m + hi, each link across
+    groups' key index, which links go across groups)."""
+    a, b = group_of_item[src], group_of_item[dst]
+    across = a != b
+    key = np.minimum(a[across], b[across]).astype(np.int64) * m + np.maximum(a[across], b[across])
+    keys, inverse = np.unique(key, return_inverse=True)
+    return keys, inverse, across
+
+
+def photos_of_groups(group_of_item: np.ndarray, apart: tuple[np.ndarray, np.ndarray] | None) -> dict[int, set[int]]:
+    """The photos of each group's items kept apart (``apart``: items, photos), for the groups holding any."""
+    photos: dict[int, set[int]] = {}
+    if apart is not None:
+        for group, photo in zip(group_of_item[apart[0]].tolist(), apart[1].tolist()):
+            photos.setdefault(group, set()).add(photo)
+    return photos
+
+
 def group_similarity(nodes: dict, edge_index: np.ndarray) -> np.ndarray:
     """For each link between two groups, the mean similarity between their members (their average linkage):
     the cosine of the normalised mean vectors times both tightnesses (each the length of a mean vector)."""

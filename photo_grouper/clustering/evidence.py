@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import NO_METER, Meter
-from .decode import group_sums
+from .decode import group_sums, linked_group_pairs, photos_of_groups
 from .graph import LevelGraph
 
 # Pairs popped from the merge's heap between two reports of progress (at a million photos about 0.3 s apart).
@@ -33,10 +33,7 @@ class LinkEvidence:
 
     def _pair_sums(self, node_of_item: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys lo * m + hi, sums) for every pair of groups lo < hi with first-level links between them."""
-        a, b = node_of_item[self.src], node_of_item[self.dst]
-        across = a != b
-        key = np.minimum(a[across], b[across]).astype(np.int64) * m + np.maximum(a[across], b[across])
-        keys, inverse = np.unique(key, return_inverse=True)
+        keys, inverse, across = linked_group_pairs(node_of_item, self.src, self.dst, m)
         return keys, np.bincount(inverse, weights=self.terms[across], minlength=keys.size)
 
     def between(self, node_of_item: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -93,10 +90,7 @@ class LinkEvidence:
         owner = list(range(g))  # each group's current merged group (a root of itself)
         members = {i: [i] for i in adjacent}
         held: dict[int, set[int]] = {}  # each group's partners held back by the floor
-        photos: dict[int, set[int]] = {}  # the photos of each group's items kept apart
-        if apart is not None:
-            for group, photo in zip(labels[apart[0]].tolist(), apart[1].tolist()):
-                photos.setdefault(group, set()).add(photo)
+        photos = photos_of_groups(labels, apart)  # the photos of each group's items kept apart
         pops, share = 0, 0.0
         while heap:
             neg, i, j = pop(heap)

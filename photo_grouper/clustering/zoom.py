@@ -15,7 +15,7 @@ import heapq
 import numpy as np
 
 from ..progress import NO_METER, Meter
-from .decode import group_sums
+from .decode import group_sums, linked_group_pairs, photos_of_groups
 
 # Pairs joined between two reports of progress.
 TICK_JOINS = 1 << 12
@@ -38,9 +38,7 @@ def linkage_levels(labels: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.n
     g = int(labels.max()) + 1
     vectors = group_sums(x, labels, g).astype(np.float64)
     sizes = np.bincount(labels, minlength=g).astype(np.float64)
-    a, b = labels[src], labels[dst]
-    across = a != b
-    keys = np.unique(np.minimum(a[across], b[across]).astype(np.int64) * g + np.maximum(a[across], b[across]))
+    keys, _, _ = linked_group_pairs(labels, src, dst, g)
     lo, hi = np.divmod(keys, g)
     mean = np.einsum("ij,ij->i", vectors[lo], vectors[hi]) / (sizes[lo] * sizes[hi])
     last = floors[-1]
@@ -51,10 +49,7 @@ def linkage_levels(labels: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.n
     version = [0] * g
     heap = [(-s, i, j, 0, 0) for s, i, j in zip(mean[keep].tolist(), lo[keep].tolist(), hi[keep].tolist())]
     heapq.heapify(heap)
-    photos: dict[int, set[int]] = {}
-    if apart is not None:
-        for group, photo in zip(labels[apart[0]].tolist(), apart[1].tolist()):
-            photos.setdefault(group, set()).add(photo)
+    photos = photos_of_groups(labels, apart)
     owner = np.arange(g)  # each group's current merged group (the root it belongs to)
     members = {i: [i] for i in range(g)}
     out: list[np.ndarray] = []
