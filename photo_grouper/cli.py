@@ -22,7 +22,7 @@ def _library(args):
     return Library(args.library or default_library_path())
 
 
-STAGE_UNITS = (("scan", "file"), ("epochs", "epoch"), ("episodes", "episode"), ("cluster", "‰"))
+STAGE_UNITS = (("scan", "file"), ("check", "face"), ("epochs", "epoch"), ("episodes", "episode"), ("cluster", "‰"))
 # clustering.training.VALIDATIONS, spelled out so that the command line starts without importing torch.
 VALIDATIONS = ("alone", "with_training")
 VALIDATION_HELP = ("how each cross-validation fold that chooses tau is scored: its people clustered alone (the "
@@ -107,6 +107,11 @@ def format_index_report(report) -> str:
         f"  analysed: {an.analysed + an.reused} of {an.pending} pending"
         + (f" ({an.reused} copies reused)" if an.reused else "") + f"; {what}: {an.found}",
     ]
+    ch = report.check
+    if ch.pending:
+        lines.append(f"  checked {ch.confirmed + ch.rejected} box(es) the detector was unsure of: {ch.rejected} not a "
+                     "face (left out of the groups)"
+                     + (f", {ch.unreadable} in photos that could not be read again" if ch.unreadable else ""))
     if report.cluster:
         c = report.cluster
         lines.append(f"  grouped {c['items']} {'faces' if report.mode == 'faces' else 'photos'} into {c['groups']} "
@@ -142,7 +147,9 @@ def cmd_status(args) -> int:
     p = status["photos"]
     print(f"Library {status['library']} (schema {status['schema_version']})")
     print(f"  photos: {p['total']} ({p['ok']} ok, {p['failed']} failed, {p['missing']} missing)")
-    print(f"  faces: {status['faces']}, whole photos: {status['whole_photos']}")
+    print(f"  faces: {status['faces']}"
+          + (f" ({status['not_faces']} of them turned down by the face check)" if status["not_faces"] else "")
+          + f", whole photos: {status['whole_photos']}")
     for name, entry in status["pipelines"].items():
         print(f"  {name}: {entry['analysed']} analysed, {entry['failed']} failed, {entry['pending']} pending, "
               f"{entry['found']} found")

@@ -37,14 +37,15 @@ class ClusterReport:
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(detection ids, vectors, photo ids) of the mode's detections in photos still on disk."""
+    """(detection ids, vectors, photo ids) of the mode's detections in photos still on disk, less those the face
+    check turned down (jobs.check_faces)."""
     with library.session() as s:
         rows = s.execute(
             select(Detection.id, Embedding.vector, Detection.photo_id)
             .join(Embedding, Embedding.detection_id == Detection.id)
             .join(Photo, Photo.id == Detection.photo_id)
             .where(Detection.kind == KIND_OF_MODE[mode], Embedding.model == model,
-                   Photo.status == PhotoStatus.OK)
+                   Photo.status == PhotoStatus.OK, Detection.verified.is_not(False))
             .order_by(Detection.id)).all()
     if not rows:
         return np.empty(0, np.int64), np.empty((0, 0), np.float32), np.empty(0, np.int64)

@@ -1,4 +1,5 @@
-"""The indexing pipeline as plain stages: scan -> analyse (detect + embed). The CLI and the GUI call the same code.
+"""The indexing pipeline as plain stages: scan -> analyse (detect + embed) -> check (a second look at the boxes
+the detector was unsure of). The CLI and the GUI call the same code.
 
 Every stage takes a progress callback ``(done, total)`` and a cancel flag, writes through a single writer (this
 thread), and commits in small batches: a cancelled or killed run leaves a consistent library, and the next run
@@ -22,7 +23,7 @@ from sqlalchemy import exists, func, select, update
 from .clustering.knn import usable_cpus
 from .media import ScanReport, check_folder, scan_folder, under
 from .progress import Cancelled, CancelFlag, Progress, no_progress
-from .store import Analysis, Detection, Embedding, IndexRun, Library, Photo, PhotoStatus
+from .store import Analysis, Assignment, Detection, Embedding, IndexRun, Library, Photo, PhotoStatus
 from .store.models import utcnow
 from .vision import Encoder, EncoderSpec, Found, Outcome, make_encoder
 
@@ -45,12 +46,22 @@ class AnalyseReport:
 
 
 @dataclass
+class CheckReport:
+    pending: int = 0  # unsure detections that needed the check when the stage started
+    confirmed: int = 0
+    rejected: int = 0  # not what the detector took them for: kept in the library, left out of the groups
+    unreadable: int = 0  # their photo could not be read again: checked on a later run
+    complete: bool = False
+
+
+@dataclass
 class IndexReport:
     root: str
     mode: str
     pipeline: str
     scan: ScanReport = field(default_factory=ScanReport)
     analyse: AnalyseReport = field(default_factory=AnalyseReport)
+    check: CheckReport = field(default_factory=CheckReport)
     cluster: dict | None = None  # the cluster stage's report, when it ran
     cluster_note: str | None = None  # why it did not run
     seconds: float = 0.0
@@ -78,9 +89,52 @@ def _init_worker(spec: EncoderSpec) -> None:
     _worker_encoder = make_encoder(spec)
 
 
-def _work(paths: list[str]) -> list[Outcome]:
+def _in_worker(task: Callable, items: Sequence):
     assert _worker_encoder is not None
-    return _worker_encoder.analyse([Path(p) for p in paths])
+    return task(_worker_encoder, items)
+
+
+def _analyse_chunk(encoder: Encoder, items: Sequence[tuple[int, str, str]]) -> list[Outcome]:
+    return encoder.analyse([Path(p) for _, p, _ in items])
+
+
+def _each_chunk(encoder: Encoder, spec: EncoderSpec, workers: int, items: Sequence, task: Callable,
+                collect: Callable[[Sequence, list], None], cancel: CancelFlag | None,
+                chunk_sizes: tuple[int, int] = (2, 16)) -> None:
+    """Run ``task(encoder, chunk)`` over ``items`` in small chunks (``chunk_sizes``: items a chunk in worker
+    processes, and in this process), in worker processes when the encoder holds the GIL, and hand each result to
+    ``collect(chunk, result)`` in this thread (the single writer). Once ``cancel`` is set no new chunk starts; the
+    ones running finish and are collected."""
+    use_processes = encoder.wants_processes and workers > 1 and len(items) > 1
+    chunks = list(_chunks(items, chunk_sizes[0] if use_processes else chunk_sizes[1]))
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    if not use_processes:
+        for chunk in chunks:
+            if cancelled():
+                break
+            collect(chunk, task(encoder, chunk))
+        return
+    if not chunks:
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch or Qt threads
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
+                             initializer=_init_worker, initargs=(spec,)) as pool:
+        todo = iter(chunks)
+        running: dict[Future, Sequence] = {}
+        while True:
+            while not cancelled() and len(running) < 2 * workers:
+                chunk = next(todo, None)
+                if chunk is None:
+                    break
+                running[pool.submit(_in_worker, task, chunk)] = chunk
+            if not running:
+                break
+            finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                collect(running.pop(fut), fut.result())
 
 
 def _pending_photos(library: Library, root: Path, pipeline: str) -> list[tuple[int, str, str]]:
@@ -152,10 +206,6 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
     done = total - len(pending)
     progress(done, total)
 
-    use_processes = encoder.wants_processes and workers > 1 and len(pending) > 1
-    chunk = 2 if use_processes else 16
-    chunks = list(_chunks(pending, chunk))
-
     results: list[tuple[Sequence, list[Outcome]]] = []
     last_commit = time.monotonic()
 
@@ -180,33 +230,83 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
             flush()
         progress(done, total)
 
-    def cancelled() -> bool:
-        return cancel is not None and cancel.is_set()
-
-    if not use_processes:
-        for items in chunks:
-            if cancelled():
-                break
-            collect(items, encoder.analyse([Path(p) for _, p, _ in items]))
-    elif chunks:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch or Qt threads
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
-                                 initializer=_init_worker, initargs=(spec,)) as pool:
-            todo = iter(chunks)
-            running: dict[Future, Sequence] = {}
-            while True:
-                while not cancelled() and len(running) < 2 * workers:
-                    items = next(todo, None)
-                    if items is None:
-                        break
-                    running[pool.submit(_work, [p for _, p, _ in items])] = items
-                if not running:
-                    break
-                finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    collect(running.pop(fut), fut.result())
+    _each_chunk(encoder, spec, workers, pending, _analyse_chunk, collect, cancel)
     flush()
-    if cancelled():
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(report)
+    report.complete = True
+    return report
+
+
+# ---- check: a second look at the boxes the detector was unsure of ---------------------------------------------
+
+def _unchecked(library: Library, root: Path, encoder: Encoder) -> list[tuple[str, list[tuple[int, tuple]]]]:
+    """(photo path, [(detection id, box), ...]) of this pipeline's detections under ``root`` scored under the
+    encoder's check and not checked yet; a face the user confirmed is theirs to judge and is not checked."""
+    confirmed = exists().where(Assignment.detection_id == Detection.id)
+    with library.session() as s:
+        rows = s.execute(
+            select(Photo.path, Detection.id, Detection.x, Detection.y, Detection.w, Detection.h)
+            .join(Photo, Photo.id == Detection.photo_id).join(Analysis, Analysis.id == Detection.analysis_id)
+            .where(under(root), Photo.status == PhotoStatus.OK, Analysis.pipeline == encoder.pipeline,
+                   Detection.score < encoder.check_below, Detection.verified.is_(None), ~confirmed)
+            .order_by(Photo.path, Detection.id)).all()
+    photos: dict[str, list[tuple[int, tuple]]] = {}
+    for path, det, x, y, w, h in rows:
+        photos.setdefault(path, []).append((det, (x, y, w, h)))
+    return list(photos.items())
+
+
+def _check_chunk(encoder: Encoder, items):
+    return encoder.confirm_photos(items)
+
+
+def check_faces(library: Library, root: Path | str, spec: EncoderSpec, *, workers: int | None = None,
+                progress: Progress = no_progress, cancel: CancelFlag | None = None,
+                encoder: Encoder | None = None) -> CheckReport:
+    """Confirm (or turn down) every detection under ``root`` that the detector scored under the encoder's
+    ``check_below``; progress counts detections. A detection turned down stays in the library (``verified`` False)
+    and is left out of the groups. Encoders without a check have nothing to do here."""
+    root = check_folder(root)
+    encoder = encoder or make_encoder(spec)
+    report = CheckReport()
+    if encoder.check_below is None:
+        report.complete = True
+        return report
+    pending = _unchecked(library, root, encoder)
+    report.pending = total = sum(len(dets) for _, dets in pending)
+    done = 0
+    progress(0, total)
+    results: list[tuple[Sequence, list]] = []
+    last_commit = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_commit, results
+        with library.session() as s:
+            for items, verdicts in results:
+                for (_, dets), verdict in zip(items, verdicts):
+                    if verdict is None:
+                        report.unreadable += len(dets)
+                        continue
+                    for det, ok in verdict.items():
+                        s.execute(update(Detection).where(Detection.id == det).values(verified=ok))
+                        report.confirmed += ok
+                        report.rejected += not ok
+        results = []
+        last_commit = time.monotonic()
+
+    def collect(items: Sequence, verdicts: list) -> None:
+        nonlocal done
+        results.append((items, verdicts))
+        done += sum(len(dets) for _, dets in items)
+        if sum(len(i) for i, _ in results) >= COMMIT_EVERY_N or time.monotonic() - last_commit >= COMMIT_EVERY_S:
+            flush()
+        progress(done, total)
+
+    # A photo a chunk: a check is up to a second of CNN a box, so a cancel is seen within about that.
+    _each_chunk(encoder, spec, workers or default_workers(), pending, _check_chunk, collect, cancel, (1, 1))
+    flush()
+    if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.complete = True
     return report
@@ -270,6 +370,8 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
                                       threads=max(2, workers or default_workers()))
             report.analyse = analyse_photos(library, root, spec, workers=workers, progress=stage("analyse"),
                                             cancel=cancel, encoder=encoder)
+            report.check = check_faces(library, root, spec, workers=workers, progress=stage("check"),
+                                       cancel=cancel, encoder=encoder)
             if cluster:
                 _cluster_stage(library, spec.mode, report, device, stage("cluster"), cancel)
             report.status = "completed"
@@ -278,6 +380,8 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
                 report.scan = exc.partial
             elif isinstance(exc.partial, AnalyseReport):
                 report.analyse = exc.partial
+            elif isinstance(exc.partial, CheckReport):
+                report.check = exc.partial
             report.status = "cancelled"
     except BaseException as exc:
         report.status = "failed"
@@ -327,6 +431,7 @@ def library_status(library: Library) -> dict:
                 select(func.count()).select_from(Analysis).join(Photo, Photo.id == Analysis.photo_id)
                 .where(Analysis.pipeline == pipeline, Photo.status == PhotoStatus.OK)))
         detections = dict(s.execute(select(Detection.kind, func.count()).group_by(Detection.kind)).all())
+        not_faces = s.scalar(select(func.count()).select_from(Detection).where(Detection.verified.is_(False)))
         runs = [{
             "id": r.id, "root": r.root, "mode": r.mode, "status": r.status,
             "started_at": r.started_at.isoformat() if r.started_at else None,
@@ -344,6 +449,7 @@ def library_status(library: Library) -> dict:
             "missing": photos.get(PhotoStatus.MISSING, 0),
         },
         "faces": detections.get("face", 0),
+        "not_faces": not_faces,  # boxes the face check turned down (counted in "faces", left out of the groups)
         "whole_photos": detections.get("photo", 0),
         "pipelines": pipelines,
         "runs": runs,

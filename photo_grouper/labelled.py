@@ -98,7 +98,8 @@ def embed_labelled(folder: Path | str, spec: EncoderSpec, *, library: Path | Non
                    progress: StageProgress | None = None) -> LabelledEmbeddings:
     """Index ``folder`` into a cache library (incremental) and read one embedding per photo with its label.
 
-    A labelled photo shows its subject, so where several faces are found the most confident one is taken."""
+    A labelled photo shows its subject, so where several faces are found the most confident one is taken (of those
+    the face check kept: a photo whose only box it turned down counts as a miss)."""
     folder = check_folder(folder)
     path = library or cache_library_path(folder, cache_dir)
     encoder = make_encoder(spec)
@@ -112,7 +113,8 @@ def embed_labelled(folder: Path | str, spec: EncoderSpec, *, library: Path | Non
                 .join(Analysis, Analysis.id == Detection.analysis_id)
                 .join(Embedding, Embedding.detection_id == Detection.id)
                 .where(Analysis.pipeline == encoder.pipeline, Embedding.model == encoder.model,
-                       Embedding.model_version == encoder.model_version)).all()
+                       Embedding.model_version == encoder.model_version,
+                       Detection.verified.is_not(False))).all()
     best: dict[int, tuple[float, bytes]] = {}
     for photo_id, score, vector in rows:
         score = score if score is not None else 0.0

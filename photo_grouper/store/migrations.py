@@ -37,10 +37,16 @@ def _add_people(conn: Connection) -> None:
                                            (Person, Assignment, Rejection, Ignored, Suggestion, Operation)])
 
 
+def _add_verified(conn: Connection) -> None:
+    if "verified" not in {c["name"] for c in inspect(conn).get_columns("detections")}:
+        conn.exec_driver_sql("ALTER TABLE detections ADD COLUMN verified BOOLEAN")
+
+
 # Step n brings version n-1 to n.
 MIGRATIONS: list[Migration] = [
     Migration(2, _add_clusters, "the Hi-LANDER hierarchy: cluster_runs, clusters, cluster_members"),
     Migration(3, _add_people, "user corrections: people, assignments, rejections, ignored, suggestions, operations"),
+    Migration(4, _add_verified, "the face check's verdict on unsure detections: detections.verified"),
 ]
 
 

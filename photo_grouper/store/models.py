@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> datetime:
@@ -105,6 +105,9 @@ class Detection(Base):
     w: Mapped[float] = mapped_column(Float)
     h: Mapped[float] = mapped_column(Float)
     score: Mapped[float | None] = mapped_column(Float)
+    # The face check (jobs.check_faces) on a box the detector was unsure of: True a face, False not one (left out of
+    # the groups); None not checked (a confident box, a species photo, or not yet).
+    verified: Mapped[bool | None] = mapped_column(Boolean)
 
     photo: Mapped[Photo] = relationship(back_populates="detections")
     analysis: Mapped[Analysis] = relationship(back_populates="detections")

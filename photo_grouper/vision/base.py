@@ -49,6 +49,8 @@ class Encoder(ABC):
     dim: int
     # True when the work holds the GIL (dlib): the pipeline then runs it in worker processes.
     wants_processes: bool = True
+    # Boxes the detector scored under this are checked by ``confirm`` before they count (None: no check).
+    check_below: float | None = None
 
     @property
     def pipeline(self) -> str:
@@ -62,6 +64,23 @@ class Encoder(ABC):
     @abstractmethod
     def analyse_one(self, path: Path) -> list[Found]:
         """Detect and embed; raise ``ImageError`` when the file cannot be decoded."""
+
+    def confirm(self, path: Path, boxes: Sequence[tuple[float, float, float, float]]) -> list[bool]:
+        """For each box (normalised x, y, w, h of the upright photo): is it what the detector took it for? Raise
+        ``ImageError`` when the file cannot be decoded."""
+        raise NotImplementedError(f"{type(self).__name__} has no check")
+
+    def confirm_photos(self, items: Sequence[tuple[str, Sequence[tuple[int, tuple[float, float, float, float]]]]]
+                       ) -> list[dict[int, bool] | None]:
+        """``confirm`` over (photo path, [(detection id, box), ...]) items: a verdict per detection id, or None for
+        a photo that can no longer be read."""
+        out: list[dict[int, bool] | None] = []
+        for path, dets in items:
+            try:
+                out.append(dict(zip([d for d, _ in dets], self.confirm(Path(path), [b for _, b in dets]))))
+            except ImageError:
+                out.append(None)
+        return out
 
     def analyse(self, paths: Sequence[Path]) -> list[Outcome]:
         out = []

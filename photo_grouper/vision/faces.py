@@ -8,7 +8,13 @@ with the pixel count), while landmarks and descriptors are taken from a larger d
 keeps its detail. Large JPEGs are decoded at a reduced DCT scale, never at full resolution.
 
 The HOG score threshold sits a little below dlib's default (-0.2 instead of 0): on the shared CelebA photos it
-found 7 of 12 missed faces (tilted heads, small faces) for 2 extra detections in 194 photos.
+found 7 of 12 missed faces (tilted heads, small faces) for 2 extra detections in 194 photos. Over all 1,937 of
+them it also boxed about fifty things that are not faces (a pansy, a ball, playing cards, collars, signs, logos, a
+dog), all scored under 0.6, and their descriptors can sit near real faces', so they joined people's groups. Boxes
+scored under ``CHECK_BELOW`` are therefore confirmed by dlib's CNN face detector on a crop around the box
+(``confirm``, run by the pipeline's check stage): of those 286 boxes it turned down 56, by eye 49 not faces, 6 too
+blurred or dark to tell and 1 face cut by the photo's edge, and kept 230: 205 the most confident box of their
+photo, and 25 second boxes, all faces by eye (docs/face-check.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ from .base import Encoder, Found, clip_box
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 CNN_DETECTOR_MODEL = "mmod_human_face_detector.dat"
+# The check: a HOG box scored under CHECK_BELOW (false boxes on CelebA scored up to 0.56; 15% of all boxes fall
+# under it) is cut out with half its width around it and scaled so the cut-out's longer side is CHECK_SIDE pixels,
+# the face about 100 (the CNN finds faces from about 80 up), which is 0.4 s of CNN on one core. It counts as a face
+# when the CNN finds one overlapping it (intersection over union at least CHECK_OVERLAP).
+CHECK_BELOW = 0.7
+CHECK_SIDE = 200
+CHECK_MARGIN = 0.5
+CHECK_OVERLAP = 0.3
 
 
 def models_folder() -> Path:
@@ -69,7 +83,7 @@ class DlibFaceEncoder(Encoder):
     @cached_property
     def _detector(self):
         if self.detector_kind == "cnn":
-            return self._dlib.cnn_face_detection_model_v1(str(models_folder() / CNN_DETECTOR_MODEL))
+            return self._cnn
         return self._dlib.get_frontal_face_detector()
 
     @cached_property
@@ -79,6 +93,37 @@ class DlibFaceEncoder(Encoder):
     @cached_property
     def _descriptor(self):
         return self._dlib.face_recognition_model_v1(str(models_folder() / DESCRIPTOR_MODEL))
+
+    @property
+    def check_below(self) -> float | None:
+        return CHECK_BELOW if self.detector_kind == "hog" else None  # the CNN's own boxes need no second look
+
+    @cached_property
+    def _cnn(self):
+        return self._dlib.cnn_face_detection_model_v1(str(models_folder() / CNN_DETECTOR_MODEL))
+
+    def confirm(self, path: Path, boxes) -> list[bool]:
+        image = load_upright(path, max_side=self.chip_side)
+        return [self._confirm_box(image, box) for box in boxes]
+
+    def _confirm_box(self, image: Image.Image, box: tuple[float, float, float, float]) -> bool:
+        width, height = image.size
+        x, y, w, h = box[0] * width, box[1] * height, box[2] * width, box[3] * height
+        pad = CHECK_MARGIN * max(w, h)
+        left, top = max(0.0, x - pad), max(0.0, y - pad)
+        right, bottom = min(float(width), x + w + pad), min(float(height), y + h + pad)
+        if right - left < 1 or bottom - top < 1:
+            return False
+        scale = CHECK_SIDE / max(w + 2 * pad, h + 2 * pad)
+        crop = image.crop((round(left), round(top), round(right), round(bottom)))
+        crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+                           Image.Resampling.BILINEAR)
+        ours = ((x - left) * scale, (y - top) * scale, (x + w - left) * scale, (y + h - top) * scale)
+        for found in self._cnn(np.asarray(crop), 0):
+            r = found.rect
+            if _overlap(ours, (r.left(), r.top(), r.right() + 1, r.bottom() + 1)) >= CHECK_OVERLAP:
+                return True
+        return False
 
     def detect(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         """Face boxes (left, top, right, bottom, score) in pixels of ``image``."""
@@ -109,3 +154,10 @@ class DlibFaceEncoder(Encoder):
         vectors = self._descriptor.compute_face_descriptor(pixels, shapes)
         return [Found(box, score, np.asarray(vec, dtype=np.float32))
                 for (box, score), vec in zip(found_boxes, vectors)]
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (left, top, right, bottom) boxes."""
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
