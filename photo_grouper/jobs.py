@@ -163,7 +163,8 @@ def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder) -> int:
     s.add(analysis)
     for f in outcome.found:
         x, y, w, h = f.box
-        det = Detection(photo_id=photo_id, kind=encoder.kind, x=x, y=y, w=w, h=h, score=f.score)
+        det = Detection(photo_id=photo_id, kind=encoder.kind, x=x, y=y, w=w, h=h, score=f.score,
+                        verified=f.verified)
         det.embeddings.append(Embedding(model=encoder.model, model_version=encoder.model_version,
                                         dim=int(f.vector.shape[0]), vector=Embedding.pack(f.vector)))
         analysis.detections.append(det)
@@ -185,7 +186,7 @@ def _copy_twins(library: Library, pending: list[tuple[int, str, str]], encoder: 
             copy = Outcome(found=[])
             for det in twin.detections:
                 emb = next(e for e in det.embeddings if e.model == encoder.model)
-                copy.found.append(Found((det.x, det.y, det.w, det.h), det.score, emb.array.copy()))
+                copy.found.append(Found((det.x, det.y, det.w, det.h), det.score, emb.array.copy(), det.verified))
             report.found += _store_outcome(s, photo_id, copy, encoder)
             report.reused += 1
     return rest

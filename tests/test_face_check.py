@@ -105,6 +105,18 @@ def test_an_older_librarys_boxes_are_checked_without_analysing_again(photos, lib
         assert [v for _, v in _verdicts(lib)[_name(ONLY_FALSE_BOX)]] == [False]
 
 
+def test_a_copy_of_a_checked_photo_takes_its_verdicts(photos, library_path, tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    shutil.copy(photos / _name(WITH_FALSE_BOX[0]), root / "a.jpg")
+    with Library(library_path) as lib:
+        assert index_folder(lib, root, EncoderSpec.of("faces"), workers=1).check.rejected == 1
+        shutil.copy(root / "a.jpg", root / "copy.jpg")
+        again = index_folder(lib, root, EncoderSpec.of("faces"), workers=1)
+        assert (again.analyse.reused, again.check.pending) == (1, 0)
+        assert library_status(lib)["not_faces"] == 2
+
+
 def test_a_face_the_user_confirmed_is_not_checked(photos, library_path):
     spec = EncoderSpec.of("faces")
     with Library(library_path) as lib:

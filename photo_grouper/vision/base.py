@@ -19,6 +19,7 @@ class Found:
     box: tuple[float, float, float, float]  # x, y, w, h in 0..1
     score: float | None
     vector: np.ndarray  # float32, shape (dim,)
+    verified: bool | None = None  # the face check's verdict, when one is known (a copy of a checked photo)
 
 
 @dataclass(frozen=True)
