@@ -12,9 +12,9 @@ found 7 of 12 missed faces (tilted heads, small faces) for 2 extra detections in
 them it also boxed about fifty things that are not faces (a pansy, a ball, playing cards, collars, signs, logos, a
 dog), all scored under 0.6, and their descriptors can sit near real faces', so they joined people's groups. Boxes
 scored under ``CHECK_BELOW`` are therefore confirmed by dlib's CNN face detector on a crop around the box
-(``confirm``, run by the pipeline's check stage): of those 286 boxes it turned down 56, by eye 49 not faces, 6 too
-blurred or dark to tell and 1 face cut by the photo's edge, and kept 230: 205 the most confident box of their
-photo, and 25 second boxes, all faces by eye (docs/face-check.md).
+(``confirm``, run by the pipeline's check stage): of those 279 boxes it turned down 56, by eye 49 not faces, 6 too
+blurred or dark to tell and 1 face cut by the photo's edge, and kept 223: 205 the most confident box of their
+photo, and 18 second boxes, all faces by eye (docs/face-check.md).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .base import Encoder, Found, clip_box
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 CNN_DETECTOR_MODEL = "mmod_human_face_detector.dat"
-# The check: a HOG box scored under CHECK_BELOW (false boxes on CelebA scored up to 0.56; 15% of all boxes fall
+# The check: a HOG box scored under CHECK_BELOW (false boxes on CelebA scored up to 0.56; 14% of all boxes fall
 # under it) is cut out with half its width around it and scaled so the cut-out's longer side is CHECK_SIDE pixels,
 # the face about 100 (the CNN finds faces from about 80 up), which is 0.4 s of CNN on one core. It counts as a face
 # when the CNN finds one overlapping it (intersection over union at least CHECK_OVERLAP).
