@@ -631,7 +631,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelled: everything done so far is saved; index again to resume")
         else:
             c = report.cluster or {}
-            notes = ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
+            notes = ([f"{report.check.rejected} box(es) that are not faces left out"] if report.check.rejected
+                     else []) + \
+                ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else [])
             self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s"

@@ -53,7 +53,7 @@ def test_index_runs_in_the_background_and_the_groups_appear(qtbot, tmp_path, fac
     with qtbot.waitSignal(job.finished, timeout=180_000):
         pass
     gaps.timer.stop()
-    assert {"scan", "analyse"} <= {s for s, _, _ in stages}
+    assert {"scan", "analyse", "check"} <= {s for s, _, _ in stages}
     assert ("analyse", 24, 24) in stages
     # The grouping reports thousandths of its work, shown as a percentage.
     assert ("cluster", 1000, 1000) in stages and {t for s, _, t in stages if s == "cluster"} == {1000}
@@ -72,6 +72,14 @@ def test_the_status_says_when_copies_were_grouped_with_their_photo(qtbot, tmp_pa
     for i in range(3):
         shutil.copy2(first, photos / "backup" / f"copy{i}.jpg")
     assert _status_after_indexing(qtbot, tmp_path, photos).endswith("; 3 copies of a photo grouped with it")
+
+
+def test_the_status_says_how_many_boxes_the_face_check_left_out(qtbot, tmp_path, faces_data):
+    photos = tmp_path / "photos"
+    copy_identities(faces_data, photos, PEOPLE[:2], per=4)
+    # Its person's face, and a sign the detector boxed as a face (tests/test_face_check.py).
+    shutil.copy2(faces_data / "celeb-07493" / "153672.jpg", photos / "sign.jpg")
+    assert "; 1 box(es) that are not faces left out" in _status_after_indexing(qtbot, tmp_path, photos)
 
 
 def test_the_status_says_when_groups_were_parted_for_two_faces_of_one_photo(qtbot, tmp_path, faces_data):
