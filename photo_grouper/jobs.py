@@ -192,12 +192,26 @@ def _copy_twins(library: Library, pending: list[tuple[int, str, str]], encoder: 
     return rest
 
 
+def _refuse_a_second_pipeline(library: Library, encoder: Encoder) -> None:
+    """Two detectors (or one with other settings) feeding one embedding model would each find the same faces, and
+    the grouping, which takes every vector of the model, would count each face twice: refused, with what to do."""
+    with library.session() as s:
+        other = s.scalar(select(Analysis.pipeline).where(
+            Analysis.pipeline != encoder.pipeline, Analysis.pipeline.startswith(f"{encoder.mode}:"),
+            Analysis.pipeline.endswith(f":{encoder.model}@{encoder.model_version}")).limit(1))
+    if other is not None:
+        raise JobError(f"this library's {encoder.mode} were found with other settings ({other.split(':')[1]}); "
+                       f"indexing with {encoder.detector_name} would find each of them again and count it twice. "
+                       "Index with the settings used before, or into another library (--library)")
+
+
 def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, workers: int | None = None,
                    progress: Progress = no_progress, cancel: CancelFlag | None = None,
                    encoder: Encoder | None = None) -> AnalyseReport:
     """Detect and embed every readable photo under ``root`` that this pipeline has not analysed yet."""
     root = check_folder(root)
     encoder = encoder or make_encoder(spec)
+    _refuse_a_second_pipeline(library, encoder)
     workers = workers or default_workers()
     report = AnalyseReport()
     pending = _pending_photos(library, root, encoder.pipeline)
@@ -358,6 +372,7 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
     Returns the report; a cancelled run returns it with ``status == "cancelled"`` (everything done is kept)."""
     root = check_folder(root)
     encoder = make_encoder(spec)
+    _refuse_a_second_pipeline(library, encoder)  # before anything is scanned or logged
     report = IndexReport(root=str(root), mode=spec.mode, pipeline=encoder.pipeline)
     report.run_id = _start_run(library, root, spec.mode, encoder.pipeline)
     started = time.monotonic()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from photo_grouper.cli import main
-from photo_grouper.jobs import index_folder, library_status
+from photo_grouper.jobs import JobError, index_folder, library_status
 from photo_grouper.progress import CancelEvent
 from photo_grouper.store import Analysis, Detection, Embedding, IndexRun, Library, Photo
 from photo_grouper.vision import EncoderSpec
@@ -67,6 +67,23 @@ def test_a_copy_of_an_analysed_photo_reuses_its_results(photos, library_path, tm
         (root / "copy.jpg").write_bytes(one.read_bytes())
         second = index_folder(lib, root, EncoderSpec.of("faces"), workers=1)
         assert (second.scan.new, second.analyse.reused, second.analyse.found) == (1, 1, first.analyse.found)
+
+
+def test_other_detector_settings_on_the_same_library_are_refused(photos, library_path, tmp_path, capsys):
+    """Faces found again with other settings would be counted twice by the grouping: refused, nothing changed."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(next(photos.rglob("*.jpg")).read_bytes())
+    with Library(library_path) as lib:
+        index_folder(lib, root, EncoderSpec.of("faces"), workers=1)
+        before = _counts(lib)
+        with pytest.raises(JobError, match=r"found with other settings \(dlib-hog-1024.*count it twice"):
+            index_folder(lib, root, EncoderSpec.of("faces", detect_side=800), workers=1)
+        assert _counts(lib) == before
+        with lib.session() as s:
+            assert s.scalar(select(func.count()).select_from(IndexRun)) == 1
+    assert main(["index", str(root), "--library", str(library_path), "--detector", "cnn", "--quiet"]) != 0
+    assert "index with the settings used before, or into another library" in capsys.readouterr().err.lower()
 
 
 def test_cancel_keeps_work_and_next_run_resumes(photos, library_path):
