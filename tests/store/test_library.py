@@ -199,21 +199,33 @@ def test_default_library_path_is_in_user_data_dir():
     assert "photo-grouper" in str(path)
 
 
+A_PHOTO = ("INSERT INTO photos (id, path, size, mtime_ns, content_hash, status, added_at, seen_at) "
+           "VALUES (1, '/a.jpg', 1, 1, 'h', 'ok', '2026-01-01', '2026-01-01')")
+NO_FACE_CHECK = "ALTER TABLE detections DROP COLUMN verified"  # detections as schemas 1-3 had them
+
+
+def _write_old_library(path, version: int, statements: list[str], tables=None) -> None:
+    """A library as an older photo-grouper left it: today's ``tables`` (all by default), then ``statements``."""
+    from photo_grouper.store.models import Base
+
+    path.parent.mkdir(parents=True)
+    engine = __import__("sqlalchemy").create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        Base.metadata.create_all(conn, tables=tables)
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+    engine.dispose()
+
+
 def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
     from photo_grouper.store import Assignment, ClusterRun, Person
     from photo_grouper.store.models import Base
 
-    library_path.parent.mkdir(parents=True)
     later = {"cluster_runs", "clusters", "cluster_members",  # version 2
              "people", "assignments", "rejections", "ignored", "suggestions", "operations"}  # version 3
-    v1_tables = [t for t in Base.metadata.sorted_tables if t.name not in later]
-    engine = __import__("sqlalchemy").create_engine(f"sqlite:///{library_path}")
-    with engine.begin() as conn:
-        Base.metadata.create_all(conn, tables=v1_tables)
-        conn.exec_driver_sql("PRAGMA user_version = 1")
-        conn.exec_driver_sql("INSERT INTO photos (path, size, mtime_ns, content_hash, status, added_at, seen_at) "
-                             "VALUES ('/a.jpg', 1, 1, 'h', 'ok', '2026-01-01', '2026-01-01')")
-    engine.dispose()
+    _write_old_library(library_path, 1, [NO_FACE_CHECK, A_PHOTO],
+                       [t for t in Base.metadata.sorted_tables if t.name not in later])
     with Library(library_path) as lib:
         assert lib.schema_version() == SCHEMA_VERSION >= 2
         with lib.session() as s:
@@ -221,24 +233,17 @@ def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
             assert s.scalar(select(func.count()).select_from(ClusterRun)) == 0
             assert s.scalar(select(func.count()).select_from(Person)) == 0
             assert s.scalar(select(func.count()).select_from(Assignment)) == 0
+            # Step 4 added the face check's column to the detections table it found.
+            assert "verified" in {row[1] for row in s.execute(text("PRAGMA table_info(detections)"))}
 
 
 def test_a_version_3_library_gets_the_face_checks_column_and_keeps_its_detections(library_path):
-    from photo_grouper.store.models import Base
-
-    library_path.parent.mkdir(parents=True)
-    engine = __import__("sqlalchemy").create_engine(f"sqlite:///{library_path}")
-    with engine.begin() as conn:
-        Base.metadata.create_all(conn)
-        conn.exec_driver_sql("ALTER TABLE detections DROP COLUMN verified")  # as schema 3 had it
-        conn.exec_driver_sql("PRAGMA user_version = 3")
-        conn.exec_driver_sql("INSERT INTO photos (id, path, size, mtime_ns, content_hash, status, added_at, seen_at) "
-                             "VALUES (1, '/a.jpg', 1, 1, 'h', 'ok', '2026-01-01', '2026-01-01')")
-        conn.exec_driver_sql("INSERT INTO analyses (id, photo_id, pipeline, status, found, finished_at) "
-                             "VALUES (1, 1, 'p', 'done', 1, '2026-01-01')")
-        conn.exec_driver_sql("INSERT INTO detections (photo_id, analysis_id, kind, x, y, w, h, score) "
-                             "VALUES (1, 1, 'face', 0.1, 0.1, 0.2, 0.2, -0.1)")
-    engine.dispose()
+    _write_old_library(library_path, 3, [
+        NO_FACE_CHECK, A_PHOTO,
+        "INSERT INTO analyses (id, photo_id, pipeline, status, found, finished_at) "
+        "VALUES (1, 1, 'p', 'done', 1, '2026-01-01')",
+        "INSERT INTO detections (photo_id, analysis_id, kind, x, y, w, h, score) "
+        "VALUES (1, 1, 'face', 0.1, 0.1, 0.2, 0.2, -0.1)"])
     with Library(library_path) as lib:
         assert lib.schema_version() == SCHEMA_VERSION >= 4
         with lib.session() as s:
