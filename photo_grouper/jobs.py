@@ -193,15 +193,15 @@ def _copy_twins(library: Library, pending: list[tuple[int, str, str]], encoder: 
 
 
 def _refuse_a_second_pipeline(library: Library, encoder: Encoder) -> None:
-    """Two detectors (or one with other settings) feeding one embedding model would each find the same faces, and
-    the grouping, which takes every vector of the model, would count each face twice: refused, with what to do."""
+    """Two pipelines of one mode (another detector, other detector settings, other species weights) would each
+    find and embed the same faces or photos again, and the grouping would take both: refused, with what to do."""
     with library.session() as s:
         other = s.scalar(select(Analysis.pipeline).where(
-            Analysis.pipeline != encoder.pipeline, Analysis.pipeline.startswith(f"{encoder.mode}:"),
-            Analysis.pipeline.endswith(f":{encoder.model}@{encoder.model_version}")).limit(1))
+            Analysis.pipeline != encoder.pipeline, Analysis.pipeline.startswith(f"{encoder.mode}:")).limit(1))
     if other is not None:
-        raise JobError(f"this library's {encoder.mode} were found with other settings ({other.split(':')[1]}); "
-                       f"indexing with {encoder.detector_name} would find each of them again and count it twice. "
+        what = "faces were found" if encoder.mode == "faces" else "photos were embedded"
+        raise JobError(f"this library's {what} with other settings ({other.split(':', 1)[1]}); indexing with "
+                       f"{encoder.pipeline.split(':', 1)[1]} would take each of them again and group it twice. "
                        "Index with the settings used before, or into another library (--library)")
 
 

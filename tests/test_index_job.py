@@ -77,13 +77,33 @@ def test_other_detector_settings_on_the_same_library_are_refused(photos, library
     with Library(library_path) as lib:
         index_folder(lib, root, EncoderSpec.of("faces"), workers=1)
         before = _counts(lib)
-        with pytest.raises(JobError, match=r"found with other settings \(dlib-hog-1024.*count it twice"):
+        with pytest.raises(JobError, match=r"found with other settings \(dlib-hog-1024.*group it twice"):
             index_folder(lib, root, EncoderSpec.of("faces", detect_side=800), workers=1)
         assert _counts(lib) == before
         with lib.session() as s:
             assert s.scalar(select(func.count()).select_from(IndexRun)) == 1
     assert main(["index", str(root), "--library", str(library_path), "--detector", "cnn", "--quiet"]) != 0
     assert "index with the settings used before, or into another library" in capsys.readouterr().err.lower()
+
+
+def test_other_species_weights_on_the_same_library_are_refused(pets_data, library_path, tmp_path, capsys):
+    """Photos embedded again with other weights would be grouped twice: refused, with what to do."""
+    import torch
+
+    from photo_grouper.vision.species import shipped_weights
+
+    root = tmp_path / "pets"
+    copy_identities(pets_data, root, ["pug"], per=2)
+    mine = tmp_path / "mine.pth"
+    state = torch.load(shipped_weights(), weights_only=True)
+    state["_fc.bias"] = state["_fc.bias"] + 1
+    torch.save(state, mine)
+    args = ["index", str(root), "--library", str(library_path), "--mode", "species", "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args + ["--weights", str(mine)]) != 0
+    assert "photos were embedded with other settings (whole-photo:efficientnet-lite0@imagenet)" \
+        in capsys.readouterr().err
 
 
 def test_cancel_keeps_work_and_next_run_resumes(photos, library_path):
