@@ -26,7 +26,7 @@ def add_parsers(sub, with_library) -> None:
     p.set_defaults(func=cmd_people)
 
     group = sub.add_parser("group", help="show or correct one group: show, name, merge, split, reject, move, "
-                                         "hide, unhide, ignore, unignore")
+                                         "hide, unhide, ignore, unignore; not-faces")
     gsub = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     ref_help = "a group: p12 (a person), g345 (an automatic group) or a person's name"
 
@@ -73,7 +73,10 @@ def add_parsers(sub, with_library) -> None:
     p.add_argument("--not-a-face", action="store_true")
     p.set_defaults(func=_op(lambda org, a: org.ignore(a.faces, "not-a-face" if a.not_a_face else "ignored")))
 
-    p = common(gsub.add_parser("unignore", help="bring ignored faces back"))
+    p = common(gsub.add_parser("not-faces", help="the boxes the face check turned down (unignore brings one back)"))
+    p.set_defaults(func=cmd_not_faces)
+
+    p = common(gsub.add_parser("unignore", help="bring ignored faces back, or boxes the face check turned down"))
     p.add_argument("faces", type=int, nargs="+", metavar="FACE")
     p.set_defaults(func=_op(lambda org, a: org.ignore(a.faces, None)))
 
@@ -186,6 +189,25 @@ def _print_table(groups) -> None:
         label = g.title + (" (hidden)" if g.hidden else "")
         print(f"{g.ref:>8} {g.size:>6} {g.confirmed:>9} {g.suggested:>9} {g.subgroups:>10}  {label}"
               + (f" - {g.peak_photo}" if g.peak_photo else ""))
+
+
+@_user_errors
+def cmd_not_faces(args) -> int:
+    library, org = _organizer(args)
+    with library:
+        boxes = org.not_faces()
+    if args.json:
+        print(json.dumps([m.as_dict() for m in boxes], indent=2))
+        return 0
+    if not boxes:
+        print("the face check has turned nothing down in this library")
+        return 0
+    print(f"{len(boxes)} box(es) the face check turned down: not in any group (photo-grouper group unignore FACE "
+          "brings one back)")
+    print(f"{'face':>8}  photo")
+    for m in boxes:
+        print(f"{m.detection_id:>8}  {m.photo}")
+    return 0
 
 
 @_user_errors

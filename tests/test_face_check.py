@@ -188,3 +188,28 @@ def test_cli_index_and_status_say_what_the_check_turned_down(photos, library_pat
     assert "4 not a face (left out of the groups)" in out
     assert main(["status", "--library", str(library_path)]) == 0
     assert "4 of them turned down by the face check" in capsys.readouterr().out
+
+
+def test_a_box_turned_down_can_be_brought_back_and_the_next_index_groups_it(photos, library_path, capsys):
+    from photo_grouper.organize import Organizer
+
+    with Library(library_path) as lib:
+        index_folder(lib, photos, EncoderSpec.of("faces"), workers=1, cluster=True)
+        org = Organizer(lib, "faces")
+        boxes = org.not_faces()
+        assert len(boxes) == 4 and {m.status for m in boxes} == {"not a face"}
+        mine = next(m.detection_id for m in boxes if m.photo.endswith(_name(ONLY_FALSE_BOX)))
+        change = org.ignore([mine], None)
+        assert change.notes == ["1 of them the face check had turned down: they join the groups at the next index"]
+        assert len(org.not_faces()) == 3
+        org.undo()
+        assert len(org.not_faces()) == 4
+        org.redo()
+        assert mine not in {m.detection_id for m in org.not_faces()}
+        index_folder(lib, photos, EncoderSpec.of("faces"), workers=1, cluster=True)  # not checked again
+        with lib.session() as s:
+            assert s.get(Detection, mine).verified is True
+            assert mine in set(s.scalars(select(ClusterMember.detection_id)))
+    assert main(["group", "not-faces", "--library", str(library_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 box(es) the face check turned down") and _name(ONLY_FALSE_BOX) not in out

@@ -1,6 +1,7 @@
 """Undo and redo that survive restarts.
 
-Every user operation changes a few rows of the fact tables (people, assignments, rejections, ignored) through a
+Every user operation changes a few rows of the fact tables (people, assignments, rejections, ignored, and the face
+check's verdicts the user overrules) through a
 :class:`Recorder`, which remembers each row's value before and after. The list is stored with the operation; undo
 writes the "before" values back in reverse order, redo the "after" values in order. Undone operations always form
 the newest part of the history: a new operation drops them, as in every editor.
@@ -74,6 +75,14 @@ class Recorder:
             return
         _set_ignored(self.s, detection_id, reason)
         self.changes.append({"t": "ignore", "d": detection_id, "b": before, "a": reason})
+
+    def verify(self, detection_id: int, verdict: bool | None) -> None:
+        """The face check's verdict on a box (jobs.check_faces), overruled by the user."""
+        before = self.s.get(Detection, detection_id).verified
+        if before == verdict:
+            return
+        _set_verified(self.s, detection_id, verdict)
+        self.changes.append({"t": "verify", "d": detection_id, "b": before, "a": verdict})
 
     def create_person(self, mode: str, name: str | None = None, hidden: bool = False) -> Person:
         person = Person(mode=mode, name=name, hidden=hidden)
@@ -151,6 +160,11 @@ def _set_ignored(s: Session, detection_id: int, reason: str | None) -> None:
     _put(s, Ignored, {"detection_id": detection_id}, None if reason is None else {"reason": reason})
 
 
+def _set_verified(s: Session, detection_id: int, verdict: bool | None) -> None:
+    s.get(Detection, detection_id).verified = verdict
+    s.flush()
+
+
 def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
     """Write back the "before" (undo) or "after" (redo) values. Faces whose photo was re-indexed since (their
     detection is gone) are skipped; returns how many were."""
@@ -168,6 +182,8 @@ def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
             _set_rejection(s, c["d"], c["p"], c[key])
         elif c["t"] == "ignore":
             _set_ignored(s, c["d"], c[key])
+        elif c["t"] == "verify":
+            _set_verified(s, c["d"], c[key])
         elif c["t"] == "person":
             _put(s, Person, {"id": c["id"]}, c[key])
     return len(skipped)

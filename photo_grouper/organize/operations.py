@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..store import ClusterRun, Library, Person, Rejection, Suggestion
+from ..grouping import KIND_OF_MODE
+from ..store import ClusterRun, Detection, Library, Person, Photo, PhotoStatus, Rejection, Suggestion
 from . import history
 from .history import Change, OrganizeError, Recorder
 from .view import (
@@ -275,18 +276,36 @@ class Organizer:
             return rec.commit(self.mode, "hide" if hidden else "unhide", f"{verb} {_title(person)}")
 
     def ignore(self, faces: Iterable[int], reason: str = "ignored") -> Change:
-        """Set faces aside ("not-a-face" or "ignored"); ``reason=None`` brings them back."""
+        """Set faces aside ("not-a-face" or "ignored"); ``reason=None`` brings them back, boxes the face check
+        turned down included (the user's word: a face; grouped at the next grouping)."""
         if reason not in ("ignored", "not-a-face", None):
             raise OrganizeError(f"unknown reason {reason!r}")
         with self.library.session() as s:
             state, rec = load_state(s, self.mode), Recorder(s)
             faces = _known_faces(state, faces)
+            turned_down = set(s.scalars(select(Detection.id).where(Detection.id.in_(faces),
+                                                                   Detection.verified.is_(False))))
             for d in faces:
                 if reason is not None:
                     rec.assign(d, None)
                 rec.ignore(d, reason)
+                if reason is None and d in turned_down:
+                    rec.verify(d, True)
             what = {"ignored": "ignored", "not-a-face": "marked as not a face", None: "brought back"}[reason]
-            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} face(s)")
+            notes = [f"{len(turned_down)} of them the face check had turned down: they join the groups at the next "
+                     "index"] if reason is None and turned_down else []
+            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} face(s)", notes)
+
+    def not_faces(self) -> list[Member]:
+        """The boxes the face check turned down (jobs.check_faces): kept, out of the groups; ``ignore(faces,
+        None)`` brings one back."""
+        with self.library.session() as s:
+            ids = s.scalars(select(Detection.id).join(Photo, Photo.id == Detection.photo_id).where(
+                Detection.kind == KIND_OF_MODE[self.mode], Detection.verified.is_(False),
+                Photo.status == PhotoStatus.OK).order_by(Photo.path, Detection.id)).all()
+            rows = face_rows(s, list(ids))
+        return [Member(d, path, box, "not a face", None, digest, size)
+                for d, (path, box, digest, size) in rows.items()]
 
     def undo(self) -> Change:
         with self.library.session() as s:

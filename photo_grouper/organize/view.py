@@ -242,7 +242,7 @@ class Member:
     detection_id: int
     photo: str
     box: tuple[float, float, float, float]  # x, y, w, h in 0..1 of the upright photo
-    status: str  # "confirmed" | "suggested" | "auto"
+    status: str  # "confirmed" | "suggested" | "auto" | "not a face" (turned down by the face check)
     subgroup: str | None  # automatic groups: the finer group it is in (for splitting by sub-group)
     content_hash: str = ""  # of the photo: what its thumbnails are cached by
     photo_size: tuple[int, int] | None = None  # upright width, height
