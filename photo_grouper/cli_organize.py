@@ -168,19 +168,21 @@ def cmd_groups(args) -> int:
     return 0
 
 
-@_user_errors
-def cmd_people(args) -> int:
-    library, org = _organizer(args)
-    with library:
-        people = org.people()
-    if args.json:
-        print(json.dumps([g.as_dict() for g in people], indent=2))
+def _listing(fetch, empty: str, show):
+    """A command listing what ``fetch(organizer)`` returns: as JSON, one line when there is nothing, else ``show``."""
+    @_user_errors
+    def run(args) -> int:
+        library, org = _organizer(args)
+        with library:
+            found = fetch(org)
+        if args.json:
+            print(json.dumps([item.as_dict() for item in found], indent=2))
+        elif not found:
+            print(empty)
+        else:
+            show(found)
         return 0
-    if not people:
-        print("nobody named yet: photo-grouper group name REF NAME names a group")
-        return 0
-    _print_table(people)
-    return 0
+    return run
 
 
 def _print_table(groups) -> None:
@@ -191,23 +193,18 @@ def _print_table(groups) -> None:
               + (f" - {g.peak_photo}" if g.peak_photo else ""))
 
 
-@_user_errors
-def cmd_not_faces(args) -> int:
-    library, org = _organizer(args)
-    with library:
-        boxes = org.not_faces()
-    if args.json:
-        print(json.dumps([m.as_dict() for m in boxes], indent=2))
-        return 0
-    if not boxes:
-        print("the face check has turned nothing down in this library")
-        return 0
+def _print_not_faces(boxes) -> None:
     print(f"{len(boxes)} box(es) the face check turned down: not in any group (photo-grouper group unignore FACE "
           "brings one back)")
     print(f"{'face':>8}  photo")
     for m in boxes:
         print(f"{m.detection_id:>8}  {m.photo}")
-    return 0
+
+
+cmd_people = _listing(lambda org: org.people(), "nobody named yet: photo-grouper group name REF NAME names a group",
+                      _print_table)
+cmd_not_faces = _listing(lambda org: org.not_faces(), "the face check has turned nothing down in this library",
+                         _print_not_faces)
 
 
 @_user_errors
