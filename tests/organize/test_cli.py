@@ -17,10 +17,18 @@ def test_name_merge_show_undo_from_the_command_line(made, capsys):
     code, out, _ = run(capsys, "groups", "--library", lib)
     assert code == 0 and "0 people and 2 automatic groups at level 1 of 2" in out and ab in out
 
+    code, out, _ = run(capsys, "people", "--library", lib)
+    assert code == 0 and out.startswith("nobody named yet")
+    code, out, _ = run(capsys, "group", "not-faces", "--library", lib)
+    assert code == 0 and out == "the face check has turned nothing down in this library\n"
+    code, out, _ = run(capsys, "group", "not-faces", "--library", lib, "--json")
+    assert json.loads(out) == []
     code, out, _ = run(capsys, "group", "name", c, "Cleo", "--library", lib)
     assert code == 0 and out.startswith("Named")
     code, out, _ = run(capsys, "people", "--library", lib, "--json")
     assert [(p["name"], p["confirmed"]) for p in json.loads(out)] == [("Cleo", 2)]
+    code, out, _ = run(capsys, "people", "--library", lib)
+    assert code == 0 and "Cleo" in out.splitlines()[1] and out.splitlines()[0].split()[:2] == ["group", "size"]
 
     code, out, _ = run(capsys, "group", "show", "Cleo", "--library", lib, "--json")
     faces = json.loads(out)["faces"]
