@@ -48,6 +48,7 @@ from .group_tree import (
     fill_faces,
     items,
 )
+from .not_faces_dialog import NotFacesDialog
 from .photo_viewer import PhotoViewer
 from .undo import CoreUndoStack
 from .workers import ExportJob, IndexJob, Job
@@ -226,6 +227,7 @@ class MainWindow(QMainWindow):
         self.show_hidden_action.setChecked(self.show_hidden)
         self.show_hidden_action.toggled.connect(self._set_show_hidden)
         view.addAction(self.history_dock.toggleViewAction())
+        self.not_faces_action = view.addAction("Boxes the face check turned down…", self.show_not_faces)
         view.addSeparator()
         modes = QActionGroup(self)
         self.mode_actions: dict[str, QAction] = {}
@@ -434,14 +436,22 @@ class MainWindow(QMainWindow):
         self.faces.set_members(ref, members)
         self.grid_title.setText(f"{info.title}: {len(members)} face(s)")
 
-    def open_photo(self, index) -> PhotoViewer | None:
+    def open_photo(self, index, faces: FaceListModel | None = None) -> PhotoViewer | None:
+        """The photo of the face at ``index`` of ``faces`` (default: the chosen group's)."""
         if not index.isValid():
             return None
-        viewer = PhotoViewer(self.faces.members[index.row()], self)
+        viewer = PhotoViewer((faces or self.faces).members[index.row()], self)
         viewer.finished.connect(lambda _=0, v=viewer: self.viewers.remove(v))
         self.viewers.append(viewer)
         viewer.show()
         return viewer
+
+    def show_not_faces(self) -> NotFacesDialog | None:
+        if self.organizer is None:
+            return None
+        dialog = NotFacesDialog(self, self.loader)
+        dialog.show()
+        return dialog
 
     # ---- corrections -------------------------------------------------------------------------------------------
 

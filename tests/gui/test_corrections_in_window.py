@@ -254,3 +254,33 @@ def test_ctrl_h_on_a_hidden_group_shows_it_again(qtbot, window):
                                if window.model.item(r, 0).text() == "Cleo (hidden)"))
     window.hide_action.trigger()
     assert ("Cleo", 2) in listed(window) and ("Cleo", 2) in in_library(window)
+
+
+def test_boxes_the_face_check_turned_down_are_listed_and_can_be_brought_back(qtbot, photo_library, tmp_path):
+    from sqlalchemy import select, update
+
+    from photo_grouper.store import Detection
+
+    with photo_library.library.session() as s:  # the check's verdict on two of the faces
+        turned_down = s.scalars(select(Detection.id).order_by(Detection.id).limit(2)).all()
+        s.execute(update(Detection).where(Detection.id.in_(turned_down)).values(verified=False))
+    photo_library.library.close()
+    w = MainWindow(photo_library.library.path, thumbnail_dir=tmp_path / "thumbs")
+    qtbot.addWidget(w)
+    dialog = w.show_not_faces()
+    qtbot.addWidget(dialog)
+    assert [m.detection_id for m in dialog.faces.members] == turned_down
+    assert dialog.title.text().startswith("2 box(es)") and not dialog.restore_button.isEnabled()
+    dialog.grid.selectionModel().select(dialog.faces.index(0), QItemSelectionModel.SelectionFlag.Select)
+    assert dialog.restore_button.isEnabled()
+    dialog.restore_button.click()
+    assert [m.detection_id for m in dialog.faces.members] == turned_down[1:]
+    assert "the face check had turned down" in w.statusBar().currentMessage()
+    with Library(w.library_path) as lib, lib.session() as s:
+        assert s.get(Detection, turned_down[0]).verified is True
+    w.undo_stack.undo()  # Edit > Undo: the check's verdict again
+    dialog.reload()
+    assert [m.detection_id for m in dialog.faces.members] == turned_down
+    viewer = w.open_photo(dialog.faces.index(1), dialog.faces)
+    assert viewer is not None and viewer.canvas.box == dialog.faces.members[1].box
+    viewer.close()
