@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select
 
 from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
 from .clustering.weights import default_weights, load_weights
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
-from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Library, Photo, PhotoStatus
+from .store import Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Photo, PhotoStatus
 from .vision import EncoderSpec, make_encoder
 
 KIND_OF_MODE = {"faces": "face", "species": "photo"}
@@ -37,15 +37,17 @@ class ClusterReport:
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(detection ids, vectors, photo ids) of the mode's detections in photos still on disk, less those the face
-    check turned down (jobs.check_faces)."""
+    """(detection ids, vectors, photo ids) of the mode's detections in photos still on disk, less what is not a
+    face: boxes the face check turned down (jobs.check_faces) and those the user marked so (a box that is not a
+    face would still link faces in the neighbour graph; one brought back joins the groups at the next grouping)."""
+    not_a_face = exists().where(Ignored.detection_id == Detection.id, Ignored.reason == "not-a-face")
     with library.session() as s:
         rows = s.execute(
             select(Detection.id, Embedding.vector, Detection.photo_id)
             .join(Embedding, Embedding.detection_id == Detection.id)
             .join(Photo, Photo.id == Detection.photo_id)
             .where(Detection.kind == KIND_OF_MODE[mode], Embedding.model == model,
-                   Photo.status == PhotoStatus.OK, Detection.verified.is_not(False))
+                   Photo.status == PhotoStatus.OK, Detection.verified.is_not(False), ~not_a_face)
             .order_by(Detection.id)).all()
     if not rows:
         return np.empty(0, np.int64), np.empty((0, 0), np.float32), np.empty(0, np.int64)

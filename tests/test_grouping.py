@@ -279,3 +279,25 @@ def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data, cap
     assert main(["index", str(tmp_path / "photos"), "--library", str(library), "--quiet"]) == 0
     assert "group(s) that would have held two faces of one photo (two faces in one photo are two people)" \
         in capsys.readouterr().out
+
+
+def test_a_face_marked_not_a_face_is_left_out_of_the_next_grouping(library, tmp_path):
+    """A box the user marked as not a face would still link faces in the neighbour graph: the next grouping leaves
+    it out (a face set aside as "ignored" is a face and stays in); brought back, it is grouped again."""
+    copy = tmp_path / "library.sqlite3"
+    shutil.copy(library, copy)
+    with Library(copy) as lib:
+        org = Organizer(lib, "faces")
+        with lib.session() as s:
+            first, second = s.scalars(select(ClusterMember.detection_id).order_by(ClusterMember.detection_id)
+                                      .limit(2)).all()
+        org.ignore([first], "not-a-face")
+        org.ignore([second], "ignored")
+        report = cluster_library(lib, "faces")
+        with lib.session() as s:
+            grouped = set(s.scalars(select(ClusterMember.detection_id)))
+        assert first not in grouped and second in grouped and report.items == len(grouped)
+        org.ignore([first], None)
+        cluster_library(lib, "faces")
+        with lib.session() as s:
+            assert first in set(s.scalars(select(ClusterMember.detection_id)))
