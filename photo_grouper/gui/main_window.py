@@ -70,6 +70,9 @@ class MainWindow(QMainWindow):
         self.library: Library | None = None
         self.organizer: Organizer | None = None
         self.show_hidden = self.settings.value("view/show_hidden", False, type=bool)
+        # A library has many faces seen once (a guest, a face in a crowd): their groups of one are not listed unless
+        # asked for, and the label says how many there are.
+        self.show_single = self.settings.value("view/show_single", False, type=bool)
 
         # Left: the group tree with the zoom over the levels above it.
         self.model = GroupTreeModel(self)
@@ -226,6 +229,10 @@ class MainWindow(QMainWindow):
         self.show_hidden_action.setCheckable(True)
         self.show_hidden_action.setChecked(self.show_hidden)
         self.show_hidden_action.toggled.connect(self._set_show_hidden)
+        self.show_single_action = view.addAction("Show groups of one face")
+        self.show_single_action.setCheckable(True)
+        self.show_single_action.setChecked(self.show_single)
+        self.show_single_action.toggled.connect(self._set_show_single)
         view.addAction(self.history_dock.toggleViewAction())
         self.not_faces_action = view.addAction("Boxes the face check turned down…", self.show_not_faces)
         view.addSeparator()
@@ -323,6 +330,11 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/show_hidden", shown)
         self.refresh()
 
+    def _set_show_single(self, shown: bool) -> None:
+        self.show_single = shown
+        self.settings.setValue("view/show_single", shown)
+        self.refresh()
+
     def _thumbnail_size_changed(self, side: int) -> None:
         self.thumb_size.blockSignals(True)
         self.thumb_size.setValue(side)
@@ -341,6 +353,9 @@ class MainWindow(QMainWindow):
         except (OrganizeError, LibraryError) as exc:
             QMessageBox.critical(self, "Cannot read the library", str(exc))
             return
+        listed = [g for g in groups if self.show_single or g.kind != "auto" or g.size > 1]
+        single = len(groups) - len(listed)
+        groups = listed
         self.tree.selectionModel().blockSignals(True)
         build_model(state, groups, self.model)
         self.tree.selectionModel().blockSignals(False)
@@ -351,7 +366,9 @@ class MainWindow(QMainWindow):
         self.tree.resizeColumnToContents(0)
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
-                                + (", the coarsest (where the grouping stopped)" if top and state.levels else ""))
+                                + (", the coarsest (where the grouping stopped)" if top and state.levels else "")
+                                + (f"; {single} of one face not listed (View > Show groups of one face)"
+                                   if single else ""))
         # At either end of the hierarchy the way on is greyed out rather than silent.
         self.zoom_in_action.setEnabled(state.level > 0)
         self.zoom_out_action.setEnabled(not top)
@@ -364,7 +381,8 @@ class MainWindow(QMainWindow):
             self.faces.set_members(None, [])
             elsewhere = self.organizer.grouped_instead()
             self.grid_title.setText(
-                f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
+                "Only groups of one face here (View > Show groups of one face)" if single
+                else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
                 else "No groups yet: index a photo folder (File > Index)")
 

@@ -47,6 +47,22 @@ def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
     assert window.zoom.value() == 1 and [n for _, n, _ in top_rows(window)] == [2, 7]
 
 
+def test_groups_of_one_face_are_listed_only_when_asked(qtbot, tmp_path):
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "D": 1, "E": 1}, {"A": ["A"], "D": ["D"], "E": ["E"]})
+    made.org.name(f"g{made.coarse['E']}", "Eve")  # a person is always listed, one face or more
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    assert [(t, n) for t, n, _ in top_rows(window)] == [("Eve", 1), (f"unnamed group g{made.coarse['A']}", 4)]
+    assert window.zoom_label.text().endswith("; 1 of one face not listed (View > Show groups of one face)")
+    window.show_single_action.trigger()
+    assert [n for _, n, _ in top_rows(window)] == [1, 4, 1] and "not listed" not in window.zoom_label.text()
+    window.close()
+    again = MainWindow(tmp_path / "lib.sqlite3")  # the choice is remembered
+    qtbot.addWidget(again)
+    assert again.show_single_action.isChecked() and len(top_rows(again)) == 3
+
+
 def test_a_broken_library_says_so_and_keeps_the_window(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
