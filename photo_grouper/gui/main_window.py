@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.zoom.setToolTip("Zoom: left shows the finest groups, right the coarsest (Ctrl+= / Ctrl+-)")
         self.zoom.valueChanged.connect(self.refresh)
         self.zoom_label = QLabel()
+        self.zoom_label.setWordWrap(True)  # a long note wraps instead of widening the pane
         zoom_row = QHBoxLayout()
         zoom_row.addWidget(QLabel("Finer"))
         zoom_row.addWidget(self.zoom, 1)
