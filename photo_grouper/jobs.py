@@ -137,6 +137,31 @@ def _each_chunk(encoder: Encoder, spec: EncoderSpec, workers: int, items: Sequen
                 collect(running.pop(fut), fut.result())
 
 
+class _Batches:
+    """Finished chunks held until COMMIT_EVERY_N items or COMMIT_EVERY_S seconds of them have gathered, then written
+    in one transaction by ``store(session, chunk, result)``: a kill loses at most that much finished work."""
+
+    def __init__(self, library: Library, store: Callable[[object, Sequence, list], None]):
+        self.library, self.store = library, store
+        self.held: list[tuple[Sequence, list]] = []
+        self.last_commit = time.monotonic()
+
+    def add(self, chunk: Sequence, result: list) -> None:
+        self.held.append((chunk, result))
+        if sum(len(c) for c, _ in self.held) >= COMMIT_EVERY_N or \
+                time.monotonic() - self.last_commit >= COMMIT_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.held:
+            return
+        with self.library.session() as s:
+            for chunk, result in self.held:
+                self.store(s, chunk, result)
+        self.held = []
+        self.last_commit = time.monotonic()
+
+
 def _pending_photos(library: Library, root: Path, pipeline: str) -> list[tuple[int, str, str]]:
     done = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline == pipeline)
     with library.session() as s:
@@ -221,32 +246,22 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
     done = total - len(pending)
     progress(done, total)
 
-    results: list[tuple[Sequence, list[Outcome]]] = []
-    last_commit = time.monotonic()
+    def store(s, items: Sequence, outcomes: list[Outcome]) -> None:
+        for (photo_id, _, _), outcome in zip(items, outcomes):
+            report.found += _store_outcome(s, photo_id, outcome, encoder)
+            report.analysed += outcome.error is None
+            report.failed += outcome.error is not None
 
-    def flush() -> None:
-        nonlocal last_commit, results
-        if not results:
-            return
-        with library.session() as s:
-            for items, outcomes in results:
-                for (photo_id, _, _), outcome in zip(items, outcomes):
-                    report.found += _store_outcome(s, photo_id, outcome, encoder)
-                    report.analysed += outcome.error is None
-                    report.failed += outcome.error is not None
-        results = []
-        last_commit = time.monotonic()
+    batches = _Batches(library, store)
 
     def collect(items: Sequence, outcomes: list[Outcome]) -> None:
         nonlocal done
-        results.append((items, outcomes))
+        batches.add(items, outcomes)
         done += len(items)
-        if sum(len(i) for i, _ in results) >= COMMIT_EVERY_N or time.monotonic() - last_commit >= COMMIT_EVERY_S:
-            flush()
         progress(done, total)
 
     _each_chunk(encoder, spec, workers, pending, _analyse_chunk, collect, cancel)
-    flush()
+    batches.flush()
     if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.complete = True
@@ -292,35 +307,27 @@ def check_faces(library: Library, root: Path | str, spec: EncoderSpec, *, worker
     report.pending = total = sum(len(dets) for _, dets in pending)
     done = 0
     progress(0, total)
-    results: list[tuple[Sequence, list]] = []
-    last_commit = time.monotonic()
+    def store(s, items: Sequence, verdicts: list) -> None:
+        for (_, dets), verdict in zip(items, verdicts):
+            if verdict is None:
+                report.unreadable += len(dets)
+                continue
+            for det, ok in verdict.items():
+                s.execute(update(Detection).where(Detection.id == det).values(verified=ok))
+                report.confirmed += ok
+                report.rejected += not ok
 
-    def flush() -> None:
-        nonlocal last_commit, results
-        with library.session() as s:
-            for items, verdicts in results:
-                for (_, dets), verdict in zip(items, verdicts):
-                    if verdict is None:
-                        report.unreadable += len(dets)
-                        continue
-                    for det, ok in verdict.items():
-                        s.execute(update(Detection).where(Detection.id == det).values(verified=ok))
-                        report.confirmed += ok
-                        report.rejected += not ok
-        results = []
-        last_commit = time.monotonic()
+    batches = _Batches(library, store)
 
     def collect(items: Sequence, verdicts: list) -> None:
         nonlocal done
-        results.append((items, verdicts))
+        batches.add(items, verdicts)
         done += sum(len(dets) for _, dets in items)
-        if sum(len(i) for i, _ in results) >= COMMIT_EVERY_N or time.monotonic() - last_commit >= COMMIT_EVERY_S:
-            flush()
         progress(done, total)
 
     # A photo a chunk: a check is up to a second of CNN a box, so a cancel is seen within about that.
     _each_chunk(encoder, spec, workers or default_workers(), pending, _check_chunk, collect, cancel, (1, 1))
-    flush()
+    batches.flush()
     if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.complete = True
