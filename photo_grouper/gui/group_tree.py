@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QModelIndex, Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QLineEdit, QStyledItemDelegate
 
 from ..organize.view import GroupInfo, State
@@ -23,8 +23,9 @@ TOP_ROLE = Qt.ItemDataRole.UserRole + 3  # True for the groups of the list (not 
 PEAK_ROLE = Qt.ItemDataRole.UserRole + 4  # the group's representative face: its icon
 FACE_ROLE = Qt.ItemDataRole.UserRole + 5  # leaves: the face's detection id
 FACES_PENDING_ROLE = Qt.ItemDataRole.UserRole + 6  # a finest group's faces, filled in when it is expanded
-LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # rows under a finest group: its faces (or the placeholder for them)
+LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # faces under a finest group, and placeholders for what a group holds
 HIDDEN_ROLE = Qt.ItemDataRole.UserRole + 8  # a hidden person (listed only with View > Show hidden groups)
+GROUPS_PENDING_ROLE = Qt.ItemDataRole.UserRole + 9  # a group's finer groups, built when it is opened (its id)
 GROUPS_MIME = "application/x-photo-grouper-groups"
 COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]
 
@@ -32,6 +33,22 @@ COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]
 class GroupTreeModel(QStandardItemModel):
     groups_dropped = Signal(list, str)  # dragged group references, target reference
     faces_dropped = Signal(str, list, str)  # source group, face ids, target reference
+    # A row with a face to show (a group's representative, a face at the leaves) was asked for its icon and has
+    # none yet: the window makes thumbnails only for rows the view asks for, not for thousands it never shows.
+    icon_wanted = Signal(QModelIndex)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.blank_icon = QIcon()  # what such a row shows until its thumbnail is there (sized like one)
+        self.finer: _Finer | None = None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        value = super().data(index, role)
+        if role == Qt.ItemDataRole.DecorationRole and value is None and index.column() == 0 and \
+                icon_face(index) is not None:
+            self.icon_wanted.emit(index)
+            return self.blank_icon
+        return value
 
     def mimeTypes(self) -> list[str]:
         return [GROUPS_MIME, FACES_MIME]
@@ -65,16 +82,30 @@ class GroupTreeModel(QStandardItemModel):
         return False  # nothing is inserted here: the window refreshes the tree after the change
 
 
+def _cell(top: bool) -> QStandardItem:
+    """A blank cell of a group row, flags set: read-only; a listed group is dragged and dropped on."""
+    cell = QStandardItem()
+    cell.setEditable(False)
+    cell.setDropEnabled(top)
+    cell.setDragEnabled(top)
+    cell.setData(top, TOP_ROLE)
+    return cell
+
+
+# Rows are cloned from these (one C++ call a cell instead of one per flag and role: a library of 100,000 faces
+# lists thousands of groups, and the tree is built anew after every correction).
+_PROTOTYPES = {top: _cell(top) for top in (False, True)}
+
+
 def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *, name: str | None = None,
          top: bool = False, peak: int | None = None) -> list[QStandardItem]:
-    cells = [QStandardItem(title), QStandardItem(str(size)), QStandardItem(str(confirmed)),
-             QStandardItem(str(suggested))]
-    for cell in cells:
-        cell.setEditable(False)
-        cell.setDropEnabled(top)
-        cell.setDragEnabled(top)
+    proto = _PROTOTYPES[top]
+    cells = []
+    for text in (title, str(size), str(confirmed), str(suggested)):
+        cell = proto.clone()
+        cell.setText(text)
         cell.setData(ref, REF_ROLE)
-        cell.setData(top, TOP_ROLE)
+        cells.append(cell)
     cells[0].setEditable(top)
     cells[0].setData(name or "", NAME_ROLE)
     cells[0].setData(peak, PEAK_ROLE)
@@ -82,14 +113,11 @@ def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0
 
 
 def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStandardItem:
-    """A row under a finest group (a face, or the placeholder for them): read-only, neither dragged nor a drop
-    target, and referring to its group."""
-    leaf = QStandardItem(text)
-    leaf.setEditable(False)
-    leaf.setDropEnabled(False)
-    leaf.setDragEnabled(False)
+    """A row under a group that is filled in when opened (a face, or the placeholder for what it holds):
+    read-only, neither dragged nor a drop target, and referring to its group."""
+    leaf = _PROTOTYPES[False].clone()
+    leaf.setText(text)
     leaf.setData(parent.data(REF_ROLE), REF_ROLE)
-    leaf.setData(False, TOP_ROLE)
     leaf.setData(True, LEAF_ROLE)
     for role, value in (roles or {}).items():
         leaf.setData(value, role)
@@ -111,45 +139,80 @@ def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
         _leaf(item, f"… and {len(members) - limit} more in the grid")
 
 
-def build_model(state: State, groups: list[GroupInfo], model: QStandardItemModel | None = None
-                ) -> QStandardItemModel:
+class _Finer:
+    """What the tree needs to build a group's finer groups when it is opened: the finer groups of each group at
+    the levels below the shown one, with the unowned faces each holds."""
+
+    def __init__(self, state: State):
+        self.state = state
+        self.sizes: Counter = Counter()
+        for d in state.auto:
+            c = state.level0[d]
+            while True:
+                self.sizes[c] += 1
+                parent = state.clusters[c][1]
+                if parent is None or state.clusters[c][0] >= state.level:
+                    break
+                c = parent
+        self.children = defaultdict(list)
+        for cid, (lvl, parent, _) in state.clusters.items():
+            if parent is not None and self.sizes[cid] and lvl < state.level:
+                self.children[parent].append(cid)
+
+    def placeholder(self, item: QStandardItem, cid: int) -> None:
+        """Under an automatic group: its finer groups, or its faces at the finest level, when opened."""
+        if self.children[cid]:
+            _leaf(item, "groups…", {GROUPS_PENDING_ROLE: cid})
+        else:
+            _faces_placeholder(item)
+
+    def fill(self, item: QStandardItem, cid: int) -> None:
+        item.removeRows(0, item.rowCount())
+        for child in sorted(self.children[cid], key=lambda c: (-self.sizes[c], c)):
+            row = _row(f"g{child} (level {self.state.clusters[child][0]})", f"g{child}", self.sizes[child],
+                       peak=self.state.clusters[child][2])
+            item.appendRow(row)
+            self.placeholder(row[0], child)
+
+
+def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel | None = None) -> GroupTreeModel:
+    """The listed groups as rows; what each holds (finer groups, then faces) is built when it is opened
+    (``fill_pending``): at 100,000 faces building every level up front took most of the window's refresh."""
     model = model if model is not None else GroupTreeModel()
     model.clear()
     model.setHorizontalHeaderLabels(COLUMNS)
-    # How many unowned faces each automatic group of every level holds, to show the finer levels inside.
-    sizes: Counter = Counter()
-    for d in state.auto:
-        c = state.level0[d]
-        while True:
-            sizes[c] += 1
-            parent = state.clusters[c][1]
-            if parent is None or state.clusters[c][0] >= state.level:
-                break
-            c = parent
-    children = defaultdict(list)
-    for cid, (lvl, parent, _) in state.clusters.items():
-        if parent is not None and sizes[cid] and lvl < state.level:
-            children[parent].append(cid)
-
-    def add_children(item: QStandardItem, cid: int) -> None:
-        for child in sorted(children[cid], key=lambda c: (-sizes[c], c)):
-            row = _row(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
-                       peak=state.clusters[child][2])
-            item.appendRow(row)
-            add_children(row[0], child)
-        if not children[cid]:
-            _faces_placeholder(item)
-
+    model.finer = _Finer(state)
     for g in groups:
         row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
                    name=g.name, top=True, peak=g.peak_detection_id)
         model.appendRow(row)
         row[0].setData(g.hidden, HIDDEN_ROLE)
         if g.kind == "auto":
-            add_children(row[0], g.id)
+            model.finer.placeholder(row[0], g.id)
         else:
             _faces_placeholder(row[0])
     return model
+
+
+def icon_face(index) -> int | None:
+    """The face a row shows as its icon (an index or an item): a group's representative, or the face itself."""
+    peak = index.data(PEAK_ROLE)
+    return peak if peak is not None else index.data(FACE_ROLE)
+
+
+def pending(item: QStandardItem) -> str | None:
+    """"groups" or "faces" if what ``item`` holds is still to be built (it was not opened yet), else None."""
+    first = item.child(0, 0) if item.rowCount() else None
+    if first is None:
+        return None
+    if first.data(GROUPS_PENDING_ROLE) is not None:
+        return "groups"
+    return "faces" if first.data(FACES_PENDING_ROLE) else None
+
+
+def fill_groups(model: GroupTreeModel, item: QStandardItem) -> None:
+    """Replace the placeholder under ``item`` by its finer groups (see ``build_model``)."""
+    model.finer.fill(item, item.child(0, 0).data(GROUPS_PENDING_ROLE))
 
 
 def items(model: QStandardItemModel):

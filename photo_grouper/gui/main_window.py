@@ -36,17 +36,17 @@ from .export_dialog import ExportDialog
 from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
 from .group_tree import (
     FACE_ROLE,
-    FACES_PENDING_ROLE,
     HIDDEN_ROLE,
     LEAF_ROLE,
-    PEAK_ROLE,
     REF_ROLE,
     TOP_ROLE,
     GroupTreeModel,
     RenameDelegate,
     build_model,
     fill_faces,
-    items,
+    fill_groups,
+    icon_face,
+    pending,
 )
 from .not_faces_dialog import NotFacesDialog
 from .photo_viewer import PhotoViewer
@@ -94,9 +94,10 @@ class MainWindow(QMainWindow):
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._tree_menu)
         self.tree.setIconSize(QSize(TREE_ICON, TREE_ICON))
-        # Faces are filled in after the expansion, not inside it: changing rows while the view walks them (as
-        # expandAll does) corrupts its state.
-        self.tree.expanded.connect(lambda index: QTimer.singleShot(0, partial(self._fill_faces,
+        self.tree.setUniformRowHeights(True)  # every row is an icon's height: the view need not ask each one
+        # What a group holds is filled in after the expansion, not inside it: changing rows while the view walks
+        # them (as expandAll does) corrupts its state.
+        self.tree.expanded.connect(lambda index: QTimer.singleShot(0, partial(self._fill,
                                                                                QPersistentModelIndex(index))))
         self.tree.viewport().installEventFilter(self)  # Ctrl+wheel over the tree zooms the hierarchy
         self.zoom = QSlider(Qt.Orientation.Horizontal)
@@ -120,7 +121,12 @@ class MainWindow(QMainWindow):
         self._icon_items: dict[str, list] = {}  # thumbnail key -> tree items waiting for it as their icon
         blank = QPixmap(TREE_ICON, TREE_ICON)
         blank.fill(Qt.GlobalColor.transparent)
-        self._blank_icon = QIcon(blank)
+        self._blank_icon = self.model.blank_icon = QIcon(blank)
+        # Rows the view asked for an icon, given theirs together once it has finished painting.
+        self._icons_wanted: list[QPersistentModelIndex] = []
+        self._icon_timer = QTimer(self, singleShot=True, interval=0)
+        self._icon_timer.timeout.connect(self._give_icons)
+        self.model.icon_wanted.connect(self._want_icon)
         self.faces = FaceListModel(self.loader, self)
         self.grid = FaceGrid(self.faces, int(self.settings.value("thumbnails/size", 112)))
         self.grid.doubleClicked.connect(self.open_photo)
@@ -358,12 +364,9 @@ class MainWindow(QMainWindow):
         single = len(groups) - len(listed)
         groups = listed
         self.tree.selectionModel().blockSignals(True)
+        self._icon_items, self._icons_wanted = {}, []
         build_model(state, groups, self.model)
         self.tree.selectionModel().blockSignals(False)
-        self._icon_items = {}
-        with_peak = [item for item in items(self.model) if item.data(PEAK_ROLE) is not None]
-        faces = self.organizer.faces(item.data(PEAK_ROLE) for item in with_peak) if with_peak else {}
-        self._set_icons([(item, faces[item.data(PEAK_ROLE)]) for item in with_peak if item.data(PEAK_ROLE) in faces])
         self.tree.resizeColumnToContents(0)
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
@@ -387,6 +390,31 @@ class MainWindow(QMainWindow):
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
                 else "No groups yet: index a photo folder (File > Index)")
 
+    def _want_icon(self, index) -> None:
+        self._icons_wanted.append(QPersistentModelIndex(index))
+        self._icon_timer.start()
+
+    def _give_icons(self) -> None:
+        """Icons for the rows the view asked about that are on screen (a column's width is measured on rows
+        that are not); the others ask again when they are painted."""
+        wanted, self._icons_wanted = self._icons_wanted, []
+        if self.organizer is None:
+            return
+        area = self.tree.viewport().rect()
+        shown = {}
+        for persistent in wanted:
+            index = self.model.index(persistent.row(), 0, persistent.parent()) if persistent.isValid() else None
+            item = self.model.itemFromIndex(index) if index is not None else None
+            if item is not None and item.icon().isNull() and self.tree.visualRect(index).intersects(area):
+                shown[id(item)] = item
+        if not shown:
+            return
+        try:
+            faces = self.organizer.faces({icon_face(item) for item in shown.values()})
+        except (OrganizeError, LibraryError):
+            return  # the library changed underneath: the refresh that follows asks again
+        self._set_icons([(item, faces[icon_face(item)]) for item in shown.values() if icon_face(item) in faces])
+
     def _set_icons(self, pairs) -> None:
         for item, member in pairs:
             pixmap = self.loader.pixmap(member)
@@ -402,11 +430,17 @@ class MainWindow(QMainWindow):
             if pixmap is not None:
                 item.setIcon(QIcon(pixmap))
 
-    def _fill_faces(self, index: QPersistentModelIndex) -> None:
+    def _fill(self, index: QPersistentModelIndex) -> None:
+        """An opened group's finer groups, or at the finest level its faces, in place of the placeholder."""
         if not index.isValid() or self.organizer is None:  # the tree was rebuilt meanwhile
             return
         item = self.model.itemFromIndex(self.model.index(index.row(), 0, index.parent()))
-        if item is None or not item.rowCount() or not item.child(0, 0).data(FACES_PENDING_ROLE):
+        what = pending(item) if item is not None else None
+        if what == "groups":
+            fill_groups(self.model, item)
+            self.tree.resizeColumnToContents(0)
+            return
+        if what != "faces":
             return
         try:
             _, members = self.organizer.show(item.data(REF_ROLE), self.zoom.value())
@@ -415,9 +449,6 @@ class MainWindow(QMainWindow):
             return
         fill_faces(item, members)
         self.tree.resizeColumnToContents(0)
-        by_id = {m.detection_id: m for m in members}
-        self._set_icons([(item.child(r, 0), by_id[item.child(r, 0).data(FACE_ROLE)])
-                         for r in range(item.rowCount()) if item.child(r, 0).data(FACE_ROLE) in by_id])
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.tree.viewport() and event.type() == QEvent.Type.Wheel and \

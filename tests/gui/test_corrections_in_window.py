@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
 
-from photo_grouper.gui.group_tree import REF_ROLE  # noqa: E402
+from photo_grouper.gui.group_tree import REF_ROLE, pending  # noqa: E402
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
 from photo_grouper.organize import Organizer  # noqa: E402
 from photo_grouper.store import Library  # noqa: E402
@@ -118,7 +118,8 @@ def test_split_chosen_faces_into_a_new_group(qtbot, window):
 
 def test_split_finer_groups_chosen_in_the_tree(qtbot, window):
     ab = window.model.item(row_of(window, f"g{window.made.coarse['AB']}"), 0)
-    window.tree.expandAll()
+    window.tree.expand(ab.index())  # its finer groups are built when it is opened
+    qtbot.waitUntil(lambda: pending(ab) is None)
     b = next(ab.child(r, 0) for r in range(ab.rowCount()) if ab.child(r, 0).data(REF_ROLE) == f"g{window.made.fine['B']}")
     window.tree.selectionModel().select(b.index(), QItemSelectionModel.SelectionFlag.ClearAndSelect
                                         | QItemSelectionModel.SelectionFlag.Rows)

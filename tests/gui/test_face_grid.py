@@ -117,7 +117,7 @@ def test_double_click_opens_the_photo_with_the_face_box(qtbot, photo_library, tm
 
 
 def test_tree_shows_representative_faces_and_faces_at_the_leaves(qtbot, photo_library, tmp_path):
-    from photo_grouper.gui.group_tree import FACE_ROLE, REF_ROLE
+    from photo_grouper.gui.group_tree import FACE_ROLE, REF_ROLE, pending
 
     window = open_window(qtbot, photo_library, tmp_path)
     qtbot.waitUntil(lambda: not window.loader.is_loading(), timeout=20_000)
@@ -125,10 +125,12 @@ def test_tree_shows_representative_faces_and_faces_at_the_leaves(qtbot, photo_li
     # Each group's representative face (not the blank icon that holds its place until the thumbnail is made).
     assert all(item.icon().cacheKey() != window._blank_icon.cacheKey() for item in tops)
     ab = next(i for i in tops if i.data(REF_ROLE) == f"g{photo_library.coarse['AB']}")
+    assert pending(ab) == "groups"  # its finer groups are built when it is opened
+    window.tree.expand(ab.index())
+    qtbot.waitUntil(lambda: pending(ab) is None)
     a = next(ab.child(r, 0) for r in range(ab.rowCount())
              if ab.child(r, 0).data(REF_ROLE) == f"g{photo_library.fine['A']}")
     assert a.rowCount() == 1 and a.child(0, 0).data(FACE_ROLE) is None  # filled in when opened
-    window.tree.expand(ab.index())
     window.tree.expand(a.index())
     qtbot.waitUntil(lambda: a.child(0, 0).data(FACE_ROLE) is not None)
     faces = [a.child(r, 0).data(FACE_ROLE) for r in range(a.rowCount())]

@@ -6,7 +6,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from photo_grouper.gui.group_tree import REF_ROLE  # noqa: E402
+from photo_grouper.gui.group_tree import REF_ROLE, pending  # noqa: E402
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
 
 from ..organize.conftest import make_library  # noqa: E402
@@ -31,6 +31,9 @@ def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
     assert not window.zoom_out_action.isEnabled() and window.zoom_in_action.isEnabled()
     assert [(t, n) for t, n, _ in top_rows(window)] == [("Cleo", 2), (f"unnamed group g{made.coarse['AB']}", 7)]
     ab = window.model.item(1, 0)
+    assert pending(ab) == "groups"  # built when the group is opened
+    window.tree.expand(ab.index())
+    qtbot.waitUntil(lambda: pending(ab) is None)
     assert sorted(ab.child(r, 0).data(REF_ROLE) for r in range(ab.rowCount())) == \
         sorted([f"g{made.fine['A']}", f"g{made.fine['B']}"])
 
@@ -109,3 +112,26 @@ def test_the_window_remembers_its_library_and_size(qtbot, tmp_path, private_sett
     qtbot.addWidget(again)
     assert again.library_path == tmp_path / "lib.sqlite3" and again.model.rowCount() == 1
     assert (again.width(), again.height()) == (700, 500)
+
+
+def test_only_groups_on_screen_ask_for_their_thumbnails(qtbot, tmp_path):
+    """A big library lists thousands of groups: the window makes the representative faces' thumbnails for the
+    rows the view shows, and for the others when they are scrolled to."""
+    names = [f"G{i:02d}" for i in range(60)]
+    make_library(tmp_path / "lib.sqlite3", {n: 2 for n in names}, {n: [n] for n in names}).library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3", thumbnail_dir=tmp_path / "thumbs")
+    qtbot.addWidget(window)
+    window.resize(700, 500)
+    window.show()
+    qtbot.waitUntil(lambda: window.loader.requested > 0)
+    on_screen = sum(window.tree.visualRect(window.model.index(r, 0)).intersects(window.tree.viewport().rect())
+                    for r in range(window.model.rowCount()))
+    assert window.model.rowCount() == 60 and 0 < on_screen < 30
+    qtbot.wait(50)
+    grid = window.faces.rowCount()  # the chosen group's faces in the grid ask for theirs too
+    assert window.loader.requested <= on_screen + grid
+    window.tree.scrollToBottom()
+    qtbot.waitUntil(lambda: window.loader.requested > on_screen + grid)
+    last = window.model.item(59, 0)
+    qtbot.waitUntil(lambda: not last.icon().isNull())  # its icon: the blank one until the thumbnail fails or comes
+    assert window.loader.requested <= 2 * on_screen + grid
