@@ -350,9 +350,10 @@ def _faces_in(state: State, ref: GroupRef, inside: set[int], faces: Iterable[int
 
 
 def _confirm(rec: Recorder, state: State, faces: Iterable[int], person: Person) -> None:
+    faces = list(faces)
+    rec.reject_many(faces, person.id, False)  # the user put them there: an older "not this person" no longer holds
+    rec.assign_many(faces, person.id)
     for d in faces:
-        rec.reject(d, person.id, False)  # the user put it there: an older "not this person" no longer holds
-        rec.assign(d, person.id)
         state.confirmed[d] = person.id
 
 

@@ -28,6 +28,7 @@ from ..store import (
     PhotoStatus,
     Rejection,
     Suggestion,
+    fetch_all,
 )
 from .history import OrganizeError
 
@@ -125,8 +126,8 @@ def current_run(s: Session, mode: str) -> ClusterRun | None:
 
 def load_state(s: Session, mode: str, level: int | None = None) -> State:
     kind = KIND_OF_MODE[mode]
-    photo_of = dict(s.execute(select(Detection.id, Detection.photo_id).join(Photo, Photo.id == Detection.photo_id)
-                              .where(Detection.kind == kind, Photo.status == PhotoStatus.OK)).all())
+    photo_of = dict(fetch_all(s, select(Detection.id, Detection.photo_id).join(Photo, Photo.id == Detection.photo_id)
+                              .where(Detection.kind == kind, Photo.status == PhotoStatus.OK)))
     people = {p.id: p for p in s.scalars(select(Person).where(Person.mode == mode))}
     confirmed = {d: p for d, p in s.execute(select(Assignment.detection_id, Assignment.person_id)) if p in people}
     ignored = set(s.scalars(select(Ignored.detection_id)).all())
@@ -139,11 +140,11 @@ def load_state(s: Session, mode: str, level: int | None = None) -> State:
     levels = 0
     if run is not None:
         levels = run.levels
-        clusters = {cid: (lvl, parent, peak) for cid, lvl, parent, peak in s.execute(
+        clusters = {cid: (lvl, parent, peak) for cid, lvl, parent, peak in fetch_all(s,
             select(Cluster.id, Cluster.level, Cluster.parent_id, Cluster.peak_detection_id)
             .where(Cluster.run_id == run.id))}
-        level0 = dict(s.execute(select(ClusterMember.detection_id, ClusterMember.cluster_id)
-                                .where(ClusterMember.run_id == run.id)).all())
+        level0 = dict(fetch_all(s, select(ClusterMember.detection_id, ClusterMember.cluster_id)
+                                .where(ClusterMember.run_id == run.id)))
         level0 = {d: c for d, c in level0.items() if d in photo_of}
     if level is None:
         level = max(levels - 1, 0)

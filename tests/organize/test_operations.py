@@ -1,6 +1,7 @@
 """Name, merge, split, reject, move, hide, ignore, undo/redo on a real SQLite library."""
 
 import pytest
+from sqlalchemy import select
 
 from photo_grouper.organize import Organizer, OrganizeError
 from photo_grouper.store import Library
@@ -198,3 +199,46 @@ def test_a_listing_is_reused_until_anything_commits(made):
     # Our own corrections are seen at once too.
     made.org.name("Ada", "Ada Lovelace")
     assert [g.name for g in made.org.people()] == ["Ada Lovelace"]
+
+
+def test_many_faces_are_written_and_undone_in_chunks(tmp_path, monkeypatch):
+    """Naming a group writes its faces a few statements at a time, and undo/redo write them back the same way:
+    with chunks of 3 ids, a group of 10 faces (and a merge, a reject and a move) must end as row by row would."""
+    from photo_grouper.organize import history
+    from photo_grouper.store import Assignment, Rejection
+
+    from .conftest import make_library
+
+    monkeypatch.setattr(history, "IN_CHUNK", 3)
+    m = make_library(tmp_path / "lib.sqlite3", {"A": 10, "B": 4}, {"A": ["A"], "B": ["B"]})
+    org, lib = m.org, m.library
+
+    def rows():
+        with lib.session() as s:
+            return (sorted(s.execute(select(Assignment.detection_id, Assignment.person_id)).all()),
+                    sorted(s.execute(select(Rejection.detection_id, Rejection.person_id)).all()))
+
+    a = [m.faces[("A", i)] for i in range(10)]
+    b = [m.faces[("B", i)] for i in range(4)]
+    org.name(f"g{m.coarse['A']}", "Ada")
+    ada = rows()[0][0][1]
+    assert rows() == ([(d, ada) for d in a], [])
+    org.reject("Ada", a[:4])  # "not Ada": unassigned and remembered
+    assert rows() == ([(d, ada) for d in a[4:]], [(d, ada) for d in a[:4]])
+    org.move(a[:2], "Ada")  # put back by the user: the rejection is lifted
+    assert rows() == ([(d, ada) for d in sorted(a[:2] + a[4:])], [(d, ada) for d in a[2:4]])
+    org.name(f"g{m.coarse['B']}", "Bea")
+    org.merge(["Ada", "Bea"])
+    merged = rows()
+    assert {p for _, p in merged[0]} == {ada} and len(merged[0]) == 12 and merged[1] == [(d, ada) for d in a[2:4]]
+
+    states = []
+    for _ in range(4):
+        states.append(rows())
+        org.undo()
+    assert rows() == ([(d, ada) for d in a], [])  # back to just after the first naming
+    for state in reversed(states):
+        org.redo()
+        assert rows() == state
+    assert {d for d, _ in rows()[0]} == set(a[:2] + a[4:] + b)
+    lib.close()
