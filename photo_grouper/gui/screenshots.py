@@ -22,11 +22,10 @@ from pathlib import Path
 
 def _settle(app, window, seconds: float = 20.0) -> None:
     """Let thumbnails arrive and the layout finish before a picture is taken."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    end, idle = time.monotonic() + seconds, 0
+    while time.monotonic() < end and idle < 5:  # idle a few times running: a row painted late asks afterwards
         app.processEvents()
-        if not window.loader.is_loading():
-            break
+        idle = 0 if window.loader.is_loading() else idle + 1
         time.sleep(0.02)
     for _ in range(5):
         app.processEvents()
@@ -53,9 +52,13 @@ def take(app, window, out: Path) -> list[Path]:
     save(window, "window.png")
 
     # The largest group with two finer groups or more, opened: its finer groups, the first down to its faces.
-    from .group_tree import LEAF_ROLE
+    from .group_tree import LEAF_ROLE, fill_groups, pending
 
     tops = [window.model.item(r, 0) for r in range(window.model.rowCount())]
+    for item in tops:  # finer groups are built when a group is opened: built here to choose one
+        if pending(item) == "groups":
+            fill_groups(window.model, item)
+
     def finer_groups(item):
         return sum(1 for r in range(item.rowCount()) if not item.child(r, 0).data(LEAF_ROLE))
 

@@ -26,3 +26,12 @@ def test_screenshots_of_the_main_states(qtbot, qapp, photo_library, tmp_path):
     # tree.png: the group with finer groups inside (AB), opened.
     assert window.current_ref() == f"g{photo_library.coarse['AB']}" and window.tree.isExpanded(window.model.index(
         window.model.rowCount() - 1 if window.model.item(0, 0).text() == "Cleo" else 0, 0))
+    # ...its finer groups built and the first opened down to its faces, each row with its face as icon.
+    from photo_grouper.gui.group_tree import FACE_ROLE, LEAF_ROLE, REF_ROLE
+
+    ab = next(window.model.item(r, 0) for r in range(window.model.rowCount())
+              if window.model.item(r, 0).data(REF_ROLE) == f"g{photo_library.coarse['AB']}")
+    first = ab.child(0, 0)
+    assert not first.data(LEAF_ROLE) and first.child(0, 0).data(FACE_ROLE) is not None
+    assert all(not row.icon().isNull() and row.icon().cacheKey() != window._blank_icon.cacheKey()
+               for row in (ab, first, first.child(0, 0)))
