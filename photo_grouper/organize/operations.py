@@ -59,8 +59,10 @@ class Organizer:
         version = self._data_version()
         if self._listed is not None and self._listed[:2] == (version, level):
             return self._listed[2], self._listed[3]
+        # Another level of an unchanged library (zooming): the owners already read, seen at that level.
+        loaded = self._listed[2] if self._listed is not None and self._listed[0] == version else None
         with self.library.session() as s:
-            state, listed = groups(s, self.mode, level, include_hidden=True)
+            state, listed = groups(s, self.mode, level, include_hidden=True, loaded=loaded)
         self._listed = (version, level, state, listed)
         return state, listed
 

@@ -10,7 +10,7 @@ level shown. Groups are named in commands by a reference: ``p12`` for person 12,
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -102,13 +102,28 @@ class State:
         if ref.kind == "person":
             return sorted([d for d, p in self.confirmed.items() if p == ref.id]
                           + [d for d, p in self.suggested.items() if p == ref.id])
+        if self.clusters[ref.id][0] == self.level:  # a group of the listed level: one pass over ``auto``
+            return sorted(d for d, g in self.auto.items() if g == ref.id and self.is_unowned(d))
         top = self.groups_at(self.clusters[ref.id][0])  # one walk per finest group, not one per face
         return sorted(d for d in self.unowned() if top[self.level0[d]] == ref.id)
 
+    def is_unowned(self, detection_id: int) -> bool:
+        """No person owns it and it is not ignored (an operation under way may have given it an owner since
+        ``auto`` was made: owners are only ever added to a loaded state)."""
+        return detection_id not in self.ignored and detection_id not in self.confirmed and \
+            detection_id not in self.suggested
+
     def unowned(self) -> list[int]:
         """Faces no person owns (and not ignored) that the grouping placed."""
-        return [d for d in self.level0 if d not in self.ignored and d not in self.confirmed
-                and d not in self.suggested]
+        return [d for d in self.level0 if self.is_unowned(d)]
+
+    def at_level(self, level: int) -> State:
+        """The same owners seen at another level of the grouping, without reading the library again (the loaded
+        dicts are shared: neither state may be changed)."""
+        if self.levels and not 0 <= level < self.levels:
+            raise OrganizeError(f"level {level} does not exist: this grouping has levels 0 to {self.levels - 1}")
+        top = self.groups_at(level)
+        return replace(self, level=level, auto={d: top[self.level0[d]] for d in self.auto})
 
     def groups_at(self, level: int) -> dict[int, int]:
         """Finest group -> its group at ``level`` (walked once per finest group, not once per face)."""
@@ -186,11 +201,15 @@ def person_named(state: State, name: str, *, besides: int | None = None) -> Pers
     return next((p for p in state.people.values() if p.name and p.name.casefold() == key and p.id != besides), None)
 
 
-def groups(s: Session, mode: str = "faces", level: int | None = None, *, include_hidden: bool = False
-           ) -> tuple[State, list[GroupInfo]]:
+def groups(s: Session, mode: str = "faces", level: int | None = None, *, include_hidden: bool = False,
+           loaded: State | None = None) -> tuple[State, list[GroupInfo]]:
     """The group list at ``level`` (default: where the hierarchy stopped): named people by name, unnamed people,
-    then automatic groups, largest first."""
-    state = load_state(s, mode, level)
+    then automatic groups, largest first. ``loaded``: a state read since the library last changed, seen at
+    ``level`` instead of reading the library again (zooming: a million faces take seconds to read)."""
+    if loaded is None:
+        state = load_state(s, mode, level)
+    else:
+        state = loaded.at_level(max(loaded.levels - 1, 0) if level is None else level)
     conf = Counter(state.confirmed.values())
     sugg = Counter(state.suggested.values())
     peak_of_person = _person_peaks(state)
@@ -232,10 +251,11 @@ def _person_peaks(state: State) -> dict[int, int]:
 
 
 def _photo_paths(s: Session, detection_ids: list[int]) -> dict[int, str]:
-    if not detection_ids:
-        return {}
-    return dict(s.execute(select(Detection.id, Photo.path).join(Photo, Photo.id == Detection.photo_id)
-                          .where(Detection.id.in_(detection_ids))).all())
+    paths = {}
+    for start in range(0, len(detection_ids), 10_000):  # SQLite allows 32,766 bound values in one statement
+        paths.update(fetch_all(s, select(Detection.id, Photo.path).join(Photo, Photo.id == Detection.photo_id)
+                               .where(Detection.id.in_(detection_ids[start:start + 10_000]))))
+    return paths
 
 
 @dataclass

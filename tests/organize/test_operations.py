@@ -201,6 +201,30 @@ def test_a_listing_is_reused_until_anything_commits(made):
     assert [g.name for g in made.org.people()] == ["Ada Lovelace"]
 
 
+def test_zooming_reuses_the_owners_read_until_anything_commits(made, monkeypatch):
+    """Another level of an unchanged library is the owners already read, seen at that level: the same groups as
+    a fresh read, without reading the library again; after a commit it is read anew."""
+    from photo_grouper.organize import view
+
+    made.org.name(f"g{made.coarse['C']}", "Cleo")
+    reads = []
+    real = view.load_state
+    monkeypatch.setattr(view, "load_state", lambda *a, **k: reads.append(a) or real(*a, **k))
+    coarse = made.org.groups(1)[1]
+    fine_state, fine = made.org.groups(0)
+    assert len(reads) == 1  # level 1 read once; level 0 from it
+    expected = Organizer(made.library, "faces").groups(0)[1]
+    assert [g.as_dict() for g in fine] == [g.as_dict() for g in expected]
+    assert [g.size for g in fine if g.kind == "auto"] == [4, 3] and fine_state.level == 0
+    assert sorted(made.org.show(f"g{made.fine['B']}", 0)[1], key=lambda m: m.detection_id)[0].detection_id == \
+        made.faces[("B", 0)]
+    assert [g.as_dict() for g in made.org.groups(1)[1]] == [g.as_dict() for g in coarse] and len(reads) == 2
+    made.org.name(f"g{made.fine['A']}", "Ada")  # a commit: read again
+    assert [g.name for g in made.org.groups(0)[1] if g.kind == "person"] == ["Ada", "Cleo"] and len(reads) >= 3
+    with pytest.raises(OrganizeError, match="level 5 does not exist"):
+        made.org.groups(5)
+
+
 def test_many_faces_are_written_and_undone_in_chunks(tmp_path, monkeypatch):
     """Naming a group writes its faces a few statements at a time, and undo/redo write them back the same way:
     with chunks of 3 ids, a group of 10 faces (and a merge, a reject and a move) must end as row by row would."""
