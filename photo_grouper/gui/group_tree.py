@@ -172,7 +172,7 @@ class _Finer:
 
 def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel | None = None) -> GroupTreeModel:
     """The listed groups as rows; what each holds (finer groups, then faces) is built when it is opened
-    (``fill_pending``): at 100,000 faces building every level up front took most of the window's refresh."""
+    (``fill_groups``, ``fill_faces``): at 100,000 faces building every level up front took most of a refresh."""
     model = model if model is not None else GroupTreeModel()
     model.clear()
     model.setHorizontalHeaderLabels(COLUMNS)

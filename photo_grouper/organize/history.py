@@ -210,8 +210,7 @@ def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
     detection is gone) are skipped; returns how many were. Runs of changes that set faces to one value (a group
     named: thousands of assignments) are written together, in the order they come."""
     key = "b" if undo else "a"
-    alive = set(s.scalars(select(Detection.id).where(
-        Detection.id.in_({c["d"] for c in changes if "d" in c}))).all())
+    alive = {d for d, in _rows(s, select(Detection.id), Detection.id, sorted({c["d"] for c in changes if "d" in c}))}
     skipped = set()
     run: list[int] = []
     run_kind = None
