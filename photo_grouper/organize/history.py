@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.orm import Session
 
-from ..store import Assignment, Detection, Ignored, Operation, Person, Rejection
+from ..store import Assignment, Detection, Ignored, Operation, Person, Rejection, fetch_in, id_chunks
 
 HISTORY_LIMIT = 500  # operations kept for undo; older ones are forgotten
 
@@ -60,8 +60,8 @@ class Recorder:
     def assign_many(self, faces: list[int], person_id: int | None) -> None:
         """Each of ``faces`` confirmed to the person (None: to no one), in a few statements: naming a group of
         thousands of faces took seconds one row at a time."""
-        before = dict(_rows(self.s, select(Assignment.detection_id, Assignment.person_id), Assignment.detection_id,
-                            faces))
+        before = dict(fetch_in(self.s, select(Assignment.detection_id, Assignment.person_id),
+                               Assignment.detection_id, faces))
         todo = [d for d in faces if before.get(d) != person_id]
         _set_assignments(self.s, todo, person_id)
         self.changes.extend({"t": "assign", "d": d, "b": before.get(d), "a": person_id} for d in todo)
@@ -71,8 +71,8 @@ class Recorder:
 
     def reject_many(self, faces: list[int], person_id: int, on: bool = True) -> None:
         """"Not this person" set (``on``) or lifted for each of ``faces``."""
-        rejected = {d for d, in _rows(self.s, select(Rejection.detection_id).where(Rejection.person_id == person_id),
-                                      Rejection.detection_id, faces)}
+        rejected = {d for d, in fetch_in(self.s, select(Rejection.detection_id).where(Rejection.person_id == person_id),
+                                         Rejection.detection_id, faces)}
         todo = [d for d in faces if (d in rejected) != on]
         _set_rejections(self.s, todo, person_id, on)
         self.changes.extend({"t": "reject", "d": d, "p": person_id, "b": not on, "a": on} for d in todo)
@@ -158,21 +158,14 @@ def _put(s: Session, model, key: dict, values: dict | None) -> None:
 
 # The fact rows of faces are written with plain statements, many rows to one, not as ORM objects: no object is
 # loaded and no flush runs per face (history.py is the only writer of these tables).
-IN_CHUNK = 10_000  # ids bound in one statement (SQLite allows 32,766)
-
-
-def _rows(s: Session, query, column, ids: list[int]) -> list:
-    """``query`` restricted to ``column`` in ``ids``, in chunks."""
-    return [row for start in range(0, len(ids), IN_CHUNK)
-            for row in s.execute(query.where(column.in_(ids[start:start + IN_CHUNK]))).all()]
 
 
 def _set_assignments(s: Session, faces: list[int], person_id: int | None) -> None:
     if not faces:
         return
     if person_id is None:
-        for start in range(0, len(faces), IN_CHUNK):
-            s.execute(delete(Assignment).where(Assignment.detection_id.in_(faces[start:start + IN_CHUNK])))
+        for chunk in id_chunks(faces):
+            s.execute(delete(Assignment).where(Assignment.detection_id.in_(chunk)))
         return
     stmt = upsert(Assignment)
     s.execute(stmt.on_conflict_do_update(index_elements=[Assignment.detection_id],
@@ -187,9 +180,8 @@ def _set_rejections(s: Session, faces: list[int], person_id: int, on: bool) -> N
         s.execute(upsert(Rejection).on_conflict_do_nothing(),
                   [{"detection_id": d, "person_id": person_id} for d in faces])
         return
-    for start in range(0, len(faces), IN_CHUNK):
-        s.execute(delete(Rejection).where(Rejection.person_id == person_id,
-                                          Rejection.detection_id.in_(faces[start:start + IN_CHUNK])))
+    for chunk in id_chunks(faces):
+        s.execute(delete(Rejection).where(Rejection.person_id == person_id, Rejection.detection_id.in_(chunk)))
 
 
 def _set_ignored(s: Session, detection_id: int, reason: str | None) -> None:
@@ -210,7 +202,7 @@ def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
     detection is gone) are skipped; returns how many were. Runs of changes that set faces to one value (a group
     named: thousands of assignments) are written together, in the order they come."""
     key = "b" if undo else "a"
-    alive = {d for d, in _rows(s, select(Detection.id), Detection.id, sorted({c["d"] for c in changes if "d" in c}))}
+    alive = {d for d, in fetch_in(s, select(Detection.id), Detection.id, sorted({c["d"] for c in changes if "d" in c}))}
     skipped = set()
     run: list[int] = []
     run_kind = None

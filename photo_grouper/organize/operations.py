@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..grouping import KIND_OF_MODE
-from ..store import ClusterRun, Detection, Library, Person, Photo, PhotoStatus, Rejection, Suggestion
+from ..store import ClusterRun, Detection, Library, Person, Photo, PhotoStatus, Rejection, Suggestion, fetch_in
 from . import history
 from .history import Change, OrganizeError, Recorder
 from .view import (
@@ -285,11 +285,11 @@ class Organizer:
         with self.library.session() as s:
             state, rec = load_state(s, self.mode), Recorder(s)
             faces = _known_faces(state, faces)
-            turned_down = set(s.scalars(select(Detection.id).where(Detection.id.in_(faces),
-                                                                   Detection.verified.is_(False))))
+            turned_down = {d for d, in fetch_in(s, select(Detection.id).where(Detection.verified.is_(False)),
+                                                Detection.id, faces)}
+            if reason is not None:
+                rec.assign_many(faces, None)
             for d in faces:
-                if reason is not None:
-                    rec.assign(d, None)
                 rec.ignore(d, reason)
                 if reason is None and d in turned_down:
                     rec.verify(d, True)

@@ -29,6 +29,7 @@ from ..store import (
     Rejection,
     Suggestion,
     fetch_all,
+    fetch_in,
 )
 from .history import OrganizeError
 
@@ -251,11 +252,8 @@ def _person_peaks(state: State) -> dict[int, int]:
 
 
 def _photo_paths(s: Session, detection_ids: list[int]) -> dict[int, str]:
-    paths = {}
-    for start in range(0, len(detection_ids), 10_000):  # SQLite allows 32,766 bound values in one statement
-        paths.update(fetch_all(s, select(Detection.id, Photo.path).join(Photo, Photo.id == Detection.photo_id)
-                               .where(Detection.id.in_(detection_ids[start:start + 10_000]))))
-    return paths
+    return dict(fetch_in(s, select(Detection.id, Photo.path).join(Photo, Photo.id == Detection.photo_id),
+                         Detection.id, detection_ids))
 
 
 @dataclass
@@ -291,14 +289,11 @@ def members(s: Session, state: State, ref: GroupRef) -> list[Member]:
 
 def face_rows(s: Session, ids: list[int]) -> dict[int, tuple[str, tuple, str, tuple[int, int] | None]]:
     """detection -> (photo path, box, photo content hash, upright photo size): what a thumbnail needs."""
-    rows = {}
-    for start in range(0, len(ids), 10_000):  # SQLite allows 32,766 bound values in one statement
-        rows.update({d: (path, (x, y, w, h), digest, (pw, ph) if pw and ph else None)
-                     for d, path, x, y, w, h, digest, pw, ph in s.execute(
-                         select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h,
-                                Photo.content_hash, Photo.width, Photo.height)
-                         .join(Photo, Photo.id == Detection.photo_id)
-                         .where(Detection.id.in_(ids[start:start + 10_000])))})
+    rows = {d: (path, (x, y, w, h), digest, (pw, ph) if pw and ph else None)
+            for d, path, x, y, w, h, digest, pw, ph in fetch_in(
+                s, select(Detection.id, Photo.path, Detection.x, Detection.y, Detection.w, Detection.h,
+                          Photo.content_hash, Photo.width, Photo.height).join(Photo, Photo.id == Detection.photo_id),
+                Detection.id, ids)}
     return rows
 
 

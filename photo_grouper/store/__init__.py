@@ -1,6 +1,6 @@
 """The photo library in SQLite (SQLAlchemy 2.x): schema, migrations, sessions. No Qt, no torch."""
 
-from .library import Library, LibraryError, default_library_path, explain_db_error, fetch_all
+from .library import Library, LibraryError, default_library_path, explain_db_error, fetch_all, fetch_in, id_chunks
 from .models import (
     SCHEMA_VERSION,
     Analysis,
@@ -24,5 +24,5 @@ from .models import (
 __all__ = [
     "SCHEMA_VERSION", "Analysis", "Assignment", "Base", "Cluster", "ClusterMember", "ClusterRun", "Detection",
     "Embedding", "Ignored", "IndexRun", "Library", "LibraryError", "Operation", "Person", "Photo", "PhotoStatus",
-    "Rejection", "Suggestion", "default_library_path", "explain_db_error", "fetch_all",
+    "Rejection", "Suggestion", "default_library_path", "explain_db_error", "fetch_all", "fetch_in", "id_chunks",
 ]

@@ -34,6 +34,20 @@ def fetch_all(session: Session, query) -> list[tuple]:
     return session.connection().connection.driver_connection.execute(compiled.string, args).fetchall()
 
 
+IN_CHUNK = 10_000  # ids bound in one statement: SQLite allows 32,766 on most builds
+
+
+def id_chunks(ids: list[int]) -> Iterator[list[int]]:
+    """``ids`` in slices small enough to bind in one ``IN (...)``."""
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start:start + IN_CHUNK]
+
+
+def fetch_in(session: Session, query, column, ids: list[int]) -> list[tuple]:
+    """``fetch_all`` of ``query`` restricted to ``column`` in ``ids``, any number of them."""
+    return [row for chunk in id_chunks(ids) for row in fetch_all(session, query.where(column.in_(chunk)))]
+
+
 def default_library_path() -> Path:
     return Path(platformdirs.user_data_dir("photo-grouper", appauthor=False)) / LIBRARY_FILENAME
 

@@ -228,12 +228,11 @@ def test_zooming_reuses_the_owners_read_until_anything_commits(made, monkeypatch
 def test_many_faces_are_written_and_undone_in_chunks(tmp_path, monkeypatch):
     """Naming a group writes its faces a few statements at a time, and undo/redo write them back the same way:
     with chunks of 3 ids, a group of 10 faces (and a merge, a reject and a move) must end as row by row would."""
-    from photo_grouper.organize import history
-    from photo_grouper.store import Assignment, Rejection
+    from photo_grouper.store import Assignment, Rejection, library
 
     from .conftest import make_library
 
-    monkeypatch.setattr(history, "IN_CHUNK", 3)
+    monkeypatch.setattr(library, "IN_CHUNK", 3)
     m = make_library(tmp_path / "lib.sqlite3", {"A": 10, "B": 4}, {"A": ["A"], "B": ["B"]})
     org, lib = m.org, m.library
 
