@@ -306,8 +306,11 @@ class Organizer:
                 Detection.kind == KIND_OF_MODE[self.mode], Detection.verified.is_(False),
                 Photo.status == PhotoStatus.OK).order_by(Photo.path, Detection.id)).all()
             rows = face_rows(s, list(ids))
-        return [Member(d, path, box, "not a face", None, digest, size)
-                for d, (path, box, digest, size) in rows.items()]
+        boxes = []
+        for d in ids:  # in the listing's order, by photo (``rows`` is in the database's)
+            path, box, digest, size = rows[d]
+            boxes.append(Member(d, path, box, "not a face", None, digest, size))
+        return boxes
 
     def undo(self) -> Change:
         with self.library.session() as s:

@@ -265,3 +265,19 @@ def test_many_faces_are_written_and_undone_in_chunks(tmp_path, monkeypatch):
         assert rows() == state
     assert {d for d, _ in rows()[0]} == set(a[:2] + a[4:] + b)
     lib.close()
+
+
+def test_boxes_the_face_check_turned_down_are_listed_by_photo(tmp_path):
+    from sqlalchemy import update
+
+    from photo_grouper.store import Detection
+
+    from .conftest import make_library
+
+    m = make_library(tmp_path / "lib.sqlite3", {"B": 2, "A": 1}, {"B": ["B"], "A": ["A"]})  # B's faces first by id
+    with m.library.session() as s:
+        s.execute(update(Detection).values(verified=False))
+    boxes = m.org.not_faces()
+    assert [b.photo for b in boxes] == ["/photos/A0.jpg", "/photos/B0.jpg", "/photos/B1.jpg"]
+    assert [b.detection_id for b in boxes] == [m.faces[("A", 0)], m.faces[("B", 0)], m.faces[("B", 1)]]
+    m.library.close()
