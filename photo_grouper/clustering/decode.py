@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .graph import LevelGraph
+from .graph import LevelGraph, rowdot
 
 # The tree floor (HiLander.tree_floor): a join of two sides of at least TREE_MIN_SIDE items each needs their mean
 # similarity to reach the join floor less TREE_SLACK of the floor's distance (1 - floor).
@@ -85,12 +85,7 @@ def group_similarity(nodes: dict, edge_index: np.ndarray) -> np.ndarray:
     the cosine of the normalised mean vectors times both tightnesses (each the length of a mean vector)."""
     src, dst = edge_index
     c, t = nodes["centres"], nodes["tightness"]
-    out = np.empty(src.shape[0], dtype=np.float32)
-    step = 1 << 20  # links at a time: bounded memory at a million photos
-    for start in range(0, src.shape[0], step):
-        a, b = src[start:start + step], dst[start:start + step]
-        out[start:start + step] = np.einsum("ij,ij->i", c[a], c[b]) * t[a] * t[b]
-    return out
+    return rowdot(c, c, src, dst) * t[src] * t[dst]
 
 
 def subtree_sums(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray

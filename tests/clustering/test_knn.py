@@ -68,7 +68,8 @@ def test_sampled_recall_agrees_with_full_recall():
 
 def test_exact_search_bounds_its_blocks_and_gives_the_same_graph(monkeypatch):
     """A block of rows is compared with every item at once; its size is bounded so that a million items on a
-    graphics card do not need 16 GB (4096 rows), and the graph does not depend on it."""
+    graphics card do not need 16 GB (4096 rows) and, on the CPU, so that fresh blocks stay cheap to allocate (16 MB);
+    the graph does not depend on it."""
     import torch
 
     import photo_grouper.clustering.knn as knn
@@ -82,10 +83,15 @@ def test_exact_search_bounds_its_blocks_and_gives_the_same_graph(monkeypatch):
         return topk(sims, *args, **kwargs)
 
     monkeypatch.setattr(torch, "topk", recording_topk)
+    cpu = exact_knn(x, 10)
+    assert [rows for rows, _ in shapes] == [1398, 1398, 204]  # 2^22 similarities a block at most, on the CPU
+    shapes.clear()
+    monkeypatch.setattr(knn, "EXACT_BLOCK_NUMBERS_CPU", knn.EXACT_BLOCK_NUMBERS)  # as on a card
     whole = exact_knn(x, 10)
     assert shapes == [(3000, 3000)]  # 9 million similarities: one block
+    assert np.array_equal(cpu.indices, whole.indices) and np.allclose(cpu.sims, whole.sims)
     shapes.clear()
-    monkeypatch.setattr(knn, "EXACT_BLOCK_NUMBERS", 3000 * 7)
+    monkeypatch.setattr(knn, "EXACT_BLOCK_NUMBERS_CPU", 3000 * 7)
     small = exact_knn(x, 10)
     assert max(rows for rows, _ in shapes) == 7 and sum(rows for rows, _ in shapes) == 3000
     assert np.array_equal(small.indices, whole.indices) and np.allclose(small.sims, whole.sims)

@@ -45,6 +45,21 @@ def test_level_graph_reports_its_steps_and_stops_on_cancel():
         build_level_graph(x, x, 5, meter=Meter(cancel=flag))
 
 
+def test_rowdot_in_blocks_gives_each_links_product(monkeypatch):
+    """The row products of the links (centre features, the join floor's group similarity) are gathered a block
+    at a time; the result does not depend on the block."""
+    from photo_grouper.clustering import graph
+
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((50, 16)).astype(np.float32), rng.standard_normal((40, 16)).astype(np.float32)
+    rows, cols = rng.integers(0, 50, 333), rng.integers(0, 40, 333)
+    by_hand = np.array([a[r] @ b[c] for r, c in zip(rows, cols)], np.float32)
+    whole = graph.rowdot(a, b, rows, cols)
+    np.testing.assert_allclose(whole, by_hand, rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(graph, "ROWDOT_NUMBERS", 16 * 7)  # blocks of 7 links: the last one short
+    assert np.array_equal(graph.rowdot(a, b, rows, cols), whole)
+
+
 def test_first_level_shortcut_gives_the_general_features():
     # On the first level the features are the centres (the same array), and the three centre products are
     # computed once; equal arrays that are not the same object take the general path: both must agree exactly.
