@@ -40,7 +40,11 @@ def synthetic_library(n: int, dim: int = 128, seed: int = 0) -> tuple[np.ndarray
     labels = np.repeat(np.arange(len(sizes)), sizes)
     scale = rng.uniform(0.15, 0.30, (n, 1))  # tan of the angle to the centre: cosine 0.96 to 0.99
     x = unit(centres[labels] + scale * unit(rng.standard_normal((n, dim))))
-    return x.astype(np.float32), labels
+    # In a library's order one person's faces are spread through it, not one after another: listed by person,
+    # hnswlib's search found its neighbours in memory already cached and ran 1.8 times faster than on the same
+    # faces in a random order (200,000 faces, 2026-12-03).
+    spread = rng.permutation(n)
+    return x[spread].astype(np.float32), labels[spread]
 
 
 def add_near_copies(x: np.ndarray, labels: np.ndarray, share: float, seed: int = 1

@@ -31,6 +31,29 @@ HNSW_EF = 192
 HNSW_CHUNK_NUMBERS = 1 << 22
 
 
+# hnswlib's search hops between items all over its index (about 780 bytes an item at M = 32): inserted and asked
+# for in the library's order, where one person's faces are spread through it, nearly every hop misses the cache.
+# Items go in, and queries are asked, grouped by the nearest of LOCALITY_CELLS items drawn at random, so that
+# neighbours lie near each other in memory and one query's hops warm the next one's. 200,000 synthetic faces in
+# a random order, 2 cores: build + query 44.5 + 49.0 s -> 31.2 + 28.6 s, recall@10 0.9918 -> 0.9914 (256 or
+# 4,096 cells: the same within the run-to-run spread; 2026-12-03).
+LOCALITY_CELLS = 256
+
+
+def locality_order(x: np.ndarray, cells: int = LOCALITY_CELLS, seed: int = 0) -> np.ndarray:
+    """A permutation of the rows of ``x`` (L2-normalised) that puts similar rows next to each other: rows by
+    the nearest of ``cells`` rows drawn at random (in blocks: 16 MB of similarities at a time)."""
+    n = x.shape[0]
+    if n <= 4 * cells:
+        return np.arange(n)
+    centres = x[np.random.default_rng(seed).choice(n, cells, replace=False)]
+    cell = np.empty(n, dtype=np.int32)
+    step = max(1, (1 << 22) // cells)
+    for start in range(0, n, step):
+        cell[start:start + step] = np.argmax(x[start:start + step] @ centres.T, axis=1)
+    return np.argsort(cell, kind="stable")
+
+
 def _chunk_items(dim: int) -> int:
     return max(1, HNSW_CHUNK_NUMBERS // max(1, dim))
 
@@ -122,10 +145,12 @@ def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, me
     # hnswlib's own default (-1) starts one thread per CPU of the host, however few this process may use:
     # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
     index.set_num_threads(threads or usable_cpus())
+    order = locality_order(x)
     step = _chunk_items(dim)
     for start in range(0, n, step):
         stop = min(n, start + step)
-        index.add_items(x[start:stop], np.arange(start, stop))
+        rows = order[start:stop]
+        index.add_items(x[rows], rows)
         meter(stop / n)
     return index
 
@@ -139,10 +164,12 @@ def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: in
     index.set_ef(max(ef or HNSW_EF, 2 * kk))
     m = queries.shape[0]
     labels, dist = np.empty((m, kk), np.uint64), np.empty((m, kk), np.float32)
+    order = locality_order(queries)
     step = _chunk_items(queries.shape[1])
     for start in range(0, m, step):
         stop = min(m, start + step)
-        labels[start:stop], dist[start:stop] = index.knn_query(queries[start:stop], k=kk)
+        rows = order[start:stop]
+        labels[rows], dist[rows] = index.knn_query(queries[rows], k=kk)
         meter(stop / m)
     idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1), ids)
     return KnnGraph(idx, sims)

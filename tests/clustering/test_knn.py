@@ -112,3 +112,23 @@ def test_hnsw_builds_and_searches_in_chunks_reporting_progress_and_stops_on_canc
     with pytest.raises(Cancelled):
         hnsw_knn(x, 10, meter=meter)
     assert len(heard) == 3  # the build stopped at its next chunk
+
+
+def test_locality_order_puts_similar_items_together_and_hnsw_answers_in_the_callers_order():
+    """hnswlib gets the items grouped by a coarse cell (memory locality); its answers still come back row for
+    row in the order the items were given."""
+    from photo_grouper.clustering.knn import LOCALITY_CELLS, locality_order
+
+    rng = np.random.default_rng(4)
+    x = _clustered(50, 100, 32)
+    person = np.repeat(np.arange(50), 100)
+    spread = rng.permutation(len(x))
+    x, person = x[spread], person[spread]
+    assert (person[1:] != person[:-1]).sum() > 4500  # in the library's order nearly every neighbour differs
+    order = locality_order(l2_normalise(x))
+    assert np.array_equal(np.sort(order), np.arange(len(x)))
+    assert (person[order][1:] != person[order][:-1]).sum() < LOCALITY_CELLS  # runs of one cell each at most
+    assert np.array_equal(locality_order(x[:100]), np.arange(100))  # too few items to bother
+    graph = hnsw_knn(x, 10)
+    assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95
+    assert (person[graph.indices] == person[:, None]).mean() > 0.99
