@@ -127,8 +127,28 @@ def test_locality_order_puts_similar_items_together_and_hnsw_answers_in_the_call
     assert (person[1:] != person[:-1]).sum() > 4500  # in the library's order nearly every neighbour differs
     order = locality_order(l2_normalise(x))
     assert np.array_equal(np.sort(order), np.arange(len(x)))
-    assert (person[order][1:] != person[order][:-1]).sum() < LOCALITY_CELLS  # runs of one cell each at most
+    # 5,000 items: 256 coarse cells of about 20 (too few to order further), each within one person
+    assert (person[order][1:] != person[order][:-1]).sum() < LOCALITY_CELLS
     assert np.array_equal(locality_order(x[:100]), np.arange(100))  # too few items to bother
     graph = hnsw_knn(x, 10)
     assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95
     assert (person[graph.indices] == person[:, None]).mean() > 0.99
+
+
+def test_locality_order_orders_each_coarse_cell_by_finer_ones(monkeypatch):
+    from photo_grouper.clustering import knn
+
+    x = l2_normalise(_clustered(50, 100, 32))
+    person = np.repeat(np.arange(50), 100)
+    spread = np.random.default_rng(5).permutation(len(x))
+    x, person = x[spread], person[spread]
+    # Two coarse cells of about 2,500 items (two random centres split the 50 people by noise), each ordered by
+    # 200 finer cells: nearly every person has some of them and its items follow each other.
+    monkeypatch.setattr(knn, "LOCALITY_CELLS", 2)
+    monkeypatch.setattr(knn, "LOCALITY_FINE", 200)
+    order = knn.locality_order(x)
+    assert np.array_equal(np.sort(order), np.arange(len(x)))
+    assert (person[order][1:] != person[order][:-1]).sum() < 1000  # 97% of a fine cell is one person
+    monkeypatch.setattr(knn, "LOCALITY_FINE", 10_000)  # too few items in a cell to order further
+    coarse = knn.locality_order(x)
+    assert (person[coarse][1:] != person[coarse][:-1]).sum() > 4000
