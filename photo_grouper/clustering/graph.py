@@ -44,7 +44,7 @@ class LevelGraph:
 
 def edge_features(knn: KnnGraph, meter: Meter = NO_METER) -> np.ndarray:
     """(N*k, EDGE_FEATURES) for the edges j -> i in row-major order of ``knn.indices`` (row i, column rank);
-    ``meter`` hears its two halves."""
+    ``meter`` hears each block of edges."""
     idx, sims = knn.indices, knn.sims.astype(np.float32)
     n, k = idx.shape
     rows = np.repeat(np.arange(n), k)
@@ -52,14 +52,8 @@ def edge_features(knn: KnnGraph, meter: Meter = NO_METER) -> np.ndarray:
     s = sims.ravel()
     rank = np.tile(np.arange(k, dtype=np.float32) / max(1, k - 1), n)
 
-    # Mutual: is i among j's neighbours? Shared: |N(i) ∩ N(j)| / k, both through sorted edge keys.
-    key = rows.astype(np.int64) * n + cols
-    back = cols.astype(np.int64) * n + rows
-    sorted_keys = np.sort(key)
-    pos = np.searchsorted(sorted_keys, back)
-    mutual = (sorted_keys[np.minimum(pos, len(sorted_keys) - 1)] == back).astype(np.float32)
-    meter(0.5)
-    shared = _shared_neighbours(idx, rows, cols) / k
+    mutual, shared = _mutual_and_shared(idx, rows, cols, meter.part(0.0, 0.9))
+    shared /= k
 
     mean_i = sims.mean(axis=1)
     last = sims[:, -1]  # each node's k-th similarity: its local scale
@@ -92,17 +86,27 @@ def _centre_features(features, centres, sizes, knn: KnnGraph) -> np.ndarray:
     return np.stack([centre_centre, feature_centre, centre_feature, logs[rows], logs[cols]], axis=1).astype(np.float32)
 
 
-def _shared_neighbours(idx: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Count of common kNN members of each edge's two ends, in blocks to bound memory."""
+PAIR_BLOCK_NUMBERS = 4_000_000  # comparisons of neighbour lists per block of edges (k * k an edge)
+
+
+def _mutual_and_shared(idx: np.ndarray, rows: np.ndarray, cols: np.ndarray, meter: Meter = NO_METER
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """For each edge j -> i: whether i is among j's neighbours (mutual), and how many neighbours the two share;
+    from the two ends' neighbour lists, a block of edges at a time (bounded memory, a report after each block).
+    (Looking each edge's reverse up among the sorted edge keys took 19 s of 37 at a million photos in a random
+    order: 23 cache misses an edge; 2026-12-03.)"""
     n, k = idx.shape
-    out = np.empty(rows.shape[0], dtype=np.float32)
+    mutual = np.empty(rows.shape[0], dtype=np.float32)
+    shared = np.empty(rows.shape[0], dtype=np.float32)
     sets = np.sort(idx, axis=1)
-    block = max(1, 4_000_000 // (k * k))
+    block = max(1, PAIR_BLOCK_NUMBERS // (k * k))
     for start in range(0, rows.shape[0], block):
-        a = sets[rows[start:start + block]]
-        b = sets[cols[start:start + block]]
-        out[start:start + block] = (a[:, :, None] == b[:, None, :]).sum(axis=(1, 2))
-    return out
+        r, c = rows[start:start + block], cols[start:start + block]
+        theirs = sets[c]
+        mutual[start:start + block] = (theirs == r[:, None]).any(axis=1)
+        shared[start:start + block] = (sets[r][:, :, None] == theirs[:, None, :]).sum(axis=(1, 2))
+        meter(min(rows.shape[0], start + block) / rows.shape[0])
+    return mutual, shared
 
 
 # Rows gathered per block by rowdot: 2^20 numbers (4 MB), 8,192 rows of 128-d. Fresh large blocks cost more in

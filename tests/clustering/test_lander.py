@@ -36,8 +36,9 @@ def test_level_graph_reports_its_steps_and_stops_on_cancel():
     heard = []
     g, _ = build_level_graph(x, x, 5, meter=Meter(lambda done, total: heard.append(done)))
     plain, _ = build_level_graph(x, x, 5)
-    # Halfway through the neighbourhood features, after them, after the centre features, at the end.
-    assert heard == [225, 450, 750, 1000]
+    # After the block of edges (mutual and shared neighbours; one here), after the neighbourhood features, after
+    # the centre features, at the end.
+    assert heard == [405, 450, 750, 1000]
     assert torch.equal(g.edge_attr, plain.edge_attr) and torch.equal(g.profile, plain.profile)
     flag = threading.Event()
     flag.set()
@@ -58,6 +59,21 @@ def test_rowdot_in_blocks_gives_each_links_product(monkeypatch):
     np.testing.assert_allclose(whole, by_hand, rtol=1e-5, atol=1e-5)
     monkeypatch.setattr(graph, "ROWDOT_NUMBERS", 16 * 7)  # blocks of 7 links: the last one short
     assert np.array_equal(graph.rowdot(a, b, rows, cols), whole)
+
+
+def test_edge_features_in_blocks_report_each_block_and_give_the_same_features(monkeypatch):
+    from photo_grouper.clustering import graph
+    from photo_grouper.progress import Meter
+
+    x, _ = _blobs()
+    g = exact_knn(x, 5)
+    whole = edge_features(g)
+    heard = []
+    monkeypatch.setattr(graph, "PAIR_BLOCK_NUMBERS", 25 * 100)  # 100 of the 480 edges a block
+    assert np.array_equal(edge_features(g, Meter(lambda done, total: heard.append(done))), whole)
+    assert heard == [188, 375, 562, 750, 900, 1000]  # five blocks over 0.9 of it, then the rest
+    mutual = np.array([i in g.indices[j] for i, j in zip(np.repeat(np.arange(len(x)), 5), g.indices.ravel())])
+    assert np.array_equal(whole[:, 2], mutual.astype(np.float32))
 
 
 def test_first_level_shortcut_gives_the_general_features():
