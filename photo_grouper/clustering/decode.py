@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .graph import LevelGraph, rowdot
+from .graph import ROWDOT_NUMBERS, LevelGraph, rowdot
 
 # The tree floor (HiLander.tree_floor): a join of two sides of at least TREE_MIN_SIDE items each needs their mean
 # similarity to reach the join floor less TREE_SLACK of the floor's distance (1 - floor).
@@ -127,8 +127,15 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
     rest_count = count[root[child]] - count[child]
     sides = (count[child] >= min_side) & (rest_count >= min_side)
     child, rest_count = child[sides], rest_count[sides]
-    rest = below[root[child]] - below[child]
-    mean = np.einsum("ij,ij->i", below[child], rest) / (count[child] * rest_count)
+    # A block of links at a time: at a million photos the whole gathers were gigabytes of fresh memory, whose page
+    # faults took 21-27 s against 1.8 s (2026-12-03; the same cuts).
+    mean = np.empty(child.shape[0])
+    step = max(1, ROWDOT_NUMBERS // below.shape[1])
+    for start in range(0, child.shape[0], step):
+        c = child[start:start + step]
+        mine = below[c]
+        mean[start:start + step] = np.einsum("ij,ij->i", mine, below[root[c]] - mine) / \
+            (count[c] * rest_count[start:start + step])
     cut = child[mean < floor]
     out = parent.copy()
     out[cut] = cut
