@@ -95,7 +95,7 @@ def _mutual_and_shared(idx: np.ndarray, rows: np.ndarray, cols: np.ndarray, mete
     from the two ends' neighbour lists, a block of edges at a time (bounded memory, a report after each block).
     (Looking each edge's reverse up among the sorted edge keys took 19 s of 37 at a million photos in a random
     order: 23 cache misses an edge; 2026-12-03.)"""
-    n, k = idx.shape
+    k = idx.shape[1]
     mutual = np.empty(rows.shape[0], dtype=np.float32)
     shared = np.empty(rows.shape[0], dtype=np.float32)
     sets = np.sort(idx, axis=1)

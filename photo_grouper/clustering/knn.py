@@ -44,10 +44,11 @@ LOCALITY_FINE = 64
 
 
 def _nearest_cell(x: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
-    """For each row of ``x`` the nearest of ``cells`` rows drawn at random (16 MB of similarities at a time)."""
+    """For each row of ``x`` the nearest of ``cells`` rows drawn at random (as many similarities at a time as
+    exact search's blocks on the CPU)."""
     centres = x[rng.choice(x.shape[0], cells, replace=False)]
     cell = np.empty(x.shape[0], dtype=np.int32)
-    step = max(1, (1 << 22) // cells)
+    step = max(1, EXACT_BLOCK_NUMBERS_CPU // cells)
     for start in range(0, x.shape[0], step):
         cell[start:start + step] = np.argmax(x[start:start + step] @ centres.T, axis=1)
     return cell
@@ -147,12 +148,15 @@ def usable_cpus() -> int:
 def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100,
              meter: Meter = NO_METER) -> KnnGraph:
     x = l2_normalise(x)
-    index = hnsw_index(x, threads=threads, seed=seed, meter=meter.part(0.0, 0.5))
-    return hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, meter=meter.part(0.5, 1.0))
+    order = locality_order(x)
+    index = hnsw_index(x, threads=threads, seed=seed, order=order, meter=meter.part(0.0, 0.5))
+    return hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, order=order, meter=meter.part(0.5, 1.0))
 
 
-def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, meter: Meter = NO_METER):
-    """An hnswlib index of the (L2-normalised) rows of ``x``, labelled by row number."""
+def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, order: np.ndarray | None = None,
+               meter: Meter = NO_METER):
+    """An hnswlib index of the (L2-normalised) rows of ``x``, labelled by row number, inserted in ``order``
+    (``locality_order(x)`` unless given)."""
     import hnswlib
 
     n, dim = x.shape
@@ -161,7 +165,7 @@ def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, me
     # hnswlib's own default (-1) starts one thread per CPU of the host, however few this process may use:
     # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
     index.set_num_threads(threads or usable_cpus())
-    order = locality_order(x)
+    order = locality_order(x) if order is None else order
     step = _chunk_items(dim)
     for start in range(0, n, step):
         stop = min(n, start + step)
@@ -172,15 +176,16 @@ def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, me
 
 
 def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: int | None = None,
-               ef: int | None = None, meter: Meter = NO_METER) -> KnnGraph:
+               ef: int | None = None, order: np.ndarray | None = None, meter: Meter = NO_METER) -> KnnGraph:
     """The k nearest other items of each query, an item of the index (``ids``: its label); ``alive``: how many
-    items are not marked deleted (all, by default)."""
+    items are not marked deleted (all, by default); queries are asked in ``order`` (``locality_order(queries)``
+    unless given)."""
     n = index.get_current_count() if alive is None else alive
     kk = min(k + 1, n)
     index.set_ef(max(ef or HNSW_EF, 2 * kk))
     m = queries.shape[0]
     labels, dist = np.empty((m, kk), np.uint64), np.empty((m, kk), np.float32)
-    order = locality_order(queries)
+    order = locality_order(queries) if order is None else order
     step = _chunk_items(queries.shape[1])
     for start in range(0, m, step):
         stop = min(m, start + step)
