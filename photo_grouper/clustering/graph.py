@@ -77,7 +77,7 @@ def _centre_features(features, centres, sizes, knn: KnnGraph) -> np.ndarray:
     logs = np.log1p(sizes) / 5.0
     centre_centre = rowdot(centres, centres, rows, cols)
     # On the first level the features are the centres: one product instead of three equal ones (the row gathers
-    # are memory-bound: about 1 s per product for 2 million links).
+    # are memory-bound: about 0.15 s per product for a million links, 2026-12-03).
     if features is centres:
         feature_centre = centre_feature = centre_centre
     else:

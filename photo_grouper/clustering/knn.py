@@ -16,12 +16,13 @@ from ..progress import NO_METER, Meter
 
 EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead of O(N^2)
 # Chosen for a million items: on bench/scale.py's synthetic face-like embeddings (2 threads, sampled against exact
-# search) M=32, ef_construction=200, ef=192 reach recall@10 0.960 at 1,000,000 (0.983 at 300,000, 0.994 at
-# 100,000) for 192 s of building and querying at a million; M=16, ef_construction=100, ef=128, half that time,
-# held 0.97 at 100,000 but fell to 0.94 at 200,000 and 0.82 at a million, where the largest groups are tens of
-# thousands of near-equidistant photos. The other settings measured: docs/hilander-ablation.md, "The kNN's
-# parameters chosen at a million".
-HNSW_M = 32
+# search), with the items inserted in locality order (below), M=24, ef_construction=200, ef=192 reach recall@10
+# 0.964 at 1,000,000 for 171 + 174 s of building and querying on a slow machine, where M=32 (the setting before,
+# 2026-12-01) reached 0.975 for 205 + 187 s and M=32 with ef=128 0.962 for 205 + 148 s; ef_construction=100 fell
+# to 0.943 (ef=192) and 0.952 (ef=256, 97 + 232 s), and M=16, ef_construction=100, ef=128 to 0.82. The largest
+# groups there are tens of thousands of near-equidistant photos. Every setting measured: docs/hilander-ablation.md,
+# "The kNN's parameters chosen at a million" and "The kNN's parameters again, in locality order".
+HNSW_M = 24
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
 # Numbers (items x dimensions) per call when building or searching the index: between calls progress is reported
@@ -31,7 +32,7 @@ HNSW_EF = 192
 HNSW_CHUNK_NUMBERS = 1 << 22
 
 
-# hnswlib's search hops between items all over its index (about 780 bytes an item at M = 32): inserted and asked
+# hnswlib's search hops between items all over its index (about 720 bytes an item at M = 24): inserted and asked
 # for in the library's order, where one person's faces are spread through it, nearly every hop misses the cache.
 # Items go in, and queries are asked, grouped by the nearest of LOCALITY_CELLS items drawn at random and, within
 # each such cell, by the nearest of LOCALITY_FINE of its own items, so that neighbours lie near each other in
