@@ -150,6 +150,7 @@ def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | Non
              meter: Meter = NO_METER) -> KnnGraph:
     x = l2_normalise(x)
     order = locality_order(x)
+    meter(0.0)
     index = hnsw_index(x, threads=threads, seed=seed, order=order, meter=meter.part(0.0, 0.5))
     return hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, order=order, meter=meter.part(0.5, 1.0))
 

@@ -65,6 +65,24 @@ def test_knn_without_near_copies_is_the_knn_of_the_originals(method):
     assert none is None and recall_at_k(plain, exact_knn(x[:3000], 10)) >= (0.999 if method == "exact" else 0.95)
 
 
+def test_a_cancel_is_heard_before_the_index_is_built(monkeypatch):
+    """At a million photos the locality order and building hnswlib's first chunk take seconds: a cancel set by
+    then stops the search before the index is built."""
+    import threading
+
+    import photo_grouper.clustering.copies as copies_module
+    from photo_grouper.progress import Cancelled, Meter
+
+    built, cancel = [], threading.Event()
+    real_order = copies_module.locality_order
+    monkeypatch.setattr(copies_module, "locality_order", lambda x: (cancel.set(), real_order(x))[1])  # pressed
+    monkeypatch.setattr(copies_module, "hnsw_index", lambda *a, **kw: built.append(1))
+    x, _ = _with_near_copies(3000, 32, 1, 60, 0.01)
+    with pytest.raises(Cancelled):
+        copies_module.knn_without_near_copies(x, 10, 0.99, method="hnsw", meter=Meter(cancel=cancel))
+    assert not built
+
+
 def test_hnsw_searches_again_only_where_a_copy_was_taken_out(monkeypatch):
     """Past the exact-search size the hnswlib index is searched again for the stale rows alone, with the copies
     marked deleted (their own rows included)."""
