@@ -91,7 +91,6 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
         return (graph, None) if copies is None else \
             (exact_knn(x[copies[0]], k, device=device, meter=meter.part(0.8, 1.0)), copies)
     order = locality_order(x)  # the index's insertion order is also the order to ask for every item in
-    meter(0.0)  # a cancel is heard before the index is built (at a million the order takes 1-2 s)
     index = hnsw_index(x, order=order, meter=meter.part(0.0, 0.5))
     graph = hnsw_query(index, x, np.arange(n), k, order=order, meter=meter.part(0.5, 0.95))
     copies = near_copies(graph, x, near)

@@ -150,7 +150,6 @@ def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | Non
              meter: Meter = NO_METER) -> KnnGraph:
     x = l2_normalise(x)
     order = locality_order(x)
-    meter(0.0)
     index = hnsw_index(x, threads=threads, seed=seed, order=order, meter=meter.part(0.0, 0.5))
     return hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, order=order, meter=meter.part(0.5, 1.0))
 
@@ -168,6 +167,7 @@ def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, or
     # on 2 usable cores that made building and querying 1,000,000 items take twice as long (measured).
     index.set_num_threads(threads or usable_cpus())
     order = locality_order(x) if order is None else order
+    meter(0.0)  # a cancel is heard before the first chunk (at a million the order takes 1-2 s)
     step = _chunk_items(dim)
     for start in range(0, n, step):
         stop = min(n, start + step)
