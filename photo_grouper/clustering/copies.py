@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from ..progress import NO_METER, Meter
-from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_index, hnsw_query, locality_order, search_method
+from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_query, hnsw_self_knn, search_method
 
 # The similarity at which two items count as one picture saved twice, per encoder: most re-saves of a photo
 # (resized, re-compressed, brightened) reach it, and no two different photos of the shared data do (faces: two
@@ -90,9 +90,7 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
         copies = near_copies(graph, x, near)
         return (graph, None) if copies is None else \
             (exact_knn(x[copies[0]], k, device=device, meter=meter.part(0.8, 1.0)), copies)
-    order = locality_order(x)  # the index's insertion order is also the order to ask for every item in
-    index = hnsw_index(x, order=order, meter=meter.part(0.0, 0.5))
-    graph = hnsw_query(index, x, np.arange(n), k, order=order, meter=meter.part(0.5, 0.95))
+    index, graph = hnsw_self_knn(x, k, meter=meter.part(0.0, 0.95))  # the index is kept to search again
     copies = near_copies(graph, x, near)
     if copies is None:
         return graph, None

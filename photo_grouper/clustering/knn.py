@@ -148,10 +148,16 @@ def usable_cpus() -> int:
 
 def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100,
              meter: Meter = NO_METER) -> KnnGraph:
-    x = l2_normalise(x)
+    return hnsw_self_knn(l2_normalise(x), k, ef=ef, threads=threads, seed=seed, meter=meter)[1]
+
+
+def hnsw_self_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100,
+                  meter: Meter = NO_METER):
+    """(index, graph): an hnswlib index of the (L2-normalised) rows of ``x`` and each row's k nearest others
+    from it. The rows go in, and are asked for, in one locality order: that makes hnswlib's graph better."""
     order = locality_order(x)
     index = hnsw_index(x, threads=threads, seed=seed, order=order, meter=meter.part(0.0, 0.5))
-    return hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, order=order, meter=meter.part(0.5, 1.0))
+    return index, hnsw_query(index, x, np.arange(x.shape[0]), k, ef=ef, order=order, meter=meter.part(0.5, 1.0))
 
 
 def hnsw_index(x: np.ndarray, *, threads: int | None = None, seed: int = 100, order: np.ndarray | None = None,

@@ -71,12 +71,13 @@ def test_a_cancel_is_heard_before_the_index_is_built(monkeypatch):
     import threading
 
     import photo_grouper.clustering.copies as copies_module
+    import photo_grouper.clustering.knn as knn_module
     from photo_grouper.progress import Cancelled, Meter
 
     import hnswlib
 
     added, cancel = [], threading.Event()
-    real_order, real_index = copies_module.locality_order, hnswlib.Index
+    real_order, real_index = knn_module.locality_order, hnswlib.Index
 
     class Index(real_index):  # hnswlib's own index, noting every chunk put in
         def add_items(self, *args, **kwargs):
@@ -84,7 +85,7 @@ def test_a_cancel_is_heard_before_the_index_is_built(monkeypatch):
             return super().add_items(*args, **kwargs)
 
     monkeypatch.setattr(hnswlib, "Index", Index)
-    monkeypatch.setattr(copies_module, "locality_order", lambda x: (cancel.set(), real_order(x))[1])  # pressed
+    monkeypatch.setattr(knn_module, "locality_order", lambda x: (cancel.set(), real_order(x))[1])  # pressed
     x, _ = _with_near_copies(3000, 32, 1, 60, 0.01)
     with pytest.raises(Cancelled):
         copies_module.knn_without_near_copies(x, 10, 0.99, method="hnsw", meter=Meter(cancel=cancel))
@@ -95,12 +96,14 @@ def test_hnsw_searches_again_only_where_a_copy_was_taken_out(monkeypatch):
     """Past the exact-search size the hnswlib index is searched again for the stale rows alone, with the copies
     marked deleted (their own rows included)."""
     import photo_grouper.clustering.copies as copies_module
+    import photo_grouper.clustering.knn as knn_module
 
     monkeypatch.setattr(copies_module, "EXACT_MAX_N_CPU", 100)
     asked = []
-    real = copies_module.hnsw_query
-    monkeypatch.setattr(copies_module, "hnsw_query", lambda index, q, ids, k, **kw: (
-        asked.append(ids.size), real(index, q, ids, k, **kw))[1])
+    real = knn_module.hnsw_query
+    for module in (knn_module, copies_module):  # the first search, then the search again
+        monkeypatch.setattr(module, "hnsw_query", lambda index, q, ids, k, **kw: (
+            asked.append(ids.size), real(index, q, ids, k, **kw))[1])
     x, source = _with_near_copies(3000, 32, 2, 60, 0.01)
     graph, copies = copies_module.knn_without_near_copies(x, 10, 0.99, method="hnsw")
     assert np.array_equal(copies[1], source)
