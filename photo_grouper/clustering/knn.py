@@ -26,10 +26,11 @@ HNSW_M = 24
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
 # Numbers (items x dimensions) per call when building or searching the index: between calls progress is reported
-# and a cancel is seen. 32,768 128-d faces a call: at a million, a call every 3-5 s on 2 cores instead of one of
-# 90-100 s (65,536: up to 9 s; the total the same within the run-to-run spread, 291-301 s); 1280-d species
-# features take ten times as long an item, so a tenth as many items a call.
-HNSW_CHUNK_NUMBERS = 1 << 22
+# and a cancel is seen. 16,384 128-d faces a call: at a million on a slow machine a call of 12 s at most with
+# 32,768 (2026-12-03; 3-5 s on a faster one, where 65,536 took up to 9 s); at 300,000 the longest call 4.9-5.2 s
+# against 7.0-9.1 s with 32,768, the total the same (109-110 s against 105-115 s, alternating runs). 1280-d
+# species features take ten times as long an item, so a tenth as many items a call.
+HNSW_CHUNK_NUMBERS = 1 << 21
 
 
 # hnswlib's search hops between items all over its index (about 720 bytes an item at M = 24): inserted and asked
