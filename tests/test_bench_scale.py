@@ -75,3 +75,22 @@ def test_library_run_with_group_photos_keeps_each_photo_s_faces_apart(capsys, mo
     assert photo is not None and (np.bincount(photo) > 1).sum() > 100  # the library's photos, as stored
     for level in kept["h"].levels_:
         assert np.unique(np.stack([photo, level]), axis=1).shape[1] == len(photo)
+
+
+def test_reference_work_is_timed_before_and_after_and_the_total_given_as_a_multiple(capsys, monkeypatch):
+    """The machine's speed at the moment, measured in the same process: on a machine that varies from run to run
+    the multiple, not the seconds, compares two runs. Off by default below 100,000 embeddings."""
+    import photo_grouper.bench.scale as scale
+
+    monkeypatch.setattr(scale, "REFERENCE_N", 1000)
+    assert main(["--n", "2000", "--threads", "1", "--reference"]) == 0
+    out = capsys.readouterr().out
+    total = float(re.search(r"^total ([\d.]+) s,", out, flags=re.M).group(1))
+    line = re.search(r"reference work \(hnswlib on 1000 synthetic faces, fixed settings\): ([\d.]+) s before, "
+                     r"([\d.]+) s after; the total is ([\d.]+) times their mean", out)
+    before, after, multiple = (float(g) for g in line.groups())
+    assert before > 0 and after > 0
+    assert multiple == pytest.approx(2 * total / (before + after), rel=0.05, abs=0.2)
+
+    assert main(["--n", "2000", "--threads", "1"]) == 0
+    assert "reference work" not in capsys.readouterr().out

@@ -74,6 +74,29 @@ def group_photos(labels: np.ndarray, share: float, seed: int = 2) -> np.ndarray:
     return np.unique(photo, return_inverse=True)[1]
 
 
+REFERENCE_N = 20_000
+
+
+def reference_seconds() -> float:
+    """This machine's speed at the moment, so that runs on machines (or at moments) that differ can be compared: the
+    seconds to build and query an hnswlib index of 20,000 synthetic faces with fixed settings (M 24,
+    ef_construction 200, ef 192, the kNN's threads), the kind of work most of a million's time goes to. Fixed here,
+    not the kNN's own settings, so that a change to those shows in the ratio."""
+    import hnswlib
+
+    from ..clustering.knn import usable_cpus
+
+    x, _ = synthetic_library(REFERENCE_N, seed=7)
+    start = time.perf_counter()
+    index = hnswlib.Index(space="ip", dim=x.shape[1])
+    index.init_index(max_elements=len(x), ef_construction=200, M=24, random_seed=100)
+    index.set_num_threads(usable_cpus())
+    index.add_items(x)
+    index.set_ef(192)
+    index.knn_query(x, k=11)
+    return time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m photo_grouper.bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -96,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--library", action="store_true",
                         help="write the embeddings into a temporary library (one photo and face each) and time "
                              "grouping it as `index` does, storing the hierarchy (128-d faces only)")
+    parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=None,
+                        help="time a fixed reference work before and after (this machine's speed at the moment) and "
+                             "print the total as a multiple of it (default: from 100,000 embeddings)")
     args = parser.parse_args(argv)
     if args.library and (args.dim != 128 or args.copies or args.near_copy is not None or args.tau_search
                          or args.recall):
@@ -104,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ..clustering.copies import NEAR_COPY
-    from ..clustering.hilander import HiLander
-    from ..clustering.metrics import evaluate
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,8 +141,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(x)} embeddings ({len(x) - args.n} near copies), {args.dim}-d, {len(np.unique(y))} groups "
           f"(largest {np.bincount(y).max()}), {torch.get_num_threads()} torch threads, near copies from {near}"
           + (f", {(np.bincount(photo)[photo] > 1).sum()} faces in a photo with others" if photo is not None else ""))
-    if args.library:
-        return _group_a_library(x, args, photo)
+    reference = args.n >= 100_000 if args.reference is None else args.reference
+    before = reference_seconds() if reference else None
+    total = _group_a_library(x, args, photo) if args.library else _group(x, y, args, near, photo)
+    if reference:
+        after = reference_seconds()
+        print(f"reference work (hnswlib on {REFERENCE_N} synthetic faces, fixed settings): {before:.2f} s before, "
+              f"{after:.2f} s after; the total is {2 * total / (before + after):.1f} times their mean")
+    return 0
+
+
+def _group(x: np.ndarray, y: np.ndarray, args, near: float | None, photo: np.ndarray | None) -> float:
+    """Groups ``x`` as HiLander.fit does and prints each level's stages, the total and the quality; returns the
+    total seconds."""
+    from ..clustering.hilander import HiLander
+    from ..clustering.metrics import evaluate
+
     start = time.perf_counter()
     reports = []  # (seconds, thousandths done): the longest gap bounds how long a cancel waits to be heard
     h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(
@@ -143,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         strict, tolerant = sampled_recall(x, graph, args.recall)
         print(f"kNN recall@{h.k} on {min(args.recall, len(x))} sampled items: {strict:.3f} "
               f"({tolerant:.3f} counting ties within 0.001 of the k-th exact similarity)")
-    return 0
+    return total
 
 
 def longest_gap(reports: list[tuple[float, int]]) -> str:
@@ -156,7 +194,9 @@ def longest_gap(reports: list[tuple[float, int]]) -> str:
             f"(from {before} to {after} thousandths): a cancel is heard within it")
 
 
-def _group_a_library(x: np.ndarray, args, photo: np.ndarray | None = None) -> int:
+def _group_a_library(x: np.ndarray, args, photo: np.ndarray | None = None) -> float:
+    """Writes ``x`` into a temporary library and groups it as ``index`` does; returns the grouping's seconds
+    (storing included, writing the library not)."""
     import tempfile
     from pathlib import Path
 
@@ -184,7 +224,7 @@ def _group_a_library(x: np.ndarray, args, photo: np.ndarray | None = None) -> in
           f"{report.seconds:.1f} s, storing the hierarchy {total - report.seconds:.1f} s; peak memory {peak_mb:.0f} MB")
     print(f"stored: {members} faces in groups; groups per level "
           f"{' / '.join(str(per_level[level]) for level in sorted(per_level))} (the last {report.groups})")
-    return 0
+    return total
 
 
 if __name__ == "__main__":
