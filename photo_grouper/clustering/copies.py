@@ -37,11 +37,39 @@ def firsts(group: np.ndarray) -> Copies | None:
 
 
 def exact_copies(x: np.ndarray) -> Copies | None:
-    """Rows with the same bytes (np.unique over whole rows: 1.7 s at a million)."""
+    """Rows with the same bytes. Found by a 64-bit hash of each row and checked byte for byte (a hash shared by
+    rows that differ, never seen, falls back to comparing whole rows): at a million 128-d rows 0.7-0.9 s, where
+    np.unique over whole rows sorted half a gigabyte of them in 1.7-3.9 s (2026-12-03, the same process), most
+    of the wait for a cancel at the start."""
     if x.shape[0] < 2:
         return None
-    rows = np.ascontiguousarray(x).view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
-    return firsts(rows)
+    x = np.ascontiguousarray(x)
+    copies = firsts(_row_hashes(x))
+    if copies is None:
+        return None
+    first, position = copies
+    copy = np.flatnonzero(first[position] != np.arange(x.shape[0]))  # rows that are not their set's first
+    if (_words(x[copy]) == _words(x[first[position[copy]]])).all():
+        return copies
+    return firsts(x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel())
+
+
+def _words(x: np.ndarray) -> np.ndarray:
+    """The bytes of each row of ``x`` (C-contiguous) as 32-bit words, or as bytes where a row's are not a multiple
+    of four."""
+    rows = x.view(np.uint8).reshape(x.shape[0], -1)
+    return rows.view(np.uint32) if rows.shape[1] % 4 == 0 else rows
+
+
+def _row_hashes(x: np.ndarray, step: int = 16384) -> np.ndarray:
+    """A 64-bit hash of each row's bytes: the sum of its words times fixed random odd numbers, mod 2**64 (rows
+    with the same bytes always share it)."""
+    words = _words(x)
+    multipliers = np.random.default_rng(0).integers(0, 2**63, words.shape[1], dtype=np.uint64) * 2 + 1
+    out = np.empty(x.shape[0], dtype=np.uint64)
+    for start in range(0, x.shape[0], step):
+        out[start:start + step] = (words[start:start + step].astype(np.uint64) * multipliers).sum(axis=1)
+    return out
 
 
 def compose(outer: Copies | None, inner: Copies | None) -> Copies | None:

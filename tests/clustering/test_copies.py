@@ -13,6 +13,26 @@ def test_exact_copies_lists_first_copies_in_input_order():
     assert exact_copies(x[:2]) is None and exact_copies(x[:1]) is None
 
 
+def test_exact_copies_are_rows_of_the_same_bytes_even_where_hashes_collide(monkeypatch):
+    """The rows' hashes only propose sets: rows are compared byte for byte, and a hash shared by rows that differ
+    falls back to comparing whole rows. -0.0 and 0.0 differ in their bytes, so they are not copies."""
+    import photo_grouper.clustering.copies as copies_module
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((500, 7)).astype(np.float32)  # 28 bytes a row: 32-bit words
+    source = rng.choice(500, 40)
+    x = np.concatenate([x, x[source], np.array([[0.0] * 7, [-0.0] + [0.0] * 6], dtype=np.float32)])
+    rows = x.view(np.dtype((np.void, x.itemsize * x.shape[1]))).ravel()
+    _, expected_first = np.unique(rows, return_index=True)
+    for hashes in (copies_module._row_hashes, lambda x: np.zeros(x.shape[0], np.uint64)):  # real, all colliding
+        monkeypatch.setattr(copies_module, "_row_hashes", hashes)
+        first, position = exact_copies(x)
+        assert np.array_equal(first, np.sort(expected_first)) and np.array_equal(x[first][position], x)
+    odd = np.arange(15, dtype=np.uint8).reshape(5, 3)  # 3 bytes a row: compared byte by byte
+    first, position = exact_copies(np.concatenate([odd, odd[:2]]))
+    assert first.tolist() == [0, 1, 2, 3, 4] and position.tolist() == [0, 1, 2, 3, 4, 0, 1]
+
+
 def test_compose_maps_copies_of_copies_to_the_original_items():
     outer = (np.array([0, 1, 3]), np.array([0, 1, 0, 2, 1, 0]))  # items 2 and 5 copy 0, 4 copies 1
     inner = (np.array([0, 2]), np.array([0, 0, 1]))  # among 0, 1, 3: 1 copies 0
