@@ -15,8 +15,18 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..grouping import KIND_OF_MODE
-from ..store import ClusterRun, Detection, Library, Person, Photo, PhotoStatus, Rejection, Suggestion, fetch_in
+from ..store import (
+    KIND_OF_MODE,
+    ClusterRun,
+    Detection,
+    Library,
+    Person,
+    Photo,
+    PhotoStatus,
+    Rejection,
+    Suggestion,
+    fetch_in,
+)
 from . import history
 from .history import Change, OrganizeError, Recorder
 from .view import (

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..grouping import KIND_OF_MODE
 from ..store import (
+    KIND_OF_MODE,
     Assignment,
     Cluster,
     ClusterMember,

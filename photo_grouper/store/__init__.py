@@ -2,6 +2,7 @@
 
 from .library import Library, LibraryError, default_library_path, explain_db_error, fetch_all, fetch_in, id_chunks
 from .models import (
+    KIND_OF_MODE,
     SCHEMA_VERSION,
     Analysis,
     Assignment,
@@ -22,7 +23,8 @@ from .models import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "Analysis", "Assignment", "Base", "Cluster", "ClusterMember", "ClusterRun", "Detection",
-    "Embedding", "Ignored", "IndexRun", "Library", "LibraryError", "Operation", "Person", "Photo", "PhotoStatus",
-    "Rejection", "Suggestion", "default_library_path", "explain_db_error", "fetch_all", "fetch_in", "id_chunks",
+    "KIND_OF_MODE", "SCHEMA_VERSION", "Analysis", "Assignment", "Base", "Cluster", "ClusterMember", "ClusterRun",
+    "Detection", "Embedding", "Ignored", "IndexRun", "Library", "LibraryError", "Operation", "Person", "Photo",
+    "PhotoStatus", "Rejection", "Suggestion", "default_library_path", "explain_db_error", "fetch_all", "fetch_in",
+    "id_chunks",
 ]

@@ -91,6 +91,10 @@ class Analysis(Base):
     )
 
 
+# The detections each mode groups, by their ``Detection.kind``.
+KIND_OF_MODE = {"faces": "face", "species": "photo"}
+
+
 class Detection(Base):
     """A face (or a whole photo, in species mode), boxed in normalised coordinates of the upright image."""
 
