@@ -85,7 +85,8 @@ def cmd_index(args) -> int:
     with _library(args) as library:
         try:
             report = index_folder(library, args.folder, spec, workers=args.workers, progress=progress,
-                                  cancel=cancel, cluster=not args.no_cluster, device=args.device)
+                                  cancel=cancel, cluster=not args.no_cluster, device=args.device,
+                                  regroup=args.regroup)
         finally:
             progress.close()
     if args.json:
@@ -114,8 +115,13 @@ def format_index_report(report) -> str:
                      + (f", {ch.unreadable} in photos that could not be read again" if ch.unreadable else ""))
     if report.cluster:
         c = report.cluster
-        lines.append(f"  grouped {c['items']} {'faces' if report.mode == 'faces' else 'photos'} into {c['groups']} "
-                     f"groups over {c['levels']} levels in {c['seconds']:.1f} s (photo-grouper groups lists them)")
+        what = "faces" if report.mode == "faces" else "photos"
+        if c.get("unchanged"):
+            lines.append(f"  groups kept: nothing the grouping reads has changed since it last ran ({c['items']} "
+                         f"{what}, {c['groups']} groups over {c['levels']} levels; --regroup groups them again)")
+        else:
+            lines.append(f"  grouped {c['items']} {what} into {c['groups']} groups over {c['levels']} levels in "
+                         f"{c['seconds']:.1f} s (photo-grouper groups lists them)")
         if c.get("copies"):
             lines.append(f"  {c['copies']} of them copies of a photo kept or saved twice: grouped with it")
         if c.get("parted"):
@@ -247,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, default=None, help="species encoder weights file (species mode)")
     p.add_argument("--device", default=None, help="torch device for species mode (default: cuda if present)")
     p.add_argument("--no-cluster", action="store_true", help="detect and embed only; do not regroup")
+    p.add_argument("--regroup", action="store_true",
+                   help="group again even where nothing the grouping reads has changed (kept by default)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)

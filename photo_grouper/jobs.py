@@ -374,8 +374,9 @@ def _end_run(library: Library, report: IndexReport, error: str | None = None) ->
 
 def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, workers: int | None = None,
                  progress: StageProgress | None = None, cancel: CancelFlag | None = None,
-                 cluster: bool = False, device=None) -> IndexReport:
-    """Scan ``root``, analyse what is new and, with ``cluster``, regroup the library's detections of this mode.
+                 cluster: bool = False, device=None, regroup: bool = False) -> IndexReport:
+    """Scan ``root``, analyse what is new and, with ``cluster``, regroup the library's detections of this mode
+    (where nothing the grouping reads has changed the stored groups are kept, unless ``regroup``).
     Returns the report; a cancelled run returns it with ``status == "cancelled"`` (everything done is kept)."""
     root = check_folder(root)
     encoder = make_encoder(spec)
@@ -396,7 +397,7 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
             report.check = check_faces(library, root, spec, workers=workers, progress=stage("check"),
                                        cancel=cancel, encoder=encoder)
             if cluster:
-                _cluster_stage(library, spec.mode, report, device, stage("cluster"), cancel)
+                _cluster_stage(library, spec.mode, report, device, stage("cluster"), cancel, regroup)
             report.status = "completed"
         except Cancelled as exc:
             if isinstance(exc.partial, ScanReport):
@@ -419,7 +420,7 @@ def index_folder(library: Library, root: Path | str, spec: EncoderSpec, *, worke
     return report
 
 
-def _cluster_stage(library, mode, report: IndexReport, device, progress, cancel) -> None:
+def _cluster_stage(library, mode, report: IndexReport, device, progress, cancel, regroup: bool = False) -> None:
     from .clustering.weights import default_weights
     from .grouping import cluster_library
 
@@ -429,7 +430,8 @@ def _cluster_stage(library, mode, report: IndexReport, device, progress, cancel)
         report.cluster_note = f"not grouped: {exc}"
         return
     try:
-        report.cluster = asdict(cluster_library(library, mode, device=device, progress=progress, cancel=cancel))
+        report.cluster = asdict(cluster_library(library, mode, device=device, progress=progress, cancel=cancel,
+                                                keep_unchanged=not regroup))
     except Cancelled:
         report.cluster_note = "grouping stopped before the end: the groups are still the last grouping's"
         raise

@@ -87,6 +87,39 @@ def test_reclustering_replaces_the_previous_result(library):
     assert [g.size for g in before] == [g.size for g in after]  # deterministic
 
 
+def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp_path, capsys):
+    """Indexing an unchanged folder again keeps the stored grouping (at a million faces grouping takes minutes,
+    and above 30,000 hnswlib's threaded index would not give exactly the same groups twice); a change to what
+    the grouping reads (here a box marked not a face) or --regroup groups again."""
+    copy = tmp_path / "library.sqlite3"
+    shutil.copy(library, copy)
+    photos = library.parent / "photos"
+
+    def stored_run(lib):  # (its digest of what it read, when it was made): row ids are reused once deleted
+        with lib.session() as s:
+            return s.execute(select(ClusterRun.inputs, ClusterRun.created_at)).one()
+
+    with Library(copy) as lib:
+        before, stored = list_groups(lib)[2], stored_run(lib)
+        report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2, cluster=True)
+        assert report.status == "completed" and report.cluster["unchanged"] and stored_run(lib) == stored
+        assert report.cluster["groups"] == len(before) and report.cluster["items"] == sum(g.size for g in before)
+        assert [(g.ref, g.size) for g in list_groups(lib)[2]] == [(g.ref, g.size) for g in before]
+        Organizer(lib, "faces").ignore([before[0].peak_detection_id], "not-a-face")
+        report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2, cluster=True)
+        assert not report.cluster["unchanged"] and stored_run(lib)[0] != stored[0]
+        assert report.cluster["items"] == sum(g.size for g in before) - 1
+    assert main(["index", str(photos), "--library", str(copy), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "groups kept: nothing the grouping reads has changed since it last ran" in out
+    with Library(copy) as lib:
+        stored = stored_run(lib)
+    assert main(["index", str(photos), "--library", str(copy), "--quiet", "--regroup"]) == 0
+    assert "groups kept" not in capsys.readouterr().out
+    with Library(copy) as lib:
+        assert stored_run(lib)[0] == stored[0] and stored_run(lib)[1] > stored[1]  # the same input, grouped again
+
+
 def test_grouping_reports_progress_and_a_cancel_keeps_the_stored_groups(library):
     import threading
 
@@ -127,7 +160,7 @@ def test_index_cancelled_while_grouping_says_so_and_keeps_the_groups(library):
     with Library(library) as lib:
         before = [(g.ref, g.size) for g in list_groups(lib)[2]]
         report = index_folder(lib, library.parent / "photos", EncoderSpec.of("faces"), workers=2, cluster=True,
-                              progress=progress, cancel=flag)
+                              progress=progress, cancel=flag, regroup=True)  # nothing new: only asked to
         assert report.status == "cancelled" and report.cluster is None
         assert report.cluster_note == "grouping stopped before the end: the groups are still the last grouping's"
         assert [(g.ref, g.size) for g in list_groups(lib)[2]] == before
@@ -211,7 +244,8 @@ def test_copies_of_a_photo_are_grouped_with_their_person(tmp_path, faces_data, c
         shutil.copy2(original, backup / f"copy{i}.jpg")
     levels = _group_of_each_photo(tmp_path / "photos", tmp_path / "library.sqlite3")
     _assert_grouped_with_their_person(levels, {str(p) for p in [original, *backup.iterdir()]}, PEOPLE[0])
-    assert main(["index", str(tmp_path / "photos"), "--library", str(tmp_path / "library.sqlite3"), "--quiet"]) == 0
+    assert main(["index", str(tmp_path / "photos"), "--library", str(tmp_path / "library.sqlite3"), "--quiet",
+                 "--regroup"]) == 0  # nothing changed: grouped again only when asked, to print its summary
     assert "  12 of them copies of a photo kept or saved twice: grouped with it" in capsys.readouterr().out
 
 
@@ -276,7 +310,7 @@ def test_two_faces_of_one_photo_are_never_in_one_group(tmp_path, faces_data, cap
             a, b = parent[a], parent[b]
         _, _, groups = list_groups(lib)
     assert max(g.size for g in groups) >= 10  # the person's other photos still make a group
-    assert main(["index", str(tmp_path / "photos"), "--library", str(library), "--quiet"]) == 0
+    assert main(["index", str(tmp_path / "photos"), "--library", str(library), "--quiet", "--regroup"]) == 0
     assert "group(s) that would have held two faces of one photo (two faces in one photo are two people)" \
         in capsys.readouterr().out
 

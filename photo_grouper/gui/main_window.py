@@ -695,7 +695,8 @@ class MainWindow(QMainWindow):
                      else []) + \
                 ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
-                ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else [])
+                ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \
+                (["groups kept: nothing new to group"] if c.get("unchanged") else [])
             self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s"
                                          + "".join(f"; {note}" for note in notes))
 

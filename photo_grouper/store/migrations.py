@@ -42,11 +42,18 @@ def _add_verified(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE detections ADD COLUMN verified BOOLEAN")
 
 
+def _add_run_inputs(conn: Connection) -> None:
+    if "inputs" not in {c["name"] for c in inspect(conn).get_columns("cluster_runs")}:
+        conn.exec_driver_sql("ALTER TABLE cluster_runs ADD COLUMN inputs VARCHAR(64)")
+
+
 # Step n brings version n-1 to n.
 MIGRATIONS: list[Migration] = [
     Migration(2, _add_clusters, "the Hi-LANDER hierarchy: cluster_runs, clusters, cluster_members"),
     Migration(3, _add_people, "user corrections: people, assignments, rejections, ignored, suggestions, operations"),
     Migration(4, _add_verified, "the face check's verdict on unsure detections: detections.verified"),
+    Migration(5, _add_run_inputs, "what a grouping read, so that an unchanged library keeps its groups: "
+                                  "cluster_runs.inputs"),
 ]
 
 

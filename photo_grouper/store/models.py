@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def utcnow() -> datetime:
@@ -180,6 +180,9 @@ class ClusterRun(Base):
     levels: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A digest of everything the grouping read (grouping.grouping_inputs): `index` keeps the groups where it is
+    # unchanged. None for runs stored before schema version 5.
+    inputs: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     clusters: Mapped[list[Cluster]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True)

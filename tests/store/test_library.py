@@ -233,8 +233,10 @@ def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
             assert s.scalar(select(func.count()).select_from(ClusterRun)) == 0
             assert s.scalar(select(func.count()).select_from(Person)) == 0
             assert s.scalar(select(func.count()).select_from(Assignment)) == 0
-            # Step 4 added the face check's column to the detections table it found.
+            # Step 4 added the face check's column to the detections table it found; step 5 is a no-op here, as
+            # step 2 made cluster_runs with the current columns.
             assert "verified" in {row[1] for row in s.execute(text("PRAGMA table_info(detections)"))}
+            assert "inputs" in {row[1] for row in s.execute(text("PRAGMA table_info(cluster_runs)"))}
 
 
 def test_a_version_3_library_gets_the_face_checks_column_and_keeps_its_detections(library_path):
@@ -249,6 +251,20 @@ def test_a_version_3_library_gets_the_face_checks_column_and_keeps_its_detection
         with lib.session() as s:
             # Not checked yet: the next index run checks it.
             assert s.execute(select(Detection.score, Detection.verified)).all() == [(-0.1, None)]
+
+
+def test_a_version_4_library_keeps_its_groups_and_gets_the_inputs_column(library_path):
+    """Its grouping stays (with no digest of what it read, the next `index` groups again)."""
+    from photo_grouper.store import ClusterRun
+
+    _write_old_library(library_path, 4, [
+        "ALTER TABLE cluster_runs DROP COLUMN inputs",
+        "INSERT INTO cluster_runs (id, mode, model, weights, tau, items, levels, seconds, created_at) "
+        "VALUES (1, 'faces', 'm', 'w', 0.8, 0, 1, 0.0, '2026-01-01')"])
+    with Library(library_path) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION >= 5
+        with lib.session() as s:
+            assert s.execute(select(ClusterRun.id, ClusterRun.tau, ClusterRun.inputs)).all() == [(1, 0.8, None)]
 
 
 def test_fetch_all_reads_what_the_session_would(library_path):
