@@ -4,6 +4,7 @@ automatic result in one transaction (organize/view.py reads the groups back, at 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +69,16 @@ def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, n
     return ids, np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows]), photos
 
 
-def grouping_inputs(mode: str, model: str, weights: Path, ids: np.ndarray, x: np.ndarray,
+def grouping_inputs(mode: str, model: str, weights: Path, card: dict, ids: np.ndarray, x: np.ndarray,
                     photos: np.ndarray) -> str:
     """A digest of everything a grouping reads: the detections and their vectors and photos, the encoder, the
-    weights file's bytes, and photo-grouper's version (a new version may group differently)."""
+    weights file's bytes and its card (tau, join floor), and photo-grouper's version (a new version may group
+    differently)."""
     from . import __version__
 
     digest = hashlib.blake2b(digest_size=20)
-    for part in (mode, model, __version__, hashlib.blake2b(Path(weights).read_bytes()).hexdigest()):
+    for part in (mode, model, __version__, hashlib.blake2b(Path(weights).read_bytes()).hexdigest(),
+                 json.dumps(card, sort_keys=True, default=str)):
         digest.update(part.encode() + b"\0")
     for array in (ids.astype("<i8"), photos.astype("<i8"), np.ascontiguousarray(x, dtype="<f4")):
         digest.update(array)  # the buffer itself: no copy (half a gigabyte at a million faces)
@@ -103,7 +106,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     if len(ids) == 0:
         progress(Meter.STEPS, Meter.STEPS)
         return report
-    inputs = grouping_inputs(mode, encoder.model, weights, ids, x, photos)
+    inputs = grouping_inputs(mode, encoder.model, weights, card, ids, x, photos)
     if keep_unchanged and _keep_stored(library, mode, inputs, ids, x, report):
         report.seconds = time.monotonic() - started
         progress(Meter.STEPS, Meter.STEPS)

@@ -335,3 +335,26 @@ def test_a_face_marked_not_a_face_is_left_out_of_the_next_grouping(library, tmp_
         cluster_library(lib, "faces")
         with lib.session() as s:
             assert first in set(s.scalars(select(ClusterMember.detection_id)))
+
+
+def test_grouping_inputs_change_with_everything_the_grouping_reads(tmp_path):
+    from photo_grouper.grouping import grouping_inputs
+
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    rng = np.random.default_rng(0)
+    ids, photos, x = np.arange(5), np.array([1, 1, 2, 3, 4]), rng.standard_normal((5, 4)).astype(np.float32)
+    card = {"tau": 0.8, "join_floor": 0.92}
+
+    def digest(**changed):
+        given = dict(mode="faces", model="m", weights=weights, card=card, ids=ids, x=x, photos=photos) | changed
+        return grouping_inputs(**given)
+
+    base = digest()
+    assert digest() == base and digest(x=x.copy()) == base
+    moved = x.copy()
+    moved[2, 1] = np.nextafter(moved[2, 1], np.float32(9))  # one descriptor by the least step
+    assert len({base, digest(x=moved), digest(ids=ids + 1), digest(photos=np.arange(5)),
+                digest(card={"tau": 0.85, "join_floor": 0.92}), digest(model="m2"), digest(mode="species")}) == 7
+    weights.write_bytes(b"weights, trained again")
+    assert digest() != base
