@@ -16,18 +16,8 @@ from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
 from .clustering.weights import default_weights, load_weights
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
-from .store import (
-    KIND_OF_MODE,
-    Cluster,
-    ClusterMember,
-    ClusterRun,
-    Detection,
-    Embedding,
-    Ignored,
-    Library,
-    Photo,
-    PhotoStatus,
-)
+from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Photo,
+                    PhotoStatus)
 from .vision import EncoderSpec, make_encoder
 
 # Modes whose detections of one photo are never grouped together: two faces in one photo are two people (two
