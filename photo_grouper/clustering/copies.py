@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from ..progress import NO_METER, Meter
-from .knn import EXACT_MAX_N_CPU, KnnGraph, exact_knn, hnsw_query, hnsw_self_knn, search_method
+from .knn import EXACT_MAX_N_CPU, KnnGraph, approximate_self_knn, exact_knn, search_method
 
 # The similarity at which two items count as one picture saved twice, per encoder: most re-saves of a photo
 # (resized, re-compressed, brightened) reach it, and no two different photos of the shared data do (faces: two
@@ -111,14 +111,15 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
                             meter: Meter = NO_METER) -> tuple[KnnGraph, Copies | None]:
     """The kNN graph of ``x`` (L2-normalised) with near copies (``near_copies``) taken out: (graph, None) where
     there are none, else the graph of ``x[first]`` and the copies. Costs one kNN search where there are none; with
-    hnswlib, the index is searched again only for the rows whose neighbours held a copy taken out."""
+    approximate search (cells or hnswlib), it searches again only for the rows whose neighbours held a copy taken
+    out."""
     n = x.shape[0]
     if search_method(n, method, device) == "exact":
         graph = exact_knn(x, k, device=device, meter=meter.part(0.0, 0.8))
         copies = near_copies(graph, x, near)
         return (graph, None) if copies is None else \
             (exact_knn(x[copies[0]], k, device=device, meter=meter.part(0.8, 1.0)), copies)
-    index, graph = hnsw_self_knn(x, k, meter=meter.part(0.0, 0.95))  # the index is kept to search again
+    ask, graph = approximate_self_knn(x, k, method=search_method(n, method, device), meter=meter.part(0.0, 0.95))
     copies = near_copies(graph, x, near)
     if copies is None:
         return graph, None
@@ -127,11 +128,9 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
         return exact_knn(x[first], k, device=device, meter=meter.part(0.95, 1.0)), copies
     kept = np.zeros(n, dtype=bool)
     kept[first] = True
-    for item in np.flatnonzero(~kept):
-        index.mark_deleted(int(item))  # searches no longer return it
     indices, sims = graph.indices[first], graph.sims[first]
     stale = np.flatnonzero(~kept[indices].all(axis=1))
     if stale.size:
-        again = hnsw_query(index, x[first[stale]], first[stale], k, alive=first.size, meter=meter.part(0.95, 1.0))
+        again = ask(first[stale], k, kept, meter=meter.part(0.95, 1.0))
         indices[stale], sims[stale] = again.indices, again.sims
     return KnnGraph(position[indices], sims), copies

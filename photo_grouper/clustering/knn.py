@@ -1,8 +1,9 @@
 """Cosine k-nearest-neighbour graph of L2-normalised embeddings.
 
-Exact search is a blocked matrix product in torch (small N, or any N on CUDA); approximate search uses hnswlib
-(large N on the CPU), with its parameters set so recall@k stays >= 0.95 against exact search (checked in tests).
-The item itself is never among its neighbours.
+Exact search is a blocked matrix product in torch (small N, or any N on CUDA). Large N on the CPU is searched
+exactly within cells (cells.py: several times faster than a graph index on clustered items, and as good), or,
+where the items have no cluster structure for that to work, with hnswlib, whose parameters keep recall@k >= 0.95
+against exact search (checked in tests). The item itself is never among its neighbours.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..progress import NO_METER, Meter
 
-EXACT_MAX_N_CPU = 30_000  # above this the CPU uses hnswlib: O(N log N) instead of O(N^2)
+EXACT_MAX_N_CPU = 30_000  # above this the CPU searches within cells (or uses hnswlib) instead of all N^2 pairs
 # Chosen for a million items: on bench/scale.py's synthetic face-like embeddings (2 threads, sampled against exact
 # search), with the items inserted in locality order (below), M=24, ef_construction=200, ef=192 reach recall@10
 # 0.964 at 1,000,000 for 171 + 174 s of building and querying on a slow machine, where M=32 (the setting before,
@@ -206,16 +207,40 @@ def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: in
 
 
 def search_method(n: int, method: str = "auto", device=None) -> str:
-    """"exact" or "hnsw": what "auto" means for n items on ``device`` (exact on CUDA or up to EXACT_MAX_N_CPU)."""
+    """"exact", "cells" or "hnsw": what "auto" means for n items on ``device`` (exact on CUDA or up to
+    EXACT_MAX_N_CPU, else cells)."""
     if method != "auto":
         return method
     on_gpu = device is not None and str(device).startswith("cuda")
-    return "exact" if on_gpu or n <= EXACT_MAX_N_CPU else "hnsw"
+    return "exact" if on_gpu or n <= EXACT_MAX_N_CPU else "cells"
+
+
+def approximate_self_knn(x: np.ndarray, k: int, *, method: str = "cells", meter: Meter = NO_METER):
+    """(ask, graph): each row's k nearest others among the (L2-normalised) rows of ``x``, by ``method`` ("cells",
+    which falls back to "hnsw" where its sampled recall is short, or "hnsw"), and ``ask(rows, k, alive, meter)``
+    searching again among the items in the mask ``alive`` only."""
+    if method == "cells":
+        from .cells import CHECK_SHARE, cell_self_knn
+
+        found = cell_self_knn(x, k, meter=meter)
+        if found is not None:
+            search, graph = found
+            return search.ask, graph
+        meter = meter.part(CHECK_SHARE, 1.0)  # no cluster structure: hnswlib
+    elif method != "hnsw":
+        raise ValueError(f"unknown kNN method {method!r}")
+    index, graph = hnsw_self_knn(x, k, meter=meter)
+
+    def ask(rows: np.ndarray, k: int, alive: np.ndarray, meter: Meter = NO_METER) -> KnnGraph:
+        for item in np.flatnonzero(~alive):
+            index.mark_deleted(int(item))  # searches no longer return it
+        return hnsw_query(index, x[rows], rows, k, alive=int(alive.sum()), meter=meter)
+    return ask, graph
 
 
 def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None, meter: Meter = NO_METER) -> KnnGraph:
-    """k nearest neighbours by cosine similarity. ``method``: "auto", "exact" or "hnsw"; ``meter``: progress and
-    cancel between blocks."""
+    """k nearest neighbours by cosine similarity. ``method``: "auto", "exact", "cells" or "hnsw"; ``meter``:
+    progress and cancel between blocks."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"embeddings must be a 2-D array, got shape {x.shape}")
@@ -226,9 +251,7 @@ def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None, meter
     method = search_method(x.shape[0], method, device)
     if method == "exact":
         return exact_knn(x, k, device=device, meter=meter)
-    if method == "hnsw":
-        return hnsw_knn(x, k, meter=meter)
-    raise ValueError(f"unknown kNN method {method!r}")
+    return approximate_self_knn(l2_normalise(x), k, method=method, meter=meter)[1]
 
 
 def recall_at_k(approx: KnnGraph, exact: KnnGraph) -> float:
@@ -242,10 +265,18 @@ def sampled_recall(x: np.ndarray, graph: KnnGraph, queries: int = 2000, *, seed:
     """recall@k of ``graph`` on ``queries`` items drawn at random, against exact search over all of ``x`` (too
     slow in full at a million). Returns (strict, tolerant): tolerant also counts a found neighbour as near as the
     k-th exact one within ``tolerance`` of similarity (ann-benchmarks' convention: ties are not misses)."""
+    n = graph.indices.shape[0]
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(queries, n), replace=False))
+    return rows_recall(x, rows, graph.indices[rows], tolerance=tolerance, block=block)
+
+
+def rows_recall(x: np.ndarray, rows: np.ndarray, found: np.ndarray, *, tolerance: float = 1e-3, block: int = 256
+                ) -> tuple[float, float]:
+    """(strict, tolerant) recall of ``found`` (the neighbours found for the items ``rows``, k a row) against
+    exact search over all of ``x``."""
     import torch
 
-    n, k = graph.indices.shape
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(queries, n), replace=False))
+    k = found.shape[1]
     xt = torch.from_numpy(l2_normalise(x))
     strict = tolerant = 0
     with torch.inference_mode():
@@ -254,9 +285,9 @@ def sampled_recall(x: np.ndarray, graph: KnnGraph, queries: int = 2000, *, seed:
             sims = xt[q] @ xt.T
             sims[torch.arange(len(q)), q] = -2.0  # an item is not its own neighbour
             kth, exact = torch.topk(sims, k, dim=1)
-            found = graph.indices[q.numpy()]
-            strict += sum(len(set(a) & set(e)) for a, e in zip(found.tolist(), exact.numpy().tolist()))
-            found_sims = torch.gather(sims, 1, torch.from_numpy(found))
+            got = found[start:start + block]
+            strict += sum(len(set(a) & set(e)) for a, e in zip(got.tolist(), exact.numpy().tolist()))
+            found_sims = torch.gather(sims, 1, torch.from_numpy(got))
             tolerant += int((found_sims >= kth[:, -1:] - tolerance).sum())
     total = len(rows) * k
     return strict / total, min(1.0, tolerant / total)

@@ -73,13 +73,13 @@ def test_a_chain_of_alike_items_is_not_one_set():
     assert first[3:].tolist() == list(range(5, 25))
 
 
-@pytest.mark.parametrize("method", ["exact", "hnsw"])
+@pytest.mark.parametrize("method", ["exact", "cells", "hnsw"])
 def test_knn_without_near_copies_is_the_knn_of_the_originals(method):
     x, source = _with_near_copies(3000, 32, 1, 60, 0.01)
     graph, copies = knn_without_near_copies(x, 10, 0.99, method=method)
     assert copies is not None and np.array_equal(copies[1], source)
     assert graph.indices.shape == (3000, 10)
-    # Exact: every row as exact search over the originals (ties aside); hnswlib: as good as its usual recall.
+    # Exact: every row as exact search over the originals (ties aside); cells, hnswlib: their usual recall.
     assert recall_at_k(graph, exact_knn(x[:3000], 10)) >= (0.999 if method == "exact" else 0.95)
     plain, none = knn_without_near_copies(x[:3000], 10, 0.99, method=method)
     assert none is None and recall_at_k(plain, exact_knn(x[:3000], 10)) >= (0.999 if method == "exact" else 0.95)
@@ -121,9 +121,8 @@ def test_hnsw_searches_again_only_where_a_copy_was_taken_out(monkeypatch):
     monkeypatch.setattr(copies_module, "EXACT_MAX_N_CPU", 100)
     asked = []
     real = knn_module.hnsw_query
-    for module in (knn_module, copies_module):  # the first search, then the search again
-        monkeypatch.setattr(module, "hnsw_query", lambda index, q, ids, k, **kw: (
-            asked.append(ids.size), real(index, q, ids, k, **kw))[1])
+    monkeypatch.setattr(knn_module, "hnsw_query", lambda index, q, ids, k, **kw: (
+        asked.append(ids.size), real(index, q, ids, k, **kw))[1])  # the first search, then the search again
     x, source = _with_near_copies(3000, 32, 2, 60, 0.01)
     graph, copies = copies_module.knn_without_near_copies(x, 10, 0.99, method="hnsw")
     assert np.array_equal(copies[1], source)

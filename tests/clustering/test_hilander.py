@@ -152,22 +152,25 @@ def test_inference_is_deterministic_and_needs_no_labels(trained):
 
 @pytest.mark.parametrize("options", [{}, {"near_copy": 0.99}, {"tau_search": True}, {"join_floor": 0.0},
                                      {"zoom_out": 2, "join_floor": 0.5}])
-@pytest.mark.parametrize("method", ["exact", "hnsw"])
+@pytest.mark.parametrize("method", ["exact", "cells", "hnsw"])
 def test_fit_reports_progress_to_the_end_and_stops_when_cancelled(trained, monkeypatch, options, method):
     import threading
 
-    from photo_grouper.clustering import knn
+    from photo_grouper.clustering import cells, knn
     from photo_grouper.progress import Cancelled
 
-    if method == "hnsw":  # the search a large library gets, in chunks of 50 items
+    if method != "exact":  # the search a large library gets: in cells of 100 items ...
         monkeypatch.setattr(knn, "EXACT_MAX_N_CPU", 10)
+        monkeypatch.setattr(cells, "CELL_SIZE", 100)
+    if method == "hnsw":  # ... or, where their recall falls short, with hnswlib, in chunks of 50 items
+        monkeypatch.setattr(cells, "CELL_MIN_RECALL", 1.01)
         monkeypatch.setattr(knn, "HNSW_CHUNK_NUMBERS", 50 * 32)
     x, _ = _identities(40, seed=8)
     heard = []
     plain = HiLander(tau=trained.tau, model=trained.model, **options).fit(x)
     h = HiLander(tau=trained.tau, model=trained.model, **options).fit(
         x, progress=lambda done, total: heard.append((done, total)))
-    if method == "exact":  # hnswlib's threads make its graph vary a little from run to run
+    if method != "hnsw":  # hnswlib's threads make its graph vary a little from run to run
         assert all(np.array_equal(a, b) for a, b in zip(h.levels_, plain.levels_))  # reporting changes nothing
     done = [d for d, _ in heard]
     assert heard[0] == (0, 1000) and heard[-1] == (1000, 1000) and {t for _, t in heard} == {1000}

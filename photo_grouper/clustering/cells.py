@@ -1,0 +1,157 @@
+"""Partitioned exact search: the k nearest neighbours of many L2-normalised items by matrix products within cells.
+
+The items are split into cells by spherical k-means (on a sample). Each item asks only its own (nearest) cell;
+each item answers in its nearest cells, up to CELL_SPREAD of them and only those within CELL_MARGIN of cosine
+of its nearest, so that an item near a border is found from both sides. Within a cell every question is an
+exact matrix product, which two cores do at tens of GFLOP/s, where a graph index (hnswlib) spends its time
+waiting on memory: a million synthetic faces (bench/scale.py, 2 cores, 2026-12-05) 112 s at recall@10 0.971
+(tolerant 0.977) against hnswlib's 345-480 s at 0.962-0.964. Every setting measured: docs/hilander-ablation.md,
+"Partitioned exact search".
+
+It is only as good as the items are clustered (uniformly random vectors have no cells to speak of), so
+``cell_self_knn`` checks its recall on sampled items against exact search and says when it falls short; the
+caller then uses hnswlib.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..progress import NO_METER, Meter
+from .knn import KnnGraph, _drop_self, rows_recall
+
+CELL_SIZE = 1000  # items per cell, on average
+CELL_SPREAD = 16  # an item answers in at most this many of its nearest cells ...
+CELL_MARGIN = 0.07  # ... those within this much cosine of its nearest
+CELL_MIN_RECALL = 0.95  # tolerant recall@k on sampled items; below it the caller uses hnswlib
+CELL_CHECK_QUERIES = 500
+KMEANS_SAMPLE = 64  # items drawn per cell for k-means
+KMEANS_ROUNDS = 8
+BLOCK_NUMBERS = 1 << 22  # similarities in one product (16 MB: fresh larger blocks cost page faults, see knn.py)
+QUERY_BLOCK = 1024  # questions in one product
+
+
+def spherical_kmeans(x: np.ndarray, cells: int, rng: np.random.Generator, rounds: int = KMEANS_ROUNDS):
+    """``cells`` unit centres fitted to a sample of the rows of ``x`` (torch tensor, (cells, dim))."""
+    import torch
+
+    sample = torch.from_numpy(x[np.sort(rng.choice(x.shape[0], min(x.shape[0], KMEANS_SAMPLE * cells),
+                                                   replace=False))])
+    centres = sample[torch.from_numpy(rng.choice(sample.shape[0], cells, replace=False))].clone()
+    step = max(1, BLOCK_NUMBERS // cells)
+    for _ in range(rounds):
+        nearest = torch.cat([torch.argmax(sample[i:i + step] @ centres.T, dim=1)
+                             for i in range(0, sample.shape[0], step)])
+        sums = torch.zeros_like(centres).index_add_(0, nearest, sample)
+        norms = torch.linalg.norm(sums, dim=1, keepdim=True)
+        filled = norms[:, 0] > 0
+        centres[filled] = sums[filled] / norms[filled]  # an empty cell keeps its centre
+    return centres
+
+
+class CellSearch:
+    """The cells of the rows of ``x`` (L2-normalised, float32); ``ask`` finds neighbours among them."""
+
+    def __init__(self, x: np.ndarray, *, seed: int = 0, meter: Meter = NO_METER):
+        import torch
+
+        self.x = x
+        self.xt = torch.from_numpy(x)
+        n = x.shape[0]
+        cells = max(1, n // CELL_SIZE)
+        spread = min(CELL_SPREAD, cells)
+        centres = spherical_kmeans(x, cells, np.random.default_rng(seed))
+        meter(0.3)
+        near = np.empty((n, spread), dtype=np.int32)
+        sims = np.empty((n, spread), dtype=np.float32)
+        step = max(1, BLOCK_NUMBERS // cells)
+        with torch.inference_mode():
+            for start in range(0, n, step):
+                top = torch.topk(self.xt[start:start + step] @ centres.T, spread, dim=1)
+                near[start:start + step], sims[start:start + step] = top.indices.numpy(), top.values.numpy()
+                meter(0.3 + 0.7 * min(n, start + step) / n)
+        self.cells = cells
+        self.home = near[:, 0]
+        # Each cell's answering items: those with it among their nearest cells, within the margin.
+        answers = np.where(sims >= sims[:, :1] - CELL_MARGIN, near, cells).ravel()
+        order = np.argsort(answers, kind="stable")
+        self.members = (order // spread).astype(np.int64)
+        self.bounds = np.searchsorted(answers[order], np.arange(cells + 1))
+
+    def ask(self, rows: np.ndarray, k: int, *, alive: np.ndarray | None = None, meter: Meter = NO_METER
+            ) -> KnnGraph:
+        """The k nearest other items of the items ``rows`` (at most k; fewer only where fewer items are
+        ``alive``, a mask of the items that may answer: all by default)."""
+        import torch
+
+        rows = np.asarray(rows, dtype=np.int64)
+        m = rows.size
+        answering = self.x.shape[0] if alive is None else int(alive.sum())
+        kk = min(k + 1, answering)
+        out_idx = np.full((m, kk), -1, dtype=np.int64)
+        out_sim = np.full((m, kk), -np.inf, dtype=np.float32)
+        by_cell = np.argsort(self.home[rows], kind="stable")
+        starts = np.searchsorted(self.home[rows][by_cell], np.arange(self.cells + 1))
+        done = 0
+        with torch.inference_mode():
+            for cell in np.flatnonzero(np.diff(starts)):
+                asked = by_cell[starts[cell]:starts[cell + 1]]  # positions in rows
+                members = self.members[self.bounds[cell]:self.bounds[cell + 1]]
+                if alive is not None:
+                    members = members[alive[members]]
+                if members.size:
+                    idx, sim = self._best(rows[asked], members, kk)
+                    out_idx[asked, :idx.shape[1]], out_sim[asked, :idx.shape[1]] = idx, sim
+                done += asked.size
+                meter(done / m)
+        # Too few answers in the cell (a small cell, or most of it not alive): exact search over every item.
+        short = np.flatnonzero(out_idx[:, -1] < 0) if kk else np.empty(0, np.int64)
+        alive_rows = np.arange(self.x.shape[0]) if alive is None else np.flatnonzero(alive)
+        if short.size and alive_rows.size:
+            idx, sim = self._best(rows[short], alive_rows, kk)
+            out_idx[short], out_sim[short] = -1, -np.inf
+            out_idx[short, :idx.shape[1]], out_sim[short, :idx.shape[1]] = idx, sim
+        idx, sim = _drop_self(out_idx, out_sim, min(k, answering - 1), rows)
+        return KnnGraph(idx, sim)
+
+    def _best(self, queries: np.ndarray, members: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        """The kk most similar of ``members`` (item numbers) to each of ``queries``, most similar first."""
+        import torch
+
+        keep = min(kk, members.size)
+        tile = max(keep, BLOCK_NUMBERS // QUERY_BLOCK)
+        out_idx = np.empty((queries.size, keep), dtype=np.int64)
+        out_sim = np.empty((queries.size, keep), dtype=np.float32)
+        tiles = [(self.xt[torch.from_numpy(members[t:t + tile])], members[t:t + tile])
+                 for t in range(0, members.size, tile)]
+        for start in range(0, queries.size, QUERY_BLOCK):
+            q = self.xt[torch.from_numpy(queries[start:start + QUERY_BLOCK])]
+            best_sim = best_idx = None
+            for vectors, numbers in tiles:
+                top = torch.topk(q @ vectors.T, min(keep, numbers.size), dim=1)
+                sim, idx = top.values, torch.from_numpy(numbers)[top.indices]
+                if best_sim is not None:  # merge with the tiles before
+                    sim, at = torch.topk(torch.cat([best_sim, sim], 1), keep, dim=1)
+                    idx = torch.gather(torch.cat([best_idx, idx], 1), 1, at)
+                best_sim, best_idx = sim, idx
+            out_idx[start:start + q.shape[0]], out_sim[start:start + q.shape[0]] = best_idx.numpy(), best_sim.numpy()
+        return out_idx, out_sim
+
+
+CHECK_SHARE = 0.05  # of the progress bar: the cells and the check
+
+
+def cell_self_knn(x: np.ndarray, k: int, *, seed: int = 0, meter: Meter = NO_METER
+                  ) -> tuple[CellSearch, KnnGraph] | None:
+    """(search, graph): each row's k nearest others by partitioned exact search, or None where its recall on
+    CELL_CHECK_QUERIES rows drawn at random falls below CELL_MIN_RECALL (items without cluster structure); that
+    is found before the search of every row, after the first CHECK_SHARE of ``meter``."""
+    check = meter.part(0.0, CHECK_SHARE)
+    search = CellSearch(x, seed=seed, meter=check.part(0.0, 0.8))
+    n = x.shape[0]
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(CELL_CHECK_QUERIES, n), replace=False))
+    recall = rows_recall(x, rows, search.ask(rows, k).indices)[1]
+    check(1.0)
+    if recall < CELL_MIN_RECALL:
+        return None
+    return search, search.ask(np.arange(n), k, meter=meter.part(CHECK_SHARE, 1.0))

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from photo_grouper.clustering import cells
+from photo_grouper.clustering.cells import CellSearch, cell_self_knn
+from photo_grouper.clustering.knn import exact_knn, knn_graph, l2_normalise, recall_at_k
+
+from ..conftest import cancelled_at
+from .test_knn import _clustered
+
+
+@pytest.fixture
+def small_cells(monkeypatch):
+    """Cells of 100 items, so that a few thousand items make dozens of cells, as a million make a thousand."""
+    monkeypatch.setattr(cells, "CELL_SIZE", 100)
+
+
+def test_cells_find_the_neighbours_of_clustered_items(small_cells):
+    x = l2_normalise(_clustered(300, 20))
+    search, graph = cell_self_knn(x, 10)
+    assert search.cells == 60 and graph.indices.shape == (6000, 10)
+    exact = exact_knn(x, 10)
+    assert recall_at_k(graph, exact) >= 0.95
+    assert not np.any(graph.indices == np.arange(6000)[:, None])
+    np.testing.assert_allclose(graph.sims, np.einsum("id,ikd->ik", x, x[graph.indices]), atol=1e-5)
+    assert np.all(np.diff(graph.sims, axis=1) <= 1e-6)  # most similar first
+    again = cell_self_knn(x, 10)[1]  # no threads racing, no random order: the same graph every time
+    assert np.array_equal(again.indices, graph.indices) and np.array_equal(again.sims, graph.sims)
+
+
+def test_an_item_answers_in_every_cell_it_is_near(small_cells):
+    """Items answer in their nearest cells within the margin, never in more than CELL_SPREAD; each item asks in
+    its own (nearest) cell, among whose answering items it is."""
+    x = l2_normalise(_clustered(600, 10))
+    search = CellSearch(x)
+    answers = np.diff(search.bounds)
+    assert answers.sum() > x.shape[0]  # items near a border answer on both sides
+    times = np.bincount(search.members, minlength=x.shape[0])
+    assert times.min() >= 1 and times.max() <= cells.CELL_SPREAD
+    for cell in range(search.cells):
+        members = search.members[search.bounds[cell]:search.bounds[cell + 1]]
+        assert set(np.flatnonzero(search.home == cell)) <= set(members.tolist())
+
+
+def test_items_without_cluster_structure_are_refused_and_go_to_hnswlib(small_cells, monkeypatch):
+    """Uniformly random vectors have no cells to speak of: the sampled recall falls short, cell_self_knn says
+    so, and the search goes to hnswlib."""
+    import photo_grouper.clustering.knn as knn
+
+    x = l2_normalise(np.random.default_rng(1).standard_normal((5000, 128)))
+    assert cell_self_knn(x, 10) is None
+    used = []
+    real = knn.hnsw_self_knn
+    monkeypatch.setattr(knn, "hnsw_self_knn", lambda *a, **kw: (used.append(1), real(*a, **kw))[1])
+    graph = knn_graph(x, 10, method="cells")
+    assert used and recall_at_k(graph, exact_knn(x, 10)) >= 0.95
+
+
+def test_auto_searches_large_inputs_in_cells(monkeypatch):
+    import photo_grouper.clustering.knn as knn
+
+    monkeypatch.setattr(knn, "EXACT_MAX_N_CPU", 1000)
+    assert knn.search_method(1000) == "exact" and knn.search_method(1001) == "cells"
+    assert knn.search_method(10**6, device="cuda:0") == "exact"
+    made = []
+    real = cells.CellSearch.__init__
+    monkeypatch.setattr(cells.CellSearch, "__init__", lambda self, *a, **kw: (made.append(1), real(self, *a, **kw))[1])
+    x = _clustered(300, 10)
+    assert recall_at_k(knn_graph(x, 10), exact_knn(x, 10)) >= 0.95 and made == [1]
+
+
+def test_asking_again_among_the_items_still_alive(small_cells):
+    """Items not alive never answer; an item whose cell has too few alive items left is searched among all of
+    them; with fewer alive items than k, each row gets all the others."""
+    x = l2_normalise(_clustered(100, 30))
+    search = CellSearch(x)
+    alive = np.zeros(3000, dtype=bool)
+    alive[::3] = True  # ten of each cluster
+    rows = np.flatnonzero(alive)
+    graph = search.ask(rows, 5, alive=alive)
+    assert alive[graph.indices].all() and not np.any(graph.indices == rows[:, None])
+    exact = exact_knn(x[rows], 5)
+    assert recall_at_k(type(graph)(np.searchsorted(rows, graph.indices), graph.sims), exact) >= 0.95
+    few = np.zeros(3000, dtype=bool)
+    few[[5, 500, 1500, 2999]] = True
+    tiny = search.ask(np.array([5, 500]), 10, alive=few)
+    assert tiny.indices.shape == (2, 3) and set(tiny.indices[0]) == {500, 1500, 2999}
+
+
+def test_a_large_cell_is_searched_in_tiles_with_the_same_answer(monkeypatch):
+    """A cell's answering items are compared in tiles of at most BLOCK_NUMBERS / QUERY_BLOCK (16 MB of fresh
+    similarities at a time); the best of each tile are merged."""
+    x = l2_normalise(_clustered(300, 10))
+    whole = CellSearch(x).ask(np.arange(3000), 10)
+    monkeypatch.setattr(cells, "BLOCK_NUMBERS", 64 * 128)  # tiles of 128 items, blocks of 64 questions
+    monkeypatch.setattr(cells, "QUERY_BLOCK", 64)
+    tiled = CellSearch(x).ask(np.arange(3000), 10)
+    assert np.array_equal(tiled.indices, whole.indices) and np.allclose(tiled.sims, whole.sims)
+
+
+def test_cells_report_progress_and_stop_on_cancel(small_cells):
+    from photo_grouper.progress import Cancelled, Meter
+
+    x = l2_normalise(_clustered(150, 20))
+    heard = []
+    assert cell_self_knn(x, 10, meter=Meter(lambda done, total: heard.append(done)))
+    assert len(heard) > 30 and heard == sorted(heard) and heard[-1] == 1000
+    meter, heard = cancelled_at(10)
+    with pytest.raises(Cancelled):
+        cell_self_knn(x, 10, meter=meter)
+    assert len(heard) == 10
