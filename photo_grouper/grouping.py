@@ -80,8 +80,9 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
                     keep_unchanged: bool = False) -> ClusterReport:
     """Group every detection of ``mode`` with Hi-LANDER and store the hierarchy (all levels, parent links, peaks).
     With ``keep_unchanged``, where nothing the grouping reads has changed since the stored grouping
-    (``grouping_inputs``), that grouping is kept (a million faces: minutes saved, and above 30,000 hnswlib's
-    threaded index would not give exactly the same groups twice); suggestions are made again either way."""
+    (``grouping_inputs``), that grouping is kept (a million faces: minutes saved; and where the search falls
+    back to hnswlib, its threaded index would not give exactly the same groups twice); suggestions are made
+    again either way."""
     encoder = make_encoder(EncoderSpec.of(mode))
     weights = Path(weights) if weights else default_weights(mode)
     model, card = load_weights(weights)

@@ -89,7 +89,7 @@ def test_reclustering_replaces_the_previous_result(library):
 
 def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp_path, capsys):
     """Indexing an unchanged folder again keeps the stored grouping (at a million faces grouping takes minutes,
-    and above 30,000 hnswlib's threaded index would not give exactly the same groups twice); a change to what
+    and where the search falls back to hnswlib its threaded index would not give the same groups twice); a change to what
     the grouping reads (here a box marked not a face) or --regroup groups again."""
     copy = tmp_path / "library.sqlite3"
     shutil.copy(library, copy)

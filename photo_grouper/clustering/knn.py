@@ -16,13 +16,15 @@ import numpy as np
 from ..progress import NO_METER, Meter
 
 EXACT_MAX_N_CPU = 30_000  # above this the CPU searches within cells (or uses hnswlib) instead of all N^2 pairs
-# Chosen for a million items: on bench/scale.py's synthetic face-like embeddings (2 threads, sampled against exact
-# search), with the items inserted in locality order (below), M=24, ef_construction=200, ef=192 reach recall@10
-# 0.964 at 1,000,000 for 171 + 174 s of building and querying on a slow machine, where M=32 (the setting before,
-# 2026-12-01) reached 0.975 for 205 + 187 s and M=32 with ef=128 0.962 for 205 + 148 s; ef_construction=100 fell
-# to 0.943 (ef=192) and 0.952 (ef=256, 97 + 232 s), and M=16, ef_construction=100, ef=128 to 0.82. The largest
-# groups there are tens of thousands of near-equidistant photos. Every setting measured: docs/hilander-ablation.md,
-# "The kNN's parameters chosen at a million" and "The kNN's parameters again, in locality order".
+# hnswlib is the search for items without cluster structure (cells.py says when). Its parameters were chosen for
+# a million items when it was the only search above EXACT_MAX_N_CPU: on bench/scale.py's synthetic face-like
+# embeddings (2 threads, sampled against exact search), with the items inserted in locality order (below), M=24,
+# ef_construction=200, ef=192 reach recall@10 0.964 at 1,000,000 for 171 + 174 s of building and querying on a
+# slow machine, where M=32 (the setting before, 2026-12-01) reached 0.975 for 205 + 187 s and M=32 with ef=128
+# 0.962 for 205 + 148 s; ef_construction=100 fell to 0.943 (ef=192) and 0.952 (ef=256, 97 + 232 s), and M=16,
+# ef_construction=100, ef=128 to 0.82. The largest groups there are tens of thousands of near-equidistant photos.
+# Every setting measured: docs/hilander-ablation.md, "The kNN's parameters chosen at a million" and "The kNN's
+# parameters again, in locality order".
 HNSW_M = 24
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 192
