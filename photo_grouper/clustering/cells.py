@@ -4,9 +4,9 @@ The items are split into cells by spherical k-means (on a sample). Each item ask
 each item answers in its nearest cells, up to CELL_SPREAD of them and only those within CELL_MARGIN of cosine
 of its nearest, so that an item near a border is found from both sides. Within a cell every question is an
 exact matrix product, which two cores do at tens of GFLOP/s, where a graph index (hnswlib) spends its time
-waiting on memory: a million synthetic faces (bench/scale.py, 2 cores, 2026-12-05) 112 s at recall@10 0.971
-(tolerant 0.977) against hnswlib's 345-480 s at 0.962-0.964. Every setting measured: docs/hilander-ablation.md,
-"Partitioned exact search".
+waiting on memory: a million synthetic faces (bench/scale.py, 2 cores, 2026-12-05), first level 72.5 s against
+hnswlib's 277.6 s on the same machine, recall@10 0.968 either way. Every setting measured:
+docs/hilander-ablation.md, "Partitioned exact search instead of hnswlib".
 
 It is only as good as the items are clustered (uniformly random vectors have no cells to speak of), so
 ``cell_self_knn`` checks its recall on sampled items against exact search and says when it falls short; the
