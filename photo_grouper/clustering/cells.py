@@ -29,6 +29,9 @@ KMEANS_SAMPLE = 64  # items drawn per cell for k-means
 KMEANS_ROUNDS = 8
 BLOCK_NUMBERS = 1 << 22  # similarities in one product (16 MB: fresh larger blocks cost page faults, see knn.py)
 QUERY_BLOCK = 1024  # questions in one product
+# A cell's answering items' vectors are gathered once for all its questions up to this many numbers (128 MB),
+# else again for each block of questions: a hub cell of 1280-d species features would otherwise take gigabytes.
+GATHER_NUMBERS = 1 << 25
 
 
 def spherical_kmeans(x: np.ndarray, cells: int, rng: np.random.Generator, rounds: int = KMEANS_ROUNDS):
@@ -122,12 +125,14 @@ class CellSearch:
         tile = max(keep, BLOCK_NUMBERS // QUERY_BLOCK)
         out_idx = np.empty((queries.size, keep), dtype=np.int64)
         out_sim = np.empty((queries.size, keep), dtype=np.float32)
-        tiles = [(self.xt[torch.from_numpy(members[t:t + tile])], members[t:t + tile])
-                 for t in range(0, members.size, tile)]
+        tiles = [members[t:t + tile] for t in range(0, members.size, tile)]
+        gathered = ([self.xt[torch.from_numpy(numbers)] for numbers in tiles]
+                    if members.size * self.x.shape[1] <= GATHER_NUMBERS else None)
         for start in range(0, queries.size, QUERY_BLOCK):
             q = self.xt[torch.from_numpy(queries[start:start + QUERY_BLOCK])]
             best_sim = best_idx = None
-            for vectors, numbers in tiles:
+            for i, numbers in enumerate(tiles):
+                vectors = gathered[i] if gathered is not None else self.xt[torch.from_numpy(numbers)]
                 top = torch.topk(q @ vectors.T, min(keep, numbers.size), dim=1)
                 sim, idx = top.values, torch.from_numpy(numbers)[top.indices]
                 if best_sim is not None:  # merge with the tiles before

@@ -89,13 +89,17 @@ def test_asking_again_among_the_items_still_alive(small_cells):
 
 def test_a_large_cell_is_searched_in_tiles_with_the_same_answer(monkeypatch):
     """A cell's answering items are compared in tiles of at most BLOCK_NUMBERS / QUERY_BLOCK (16 MB of fresh
-    similarities at a time); the best of each tile are merged."""
+    similarities at a time); the best of each tile are merged. Their vectors are gathered once, or for each
+    block of questions where a cell's would exceed GATHER_NUMBERS."""
     x = l2_normalise(_clustered(300, 10))
     whole = CellSearch(x).ask(np.arange(3000), 10)
     monkeypatch.setattr(cells, "BLOCK_NUMBERS", 64 * 128)  # tiles of 128 items, blocks of 64 questions
     monkeypatch.setattr(cells, "QUERY_BLOCK", 64)
     tiled = CellSearch(x).ask(np.arange(3000), 10)
     assert np.array_equal(tiled.indices, whole.indices) and np.allclose(tiled.sims, whole.sims)
+    monkeypatch.setattr(cells, "GATHER_NUMBERS", 100 * x.shape[1])
+    again = CellSearch(x).ask(np.arange(3000), 10)
+    assert np.array_equal(again.indices, whole.indices) and np.allclose(again.sims, whole.sims)
 
 
 def test_cells_report_progress_and_stop_on_cancel(small_cells):
