@@ -102,8 +102,9 @@ class CellSearch:
                 members = self.members[self.bounds[cell]:self.bounds[cell + 1]]
                 if alive is not None:
                     members = members[alive[members]]
-                if members.size:
-                    idx, sim = self._best(rows[asked], members, kk)
+                if members.size:  # a cancel is heard between the tiles of a large cell
+                    idx, sim = self._best(rows[asked], members, kk,
+                                          lambda share: meter((done + share * asked.size) / m))
                     out_idx[asked, :idx.shape[1]], out_sim[asked, :idx.shape[1]] = idx, sim
                 done += asked.size
                 meter(done / m)
@@ -117,8 +118,10 @@ class CellSearch:
         idx, sim = _drop_self(out_idx, out_sim, min(k, answering - 1), rows)
         return KnnGraph(idx, sim)
 
-    def _best(self, queries: np.ndarray, members: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
-        """The kk most similar of ``members`` (item numbers) to each of ``queries``, most similar first."""
+    def _best(self, queries: np.ndarray, members: np.ndarray, kk: int, heard=lambda share: None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """The kk most similar of ``members`` (item numbers) to each of ``queries``, most similar first;
+        ``heard(share)``: the share of the work done, after each tile."""
         import torch
 
         keep = min(kk, members.size)
@@ -139,6 +142,7 @@ class CellSearch:
                     sim, at = torch.topk(torch.cat([best_sim, sim], 1), keep, dim=1)
                     idx = torch.gather(torch.cat([best_idx, idx], 1), 1, at)
                 best_sim, best_idx = sim, idx
+                heard((start + (i + 1) / len(tiles) * q.shape[0]) / queries.size)
             out_idx[start:start + q.shape[0]], out_sim[start:start + q.shape[0]] = best_idx.numpy(), best_sim.numpy()
         return out_idx, out_sim
 

@@ -113,3 +113,23 @@ def test_cells_report_progress_and_stop_on_cancel(small_cells):
     with pytest.raises(Cancelled):
         cell_self_knn(x, 10, meter=meter)
     assert len(heard) == 10
+
+
+def test_a_cancel_is_heard_within_a_large_cell(monkeypatch):
+    """One cell of 3,000 items, asked in blocks of 64 against tiles of 128: progress moves, and a cancel is
+    heard, between tiles, not only between cells."""
+    from photo_grouper.progress import Cancelled, Meter
+
+    monkeypatch.setattr(cells, "CELL_SIZE", 5000)
+    monkeypatch.setattr(cells, "BLOCK_NUMBERS", 64 * 128)
+    monkeypatch.setattr(cells, "QUERY_BLOCK", 64)
+    x = l2_normalise(_clustered(150, 20))
+    search = CellSearch(x)
+    assert search.cells == 1
+    heard = []
+    search.ask(np.arange(3000), 10, meter=Meter(lambda done, total: heard.append(done)))
+    assert len(set(heard)) > 100 and heard == sorted(heard) and heard[-1] == 1000
+    meter, heard = cancelled_at(50)
+    with pytest.raises(Cancelled):
+        search.ask(np.arange(3000), 10, meter=meter)
+    assert len(heard) == 50
