@@ -81,7 +81,7 @@ class CellSearch:
         self.members = (order // spread).astype(np.int64)
         self.bounds = np.searchsorted(answers[order], np.arange(cells + 1))
 
-    def ask(self, rows: np.ndarray, k: int, *, alive: np.ndarray | None = None, meter: Meter = NO_METER
+    def ask(self, rows: np.ndarray, k: int, alive: np.ndarray | None = None, meter: Meter = NO_METER
             ) -> KnnGraph:
         """The k nearest other items of the items ``rows`` (at most k; fewer only where fewer items are
         ``alive``, a mask of the items that may answer: all by default)."""

@@ -41,10 +41,14 @@ def test_compose_maps_copies_of_copies_to_the_original_items():
     assert compose(None, inner) is inner and compose(outer, None) is outer
 
 
-def _with_near_copies(n, dim, seed, sets, noise):
-    """n random items, then ``sets`` of near copies (0 to 40 each) of some of them, slightly moved."""
+def _with_near_copies(n, dim, seed, sets, noise, clustered=False):
+    """n random items (``clustered``: around n / 20 random centres), then ``sets`` of near copies (0 to 40
+    each) of some of them, slightly moved."""
     rng = np.random.default_rng(seed)
-    x = l2_normalise(rng.standard_normal((n, dim)))
+    x = rng.standard_normal((n, dim))
+    if clustered:  # searching in cells needs clusters: uniformly random items go to hnswlib
+        x = rng.standard_normal((n // 20, dim))[rng.integers(0, n // 20, n)] + 0.3 * x
+    x = l2_normalise(x)
     copied = rng.choice(n, sets, replace=False)
     source = np.repeat(copied, rng.integers(0, 41, sets))
     extra = l2_normalise(x[source] + noise * rng.standard_normal((source.size, dim)))
@@ -75,7 +79,7 @@ def test_a_chain_of_alike_items_is_not_one_set():
 
 @pytest.mark.parametrize("method", ["exact", "cells", "hnsw"])
 def test_knn_without_near_copies_is_the_knn_of_the_originals(method):
-    x, source = _with_near_copies(3000, 32, 1, 60, 0.01)
+    x, source = _with_near_copies(3000, 32, 1, 60, 0.01, clustered=method == "cells")
     graph, copies = knn_without_near_copies(x, 10, 0.99, method=method)
     assert copies is not None and np.array_equal(copies[1], source)
     assert graph.indices.shape == (3000, 10)
@@ -112,20 +116,30 @@ def test_a_cancel_is_heard_before_the_index_is_built(monkeypatch):
     assert not added
 
 
-def test_hnsw_searches_again_only_where_a_copy_was_taken_out(monkeypatch):
-    """Past the exact-search size the hnswlib index is searched again for the stale rows alone, with the copies
-    marked deleted (their own rows included)."""
+@pytest.mark.parametrize("method", ["cells", "hnsw"])
+def test_searches_again_only_where_a_copy_was_taken_out(monkeypatch, method):
+    """Past the exact-search size the cells (or hnswlib's index) are searched again for the stale rows alone,
+    with the copies no longer answering (their own rows included)."""
+    import photo_grouper.clustering.cells as cells_module
     import photo_grouper.clustering.copies as copies_module
     import photo_grouper.clustering.knn as knn_module
 
     monkeypatch.setattr(copies_module, "EXACT_MAX_N_CPU", 100)
     asked = []
-    real = knn_module.hnsw_query
-    monkeypatch.setattr(knn_module, "hnsw_query", lambda index, q, ids, k, **kw: (
-        asked.append(ids.size), real(index, q, ids, k, **kw))[1])  # the first search, then the search again
-    x, source = _with_near_copies(3000, 32, 2, 60, 0.01)
-    graph, copies = copies_module.knn_without_near_copies(x, 10, 0.99, method="hnsw")
+    if method == "hnsw":
+        real = knn_module.hnsw_query
+        monkeypatch.setattr(knn_module, "hnsw_query", lambda index, q, ids, k, **kw: (
+            asked.append(ids.size), real(index, q, ids, k, **kw))[1])  # the first search, then the search again
+    else:
+        real = cells_module.CellSearch.ask
+        monkeypatch.setattr(cells_module, "CELL_SIZE", 300)
+        monkeypatch.setattr(cells_module.CellSearch, "ask", lambda self, rows, *a, **kw: (
+            asked.append(rows.size), real(self, rows, *a, **kw))[1])
+    x, source = _with_near_copies(3000, 32, 2, 60, 0.01, clustered=method == "cells")
+    graph, copies = copies_module.knn_without_near_copies(x, 10, 0.99, method=method)
     assert np.array_equal(copies[1], source)
+    if method == "cells":
+        assert asked.pop(0) == cells_module.CELL_CHECK_QUERIES  # the recall check
     assert asked[0] == x.shape[0] and 60 <= asked[1] < 1000  # every item once, then the stale rows only
     assert graph.indices.max() < 3000 and recall_at_k(graph, exact_knn(x[:3000], 10)) >= 0.95
 
