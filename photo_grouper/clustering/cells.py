@@ -23,7 +23,7 @@ from .knn import KnnGraph, _drop_self, rows_recall
 CELL_SIZE = 1000  # items per cell, on average
 CELL_SPREAD = 16  # an item answers in at most this many of its nearest cells ...
 CELL_MARGIN = 0.07  # ... those within this much cosine of its nearest
-CELL_MIN_RECALL = 0.95  # tolerant recall@k on sampled items; below it the caller uses hnswlib
+CELL_MIN_RECALL = 0.95  # tolerant recall@k of the near neighbours of sampled items; below it, hnswlib
 CELL_CHECK_QUERIES = 500
 KMEANS_SAMPLE = 64  # items drawn per cell for k-means
 KMEANS_ROUNDS = 8
@@ -154,12 +154,14 @@ def cell_self_knn(x: np.ndarray, k: int, *, seed: int = 0, meter: Meter = NO_MET
                   ) -> tuple[CellSearch, KnnGraph] | None:
     """(search, graph): each row's k nearest others by partitioned exact search, or None where its recall on
     CELL_CHECK_QUERIES rows drawn at random falls below CELL_MIN_RECALL (items without cluster structure); that
-    is found before the search of every row, after the first CHECK_SHARE of ``meter``."""
+    is found before the search of every row, after the first CHECK_SHARE of ``meter``. The recall counts the
+    near neighbours only (``rows_recall``'s near_only): many people seen once, whose far neighbours the cells
+    miss more often, left the groups the same (docs/hilander-ablation.md)."""
     check = meter.part(0.0, CHECK_SHARE)
     search = CellSearch(x, seed=seed, meter=check.part(0.0, 0.8))
     n = x.shape[0]
     rows = np.sort(np.random.default_rng(seed).choice(n, size=min(CELL_CHECK_QUERIES, n), replace=False))
-    recall = rows_recall(x, rows, search.ask(rows, k).indices)[1]
+    recall = rows_recall(x, rows, search.ask(rows, k).indices, near_only=True)[1]
     check(1.0)
     if recall < CELL_MIN_RECALL:
         return None

@@ -272,24 +272,33 @@ def sampled_recall(x: np.ndarray, graph: KnnGraph, queries: int = 2000, *, seed:
     return rows_recall(x, rows, graph.indices[rows], tolerance=tolerance, block=block)
 
 
-def rows_recall(x: np.ndarray, rows: np.ndarray, found: np.ndarray, *, tolerance: float = 1e-3, block: int = 256
-                ) -> tuple[float, float]:
+def rows_recall(x: np.ndarray, rows: np.ndarray, found: np.ndarray, *, tolerance: float = 1e-3, block: int = 256,
+                near_only: bool = False) -> tuple[float, float]:
     """(strict, tolerant) recall of ``found`` (the neighbours found for the items ``rows``, k a row) against
-    exact search over all of ``x``."""
+    exact search over all of ``x``; tolerant also counts a found neighbour as near as the least similar exact
+    one counted, within ``tolerance``. ``near_only``: count only the exact neighbours at least as similar as
+    the median of the rows' k-th exact similarity, the near ones, where the grouping links (a person seen once
+    has only far neighbours: near ties whose order joins no one)."""
     import torch
 
-    k = found.shape[1]
+    m, k = found.shape
+    exact_sims = np.empty((m, k), np.float32)
+    exact_idx = np.empty((m, k), np.int64)
+    found_sims = np.empty((m, k), np.float32)
     xt = torch.from_numpy(l2_normalise(x))
-    strict = tolerant = 0
     with torch.inference_mode():
-        for start in range(0, len(rows), block):
+        for start in range(0, m, block):
             q = torch.from_numpy(rows[start:start + block])
             sims = xt[q] @ xt.T
             sims[torch.arange(len(q)), q] = -2.0  # an item is not its own neighbour
-            kth, exact = torch.topk(sims, k, dim=1)
-            got = found[start:start + block]
-            strict += sum(len(set(a) & set(e)) for a, e in zip(got.tolist(), exact.numpy().tolist()))
-            found_sims = torch.gather(sims, 1, torch.from_numpy(got))
-            tolerant += int((found_sims >= kth[:, -1:] - tolerance).sum())
-    total = len(rows) * k
-    return strict / total, min(1.0, tolerant / total)
+            top = torch.topk(sims, k, dim=1)
+            exact_sims[start:start + block], exact_idx[start:start + block] = top.values.numpy(), top.indices.numpy()
+            found_sims[start:start + block] = torch.gather(sims, 1, torch.from_numpy(found[start:start + block]))
+    counted = exact_sims >= (np.median(exact_sims[:, -1]) if near_only else -np.inf)  # a prefix of each row
+    total = int(counted.sum())
+    if total == 0:
+        return 1.0, 1.0
+    strict = sum(len(set(f) & set(e[c])) for f, e, c in zip(found.tolist(), exact_idx, counted))
+    least = np.min(np.where(counted, exact_sims, np.inf), axis=1)  # inf where a row counts none
+    tolerant = np.minimum((found_sims >= least[:, None] - tolerance).sum(axis=1), counted.sum(axis=1)).sum()
+    return strict / total, min(1.0, int(tolerant) / total)

@@ -56,6 +56,22 @@ def test_items_without_cluster_structure_are_refused_and_go_to_hnswlib(small_cel
     assert used and recall_at_k(graph, exact_knn(x, 10)) >= 0.95
 
 
+def test_many_people_seen_once_keep_the_search_in_cells(small_cells):
+    """A third of the items far from everything (people seen once): the cells miss more of their far
+    neighbours, which join no one, so the check counts the near neighbours only and keeps the cells."""
+    from photo_grouper.clustering.knn import sampled_recall
+
+    rng = np.random.default_rng(2)
+    x = l2_normalise(np.concatenate([_clustered(150, 20), rng.standard_normal((1500, 128))]).astype(np.float32))
+    found = cell_self_knn(x, 10)
+    assert found is not None
+    graph = found[1]
+    assert sampled_recall(x, graph, 1000)[1] < 0.95  # all neighbours: short of the check's bar
+    exact = exact_knn(x, 10)
+    assert recall_at_k(type(graph)(graph.indices[:3000], graph.sims[:3000]),
+                       type(exact)(exact.indices[:3000], exact.sims[:3000])) >= 0.95  # the clustered items'
+
+
 def test_auto_searches_large_inputs_in_cells(monkeypatch):
     import photo_grouper.clustering.knn as knn
 

@@ -153,3 +153,21 @@ def test_locality_order_orders_each_coarse_cell_by_finer_ones(monkeypatch):
     monkeypatch.setattr(knn, "LOCALITY_FINE", 10_000)  # too few items in a cell to order further
     coarse = knn.locality_order(x)
     assert (person[coarse][1:] != person[coarse][:-1]).sum() > 4000
+
+
+def test_near_only_recall_counts_the_neighbours_nearer_than_the_median_kth():
+    """Items in close pairs and as many items far from everything: a search that finds every partner but
+    misses the far items' neighbours has a near-only recall of 1 and a full recall of about a half."""
+    from photo_grouper.clustering.knn import rows_recall
+
+    rng = np.random.default_rng(6)
+    pairs = np.repeat(rng.standard_normal((200, 64)), 2, axis=0) + 0.05 * rng.standard_normal((400, 64))
+    x = l2_normalise(np.concatenate([pairs, rng.standard_normal((400, 64))]))
+    exact = exact_knn(x, 5)
+    found = exact.indices[:, :1].copy()
+    found[400:] = exact.indices[400:, 4:5]  # the far items get their fifth nearest instead of the first
+    rows = np.arange(800)
+    assert rows_recall(x, rows, found, near_only=True) == (1.0, 1.0)
+    strict, tolerant = rows_recall(x, rows, found)
+    assert strict == 0.5 and tolerant < 0.6
+    assert rows_recall(x, rows, exact.indices[:, :1]) == (1.0, 1.0)
