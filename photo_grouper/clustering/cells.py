@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import NO_METER, Meter
-from .knn import KnnGraph, _drop_self, rows_recall
+from .knn import KnnGraph, _drop_self, nearest_centre, rows_recall
 
 CELL_SIZE = 1000  # items per cell, on average
 CELL_SPREAD = 16  # an item answers in at most this many of its nearest cells ...
@@ -34,19 +34,17 @@ QUERY_BLOCK = 1024  # questions in one product
 GATHER_NUMBERS = 1 << 25
 
 
-def spherical_kmeans(x: np.ndarray, cells: int, rng: np.random.Generator, rounds: int = KMEANS_ROUNDS):
-    """``cells`` unit centres fitted to a sample of the rows of ``x`` (torch tensor, (cells, dim))."""
+def spherical_kmeans(x: np.ndarray, cells: int, rng: np.random.Generator, rounds: int = KMEANS_ROUNDS
+                     ) -> np.ndarray:
+    """``cells`` unit centres fitted to a sample of the rows of ``x`` ((cells, dim))."""
     import torch
 
-    sample = torch.from_numpy(x[np.sort(rng.choice(x.shape[0], min(x.shape[0], KMEANS_SAMPLE * cells),
-                                                   replace=False))])
-    centres = sample[torch.from_numpy(rng.choice(sample.shape[0], cells, replace=False))].clone()
-    step = max(1, BLOCK_NUMBERS // cells)
+    sample = x[np.sort(rng.choice(x.shape[0], min(x.shape[0], KMEANS_SAMPLE * cells), replace=False))]
+    centres = sample[rng.choice(sample.shape[0], cells, replace=False)]
     for _ in range(rounds):
-        nearest = torch.cat([torch.argmax(sample[i:i + step] @ centres.T, dim=1)
-                             for i in range(0, sample.shape[0], step)])
-        sums = torch.zeros_like(centres).index_add_(0, nearest, sample)
-        norms = torch.linalg.norm(sums, dim=1, keepdim=True)
+        nearest = torch.from_numpy(nearest_centre(sample, centres))
+        sums = torch.zeros(centres.shape).index_add_(0, nearest, torch.from_numpy(sample)).numpy()
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
         filled = norms[:, 0] > 0
         centres[filled] = sums[filled] / norms[filled]  # an empty cell keeps its centre
     return centres
@@ -58,12 +56,11 @@ class CellSearch:
     def __init__(self, x: np.ndarray, *, seed: int = 0, meter: Meter = NO_METER):
         import torch
 
-        self.x = x
         self.xt = torch.from_numpy(x)
         n = x.shape[0]
         cells = max(1, n // CELL_SIZE)
         spread = min(CELL_SPREAD, cells)
-        centres = spherical_kmeans(x, cells, np.random.default_rng(seed))
+        centres = torch.from_numpy(spherical_kmeans(x, cells, np.random.default_rng(seed)))
         meter(0.3)
         near = np.empty((n, spread), dtype=np.int32)
         sims = np.empty((n, spread), dtype=np.float32)
@@ -74,7 +71,7 @@ class CellSearch:
                 near[start:start + step], sims[start:start + step] = top.indices.numpy(), top.values.numpy()
                 meter(0.3 + 0.7 * min(n, start + step) / n)
         self.cells = cells
-        self.home = near[:, 0]
+        self.home = near[:, 0].copy()  # not a view: the rest of near is not kept
         # Each cell's answering items: those with it among their nearest cells, within the margin.
         answers = np.where(sims >= sims[:, :1] - CELL_MARGIN, near, cells).ravel()
         order = np.argsort(answers, kind="stable")
@@ -89,7 +86,7 @@ class CellSearch:
 
         rows = np.asarray(rows, dtype=np.int64)
         m = rows.size
-        answering = self.x.shape[0] if alive is None else int(alive.sum())
+        answering = self.xt.shape[0] if alive is None else int(alive.sum())
         kk = min(k + 1, answering)
         out_idx = np.full((m, kk), -1, dtype=np.int64)
         out_sim = np.full((m, kk), -np.inf, dtype=np.float32)
@@ -110,7 +107,7 @@ class CellSearch:
                 meter(done / m)
         # Too few answers in the cell (a small cell, or most of it not alive): exact search over every item.
         short = np.flatnonzero(out_idx[:, -1] < 0) if kk else np.empty(0, np.int64)
-        alive_rows = np.arange(self.x.shape[0]) if alive is None else np.flatnonzero(alive)
+        alive_rows = np.arange(self.xt.shape[0]) if alive is None else np.flatnonzero(alive)
         if short.size and alive_rows.size:
             idx, sim = self._best(rows[short], alive_rows, kk)
             out_idx[short], out_sim[short] = -1, -np.inf
@@ -130,7 +127,7 @@ class CellSearch:
         out_sim = np.empty((queries.size, keep), dtype=np.float32)
         tiles = [members[t:t + tile] for t in range(0, members.size, tile)]
         gathered = ([self.xt[torch.from_numpy(numbers)] for numbers in tiles]
-                    if members.size * self.x.shape[1] <= GATHER_NUMBERS else None)
+                    if members.size * self.xt.shape[1] <= GATHER_NUMBERS else None)
         for start in range(0, queries.size, QUERY_BLOCK):
             q = self.xt[torch.from_numpy(queries[start:start + QUERY_BLOCK])]
             best_sim = best_idx = None

@@ -48,15 +48,19 @@ LOCALITY_CELLS = 256
 LOCALITY_FINE = 64
 
 
-def _nearest_cell(x: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
-    """For each row of ``x`` the nearest of ``cells`` rows drawn at random (as many similarities at a time as
+def nearest_centre(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """For each row of ``x`` the index of its most similar row of ``centres`` (as many similarities at a time as
     exact search's blocks on the CPU)."""
-    centres = x[rng.choice(x.shape[0], cells, replace=False)]
-    cell = np.empty(x.shape[0], dtype=np.int32)
-    step = max(1, EXACT_BLOCK_NUMBERS_CPU // cells)
+    nearest = np.empty(x.shape[0], dtype=np.int64)
+    step = max(1, EXACT_BLOCK_NUMBERS_CPU // centres.shape[0])
     for start in range(0, x.shape[0], step):
-        cell[start:start + step] = np.argmax(x[start:start + step] @ centres.T, axis=1)
-    return cell
+        nearest[start:start + step] = np.argmax(x[start:start + step] @ centres.T, axis=1)
+    return nearest
+
+
+def _nearest_cell(x: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
+    """For each row of ``x`` the nearest of ``cells`` rows drawn at random."""
+    return nearest_centre(x, x[rng.choice(x.shape[0], cells, replace=False)])
 
 
 def locality_order(x: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -148,11 +152,6 @@ def usable_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
-
-
-def hnsw_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100,
-             meter: Meter = NO_METER) -> KnnGraph:
-    return hnsw_self_knn(l2_normalise(x), k, ef=ef, threads=threads, seed=seed, meter=meter)[1]
 
 
 def hnsw_self_knn(x: np.ndarray, k: int, *, ef: int | None = None, threads: int | None = None, seed: int = 100,

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from photo_grouper.clustering.knn import (KnnGraph, exact_knn, hnsw_knn, knn_graph, l2_normalise, recall_at_k,
-                                          sampled_recall)
+from photo_grouper.clustering.knn import KnnGraph, exact_knn, knn_graph, l2_normalise, recall_at_k, sampled_recall
 
 from ..conftest import cancelled_at
 
@@ -32,13 +31,13 @@ def test_hnsw_recall_at_10_is_at_least_095(data):
     # the parameters before 2026-12-01, found 0.83 of the neighbours here.
     x = (np.random.default_rng(1).standard_normal((20000, 128)).astype(np.float32) if data == "random"
          else _clustered(600, 10))
-    r = recall_at_k(hnsw_knn(x, 10), exact_knn(x, 10))
+    r = recall_at_k(knn_graph(x, 10, method="hnsw"), exact_knn(x, 10))
     assert r >= 0.95, r
 
 
 def test_self_is_never_a_neighbour_even_with_duplicates():
     x = np.repeat(_clustered(20, 1, 16), 4, axis=0)  # every vector four times
-    for g in (exact_knn(x, 5), hnsw_knn(x, 5)):
+    for g in (exact_knn(x, 5), knn_graph(x, 5, method="hnsw")):
         assert not np.any(g.indices == np.arange(len(x))[:, None])
         assert g.indices.shape == (80, 5)
 
@@ -104,14 +103,14 @@ def test_hnsw_builds_and_searches_in_chunks_reporting_progress_and_stops_on_canc
     monkeypatch.setattr(knn, "HNSW_CHUNK_NUMBERS", 500 * 16)  # 500 items
     x = l2_normalise(np.random.default_rng(3).standard_normal((3000, 16)).astype(np.float32))
     heard = []
-    graph = hnsw_knn(x, 10, meter=Meter(lambda done, total: heard.append(done)))
+    graph = knn_graph(x, 10, method="hnsw", meter=Meter(lambda done, total: heard.append(done)))
     # Once after the locality order (before the index is built), then 6 chunks added and 6 searched.
     assert heard == [0] + [round(1000 * (i / 12)) for i in range(1, 13)]
     assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95
 
     meter, heard = cancelled_at(3)
     with pytest.raises(Cancelled):
-        hnsw_knn(x, 10, meter=meter)
+        knn_graph(x, 10, method="hnsw", meter=meter)
     assert len(heard) == 3  # the build stopped at its next chunk (the order, then two chunks, were heard)
 
 
@@ -131,7 +130,7 @@ def test_locality_order_puts_similar_items_together_and_hnsw_answers_in_the_call
     # 5,000 items: 256 coarse cells of about 20 (too few to order further), each within one person
     assert (person[order][1:] != person[order][:-1]).sum() < LOCALITY_CELLS
     assert np.array_equal(locality_order(x[:100]), np.arange(100))  # too few items to bother
-    graph = hnsw_knn(x, 10)
+    graph = knn_graph(x, 10, method="hnsw")
     assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95
     assert (person[graph.indices] == person[:, None]).mean() > 0.99
 
