@@ -9,11 +9,14 @@ hnswlib's 277.6 s on the same machine, recall@10 0.968 either way. Every setting
 docs/hilander-ablation.md, "Partitioned exact search instead of hnswlib".
 
 It is only as good as the items are clustered (uniformly random vectors have no cells to speak of), so
-``cell_self_knn`` checks its recall on sampled items against exact search and says when it falls short; the
-caller then uses hnswlib.
+``cell_self_knn`` checks its recall on sampled items against exact search, widening the margin where it falls
+short (an encoder's similarities have their own scale), and says when it still does; the caller then uses
+hnswlib.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,7 +25,8 @@ from .knn import KnnGraph, _drop_self, nearest_centre, rows_recall
 
 CELL_SIZE = 1000  # items per cell, on average
 CELL_SPREAD = 16  # an item answers in at most this many of its nearest cells ...
-CELL_MARGIN = 0.07  # ... those within this much cosine of its nearest
+CELL_MARGIN = 0.07  # ... those within this much cosine of its nearest (dlib's faces: see cell_self_knn)
+CELL_MARGINS = (CELL_MARGIN, 0.14, 0.28, 0.56)  # tried in turn until the sampled recall is met
 CELL_MIN_RECALL = 0.95  # tolerant recall@k of the near neighbours of sampled items; below it, hnswlib
 CELL_CHECK_QUERIES = 500
 KMEANS_SAMPLE = 64  # items drawn per cell for k-means
@@ -50,33 +54,56 @@ def spherical_kmeans(x: np.ndarray, cells: int, rng: np.random.Generator, rounds
     return centres
 
 
-class CellSearch:
-    """The cells of the rows of ``x`` (L2-normalised, float32); ``ask`` finds neighbours among them."""
+@dataclass
+class NearestCells:
+    """Each item's ``near`` cells (of ``count``, by spherical k-means), nearest first, and its ``sims`` to them."""
 
-    def __init__(self, x: np.ndarray, *, seed: int = 0, meter: Meter = NO_METER):
+    count: int
+    near: np.ndarray  # (n, min(CELL_SPREAD, count)) int32
+    sims: np.ndarray  # the same shape, float32
+
+
+def nearest_cells(x: np.ndarray, *, seed: int = 0, meter: Meter = NO_METER) -> NearestCells:
+    """The cells of the rows of ``x`` (about CELL_SIZE each) and each row's nearest CELL_SPREAD of them."""
+    import torch
+
+    xt = torch.from_numpy(x)
+    n = x.shape[0]
+    cells = max(1, n // CELL_SIZE)
+    spread = min(CELL_SPREAD, cells)
+    centres = torch.from_numpy(spherical_kmeans(x, cells, np.random.default_rng(seed)))
+    meter(0.3)
+    near = np.empty((n, spread), dtype=np.int32)
+    sims = np.empty((n, spread), dtype=np.float32)
+    step = max(1, BLOCK_NUMBERS // cells)
+    with torch.inference_mode():
+        for start in range(0, n, step):
+            top = torch.topk(xt[start:start + step] @ centres.T, spread, dim=1)
+            near[start:start + step], sims[start:start + step] = top.indices.numpy(), top.values.numpy()
+            meter(0.3 + 0.7 * min(n, start + step) / n)
+    return NearestCells(cells, near, sims)
+
+
+class CellSearch:
+    """The cells of the rows of ``x`` (L2-normalised, float32); ``ask`` finds neighbours among them. Each item
+    answers in its nearest cells within ``margin`` of cosine of its nearest; ``nearest``: the cells, where they
+    are already found (else they are found here)."""
+
+    def __init__(self, x: np.ndarray, *, seed: int = 0, margin: float | None = None,
+                 nearest: NearestCells | None = None, meter: Meter = NO_METER):
         import torch
 
         self.xt = torch.from_numpy(x)
-        n = x.shape[0]
-        cells = max(1, n // CELL_SIZE)
-        spread = min(CELL_SPREAD, cells)
-        centres = torch.from_numpy(spherical_kmeans(x, cells, np.random.default_rng(seed)))
-        meter(0.3)
-        near = np.empty((n, spread), dtype=np.int32)
-        sims = np.empty((n, spread), dtype=np.float32)
-        step = max(1, BLOCK_NUMBERS // cells)
-        with torch.inference_mode():
-            for start in range(0, n, step):
-                top = torch.topk(self.xt[start:start + step] @ centres.T, spread, dim=1)
-                near[start:start + step], sims[start:start + step] = top.indices.numpy(), top.values.numpy()
-                meter(0.3 + 0.7 * min(n, start + step) / n)
-        self.cells = cells
+        nearest = nearest or nearest_cells(x, seed=seed, meter=meter)
+        near, sims = nearest.near, nearest.sims
+        self.cells = nearest.count
+        self.margin = CELL_MARGIN if margin is None else margin
         self.home = near[:, 0].copy()  # not a view: the rest of near is not kept
         # Each cell's answering items: those with it among their nearest cells, within the margin.
-        answers = np.where(sims >= sims[:, :1] - CELL_MARGIN, near, cells).ravel()
+        answers = np.where(sims >= sims[:, :1] - self.margin, near, self.cells).ravel()
         order = np.argsort(answers, kind="stable")
-        self.members = (order // spread).astype(np.int64)
-        self.bounds = np.searchsorted(answers[order], np.arange(cells + 1))
+        self.members = (order // near.shape[1]).astype(np.int64)
+        self.bounds = np.searchsorted(answers[order], np.arange(self.cells + 1))
 
     def ask(self, rows: np.ndarray, k: int, alive: np.ndarray | None = None, meter: Meter = NO_METER
             ) -> KnnGraph:
@@ -150,16 +177,24 @@ CHECK_SHARE = 0.05  # of the progress bar: the cells and the check
 def cell_self_knn(x: np.ndarray, k: int, *, seed: int = 0, meter: Meter = NO_METER
                   ) -> tuple[CellSearch, KnnGraph] | None:
     """(search, graph): each row's k nearest others by partitioned exact search, or None where its recall on
-    CELL_CHECK_QUERIES rows drawn at random falls below CELL_MIN_RECALL (items without cluster structure); that
-    is found before the search of every row, after the first CHECK_SHARE of ``meter``. The recall counts the
-    near neighbours only (``rows_recall``'s near_only): many people seen once, whose far neighbours the cells
-    miss more often, left the groups the same (docs/hilander-ablation.md)."""
+    CELL_CHECK_QUERIES rows drawn at random falls below CELL_MIN_RECALL at every margin of CELL_MARGINS (items
+    without cluster structure); that is found before the search of every row, after the first CHECK_SHARE of
+    ``meter``. The recall counts the near neighbours only (``rows_recall``'s near_only): many people seen once,
+    whose far neighbours the cells miss more often, left the groups the same (docs/hilander-ablation.md). The
+    margin widens until the check passes, as the encoder's similarities set the scale: the species encoder's
+    neighbours sit at cosine 0.5-0.7 where dlib's sit at 0.95, and needed 0.28 where faces need 0.07."""
     check = meter.part(0.0, CHECK_SHARE)
-    search = CellSearch(x, seed=seed, meter=check.part(0.0, 0.8))
+    nearest = nearest_cells(x, seed=seed, meter=check.part(0.0, 0.6))
     n = x.shape[0]
     rows = np.sort(np.random.default_rng(seed).choice(n, size=min(CELL_CHECK_QUERIES, n), replace=False))
-    recall = rows_recall(x, rows, search.ask(rows, k).indices, near_only=True)[1]
-    check(1.0)
-    if recall < CELL_MIN_RECALL:
+    for i, margin in enumerate(CELL_MARGINS):
+        search = CellSearch(x, margin=margin, nearest=nearest)
+        recall = rows_recall(x, rows, search.ask(rows, k).indices, near_only=True)[1]
+        check(0.6 + 0.4 * (i + 1) / len(CELL_MARGINS))
+        if recall >= CELL_MIN_RECALL:
+            break
+    else:
         return None
+    del nearest  # the search keeps what it needs
+    check(1.0)
     return search, search.ask(np.arange(n), k, meter=meter.part(CHECK_SHARE, 1.0))

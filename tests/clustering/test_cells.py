@@ -56,6 +56,38 @@ def test_items_without_cluster_structure_are_refused_and_go_to_hnswlib(small_cel
     assert used and recall_at_k(graph, exact_knn(x, 10)) >= 0.95
 
 
+def test_the_margin_widens_where_the_neighbours_sit_far(small_cells, monkeypatch):
+    """Looser clusters (each item's neighbours further off, as the species encoder's are) are missed across cell
+    borders at the first margin; the check widens it until the sampled recall is met, and gives up only after
+    the last."""
+    from photo_grouper.clustering.knn import rows_recall
+
+    x = l2_normalise(_clustered(300, 10, spread=0.8))
+    assert rows_recall(x, np.arange(3000), CellSearch(x).ask(np.arange(3000), 10).indices, near_only=True)[1] < 0.95
+    search, graph = cell_self_knn(x, 10)
+    assert search.margin > cells.CELL_MARGIN and search.margin in cells.CELL_MARGINS
+    assert rows_recall(x, np.arange(3000), graph.indices, near_only=True)[1] >= 0.95
+    monkeypatch.setattr(cells, "CELL_MARGINS", (cells.CELL_MARGIN,))
+    assert cell_self_knn(x, 10) is None
+
+
+def test_real_species_features_stay_in_cells_at_a_wider_margin(pets_data, monkeypatch):
+    """The species encoder's features of the shared pet photos, in cells of 20 (as a large library's are in
+    cells of 1,000): neighbours at cosine 0.5-0.7, not dlib's 0.95, so the first margin misses them and a wider
+    one finds them (docs/hilander-ablation.md, "The cells on real descriptors")."""
+    from photo_grouper.clustering.knn import rows_recall
+    from photo_grouper.labelled import embed_labelled
+    from photo_grouper.vision import EncoderSpec
+
+    x = l2_normalise(embed_labelled(pets_data, EncoderSpec.of("species")).x)
+    monkeypatch.setattr(cells, "CELL_SIZE", 20)
+    rows = np.arange(x.shape[0])
+    assert rows_recall(x, rows, CellSearch(x).ask(rows, 10).indices, near_only=True)[1] < 0.95
+    search, graph = cell_self_knn(x, 10)
+    assert search.cells == 10 and search.margin > cells.CELL_MARGIN
+    assert rows_recall(x, rows, graph.indices, near_only=True)[1] >= 0.95
+
+
 def test_many_people_seen_once_keep_the_search_in_cells(small_cells):
     """A third of the items far from everything (people seen once): the cells miss more of their far
     neighbours, which join no one, so the check counts the near neighbours only and keeps the cells."""
@@ -79,8 +111,9 @@ def test_auto_searches_large_inputs_in_cells(monkeypatch):
     assert knn.search_method(1000) == "exact" and knn.search_method(1001) == "cells"
     assert knn.search_method(10**6, device="cuda:0") == "exact"
     made = []
-    real = cells.CellSearch.__init__
-    monkeypatch.setattr(cells.CellSearch, "__init__", lambda self, *a, **kw: (made.append(1), real(self, *a, **kw))[1])
+    real = cells.nearest_cells
+    monkeypatch.setattr(cells, "nearest_cells", lambda *a, **kw: (made.append(1), real(*a, **kw))[1])
+    monkeypatch.setattr(knn, "hnsw_self_knn", None)  # not asked
     x = _clustered(300, 10)
     assert recall_at_k(knn_graph(x, 10), exact_knn(x, 10)) >= 0.95 and made == [1]
 
