@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import MessagePassing
+from torch_geometric.nn import GATConv, MessagePassing
 from torch_geometric.utils import scatter
 
 from .graph import EDGE_FEATURES, NODE_PROFILE, LevelGraph
@@ -69,6 +69,25 @@ class WeightedMeanConv(MessagePassing):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
+class AttentionConv(nn.Module):
+    """The reference's layer for species (its iNat2018 recipe, ``--gat``, one head): graph attention (PyG's
+    GATConv) then ReLU, the weights of the neighbours learned from the two ends instead of the similarity weights
+    a_ij. Self-loops are added, so a node keeps its own features (the weighted-mean conv concatenates them)."""
+
+    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0):
+        super().__init__()
+        self.gat = GATConv(in_channels, out_channels, heads=1, concat=False, add_self_loops=True)
+        _remove_generated_source(GATConv)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.gat(x, edge_index))
+        return F.dropout(out, p=self.dropout, training=self.training)
+
+
+CONVS = {"mean": WeightedMeanConv, "gat": AttentionConv}
+
+
 # Edges per slice of the edge head at inference. On the CPU a slice's activations should stay in cache: 4,096
 # edges (4 MB of 256-wide inputs) ran the faces ensemble on 200,000 photos in 12 s against 26 s for 131,072, with
 # bit-identical output (2 cores; 1.8x on 1). On CUDA large slices keep the device busy (kernel launches).
@@ -88,7 +107,7 @@ class Lander(nn.Module):
 
     def __init__(self, feature_dim: int, hidden: int = 512, num_conv: int = 1, dropout: float = 0.0,
                  edge_features: bool = True, pair_product: bool = True, node_input: str = "embedding",
-                 edge_hidden: int = 256):
+                 edge_hidden: int = 256, conv: str = "mean"):
         super().__init__()
         self.feature_dim = feature_dim
         self.hidden = hidden
@@ -98,8 +117,12 @@ class Lander(nn.Module):
             raise ValueError(f"node_input must be 'embedding' or 'profile', not {node_input!r}")
         # "embedding": the paper's [x ‖ c]. "profile": only similarities, which carry over to unseen identities.
         self.node_input = node_input
+        if conv not in CONVS:
+            raise ValueError(f"conv must be one of {sorted(CONVS)}, not {conv!r}")
+        # "mean": LANDER's weighted-mean conv; "gat": graph attention, the reference's choice for species.
+        self.conv = conv
         dims = [2 * feature_dim if node_input == "embedding" else NODE_PROFILE] + [hidden] * num_conv
-        self.convs = nn.ModuleList(WeightedMeanConv(a, b, dropout) for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(CONVS[conv](a, b, dropout) for a, b in zip(dims[:-1], dims[1:]))
         # The edge head runs once per edge (10 per photo): its width sets most of the inference time.
         e = self.edge_hidden = edge_hidden
         self.src_mlp = nn.Linear(hidden, e)
@@ -114,7 +137,7 @@ class Lander(nn.Module):
         return {"feature_dim": self.feature_dim, "hidden": self.hidden, "num_conv": len(self.convs),
                 "dropout": self.convs[0].dropout, "edge_features": self.use_edge_features,
                 "pair_product": self.use_pair_product, "node_input": self.node_input,
-                "edge_hidden": self.edge_hidden}
+                "edge_hidden": self.edge_hidden, "conv": self.conv}
 
     @property
     def uses_embeddings(self) -> bool:

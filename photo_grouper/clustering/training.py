@@ -114,6 +114,7 @@ class TrainConfig:
     edge_features: bool = True
     pair_product: bool = True
     node_input: str = "embedding"
+    conv: str = "mean"  # lander.CONVS: LANDER's weighted mean, or graph attention (the reference's for species)
     k_values: tuple[int, ...] = (10, 5, 3)
     episodes: int = 24
     epochs: int = 40
@@ -216,7 +217,7 @@ def _train_lander(x, y, cfg: TrainConfig, progress, extra) -> tuple[Lander, list
     graphs = _episodes(np.asarray(x, np.float32), np.asarray(y), cfg, rng, progress) + list(extra)
     model = Lander(x.shape[1], hidden=cfg.hidden, num_conv=cfg.num_conv, dropout=cfg.dropout,
                    edge_features=cfg.edge_features, pair_product=cfg.pair_product,
-                   node_input=cfg.node_input, edge_hidden=cfg.edge_hidden)
+                   node_input=cfg.node_input, edge_hidden=cfg.edge_hidden, conv=cfg.conv)
     if cfg.optimizer == "adam":
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:

@@ -117,14 +117,14 @@ def test_conv_shapes_and_repr():
     torch.testing.assert_close(out[2], expected)
 
 
-@pytest.mark.parametrize("node_input", ["embedding", "profile"])
-def test_lander_shapes_density_and_determinism(node_input):
+@pytest.mark.parametrize("node_input,conv", [("embedding", "mean"), ("profile", "mean"), ("profile", "gat")])
+def test_lander_shapes_density_and_determinism(node_input, conv):
     x, y = _blobs()
     g, _ = build_level_graph(x, x, 6)
 
     def run():
         torch.manual_seed(7)
-        model = Lander(16, hidden=32, node_input=node_input).eval()
+        model = Lander(16, hidden=32, node_input=node_input, conv=conv).eval()
         with torch.no_grad():
             return model(g)
 
@@ -136,6 +136,34 @@ def test_lander_shapes_density_and_determinism(node_input):
     assert torch.equal(logits, logits2) and torch.equal(dens, dens2)
     loss, parts = lander_loss(logits, dens, g, torch.from_numpy(y))
     assert loss.item() > 0 and set(parts) == {"conn", "density"}
+
+
+def test_attention_conv_weighs_a_node_and_its_neighbours_and_is_kept_with_the_weights(tmp_path):
+    """The reference's species layer: a node's output is ReLU of an attention-weighted mean over itself and its
+    neighbours (not the similarity weights); the choice is part of the model's config and survives a save."""
+    from photo_grouper.clustering.lander import AttentionConv
+    from photo_grouper.clustering.weights import load_weights, save_weights
+
+    torch.manual_seed(0)
+    conv = AttentionConv(6, 4)
+    x = torch.randn(5, 6)
+    edge_index = torch.tensor([[1, 2, 0, 4], [0, 0, 1, 3]])
+    out = conv(x, edge_index, torch.tensor([0.5, 0.5, 1.0, 1.0]))
+    assert out.shape == (5, 4) and (out >= 0).all()
+    # Node 2 has no neighbours: attention over itself alone.
+    torch.testing.assert_close(out[2], torch.relu(conv.gat.lin(x[2]) + conv.gat.bias))
+    # The weights on an edge do not matter to it (the attention does).
+    torch.testing.assert_close(out, conv(x, edge_index, torch.ones(4)))
+    with pytest.raises(ValueError, match="conv must be one of"):
+        Lander(16, conv="sage")
+    model = Lander(16, hidden=8, node_input="profile", conv="gat").eval()
+    save_weights(model, tmp_path / "w.pt", {})
+    loaded, _ = load_weights(tmp_path / "w.pt")
+    assert isinstance(loaded.convs[0], AttentionConv) and loaded.config() == model.config()
+    x, _ = _blobs()
+    g, _ = build_level_graph(x, x, 6)
+    with torch.no_grad():
+        assert torch.equal(loaded(g)[0], model(g)[0])
 
 
 def test_true_density_by_hand():
@@ -220,13 +248,14 @@ def test_hard_negatives_weigh_look_alike_links_more():
     assert loss_when_wrong(hardest, 5.0) > loss_when_wrong(easiest, 5.0) + 1e-3
 
 
-def test_building_a_model_leaves_no_generated_source_in_the_temporary_folder(tmp_path):
+@pytest.mark.parametrize("conv", ["WeightedMeanConv", "AttentionConv"])
+def test_building_a_model_leaves_no_generated_source_in_the_temporary_folder(tmp_path, conv):
     """PyG writes the propagate() it generates to a temporary file per process; the model removes it once loaded."""
     import subprocess
     import sys
 
-    code = ("from photo_grouper.clustering.lander import WeightedMeanConv; import torch\n"
-            "conv = WeightedMeanConv(3, 4)\n"
+    code = (f"from photo_grouper.clustering.lander import {conv}; import torch\n"
+            f"conv = {conv}(3, 4)\n"
             "out = conv(torch.ones(2, 3), torch.tensor([[0, 1], [1, 0]]), torch.ones(2))\n"
             "print(tuple(out.shape))\n")
     env = {**os.environ, "TMPDIR": str(tmp_path)}
