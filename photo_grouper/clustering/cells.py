@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..progress import NO_METER, Meter
-from .knn import KnnGraph, _drop_self, nearest_centre, rows_recall
+from .knn import KnnGraph, _drop_self, exact_rows, nearest_centre, rows_recall
 
 CELL_SIZE = 1000  # items per cell, on average
 CELL_SPREAD = 16  # an item answers in at most this many of its nearest cells ...
@@ -187,9 +187,10 @@ def cell_self_knn(x: np.ndarray, k: int, *, seed: int = 0, meter: Meter = NO_MET
     nearest = nearest_cells(x, seed=seed, meter=check.part(0.0, 0.6))
     n = x.shape[0]
     rows = np.sort(np.random.default_rng(seed).choice(n, size=min(CELL_CHECK_QUERIES, n), replace=False))
+    exact = exact_rows(x, rows, min(k, n - 1))  # once for every margin
     for i, margin in enumerate(CELL_MARGINS):
         search = CellSearch(x, margin=margin, nearest=nearest)
-        recall = rows_recall(x, rows, search.ask(rows, k).indices, near_only=True)[1]
+        recall = rows_recall(x, rows, search.ask(rows, k).indices, near_only=True, exact=exact)[1]
         check(0.6 + 0.4 * (i + 1) / len(CELL_MARGINS))
         if recall >= CELL_MIN_RECALL:
             break

@@ -271,28 +271,43 @@ def sampled_recall(x: np.ndarray, graph: KnnGraph, queries: int = 2000, *, seed:
     return rows_recall(x, rows, graph.indices[rows], tolerance=tolerance, block=block)
 
 
-def rows_recall(x: np.ndarray, rows: np.ndarray, found: np.ndarray, *, tolerance: float = 1e-3, block: int = 256,
-                near_only: bool = False) -> tuple[float, float]:
-    """(strict, tolerant) recall of ``found`` (the neighbours found for the items ``rows``, k a row) against
-    exact search over all of ``x``; tolerant also counts a found neighbour as near as the least similar exact
-    one counted, within ``tolerance``. ``near_only``: count only the exact neighbours at least as similar as
-    the median of the rows' k-th exact similarity, the near ones, where the grouping links (a person seen once
-    has only far neighbours: near ties whose order joins no one)."""
+def exact_rows(x: np.ndarray, rows: np.ndarray, k: int, *, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(sims, indices): the k most similar other rows of ``x`` (L2-normalised) to each of its rows ``rows``, most
+    similar first, by exact search over all of ``x``."""
     import torch
 
-    m, k = found.shape
-    exact_sims = np.empty((m, k), np.float32)
-    exact_idx = np.empty((m, k), np.int64)
-    found_sims = np.empty((m, k), np.float32)
-    xt = torch.from_numpy(l2_normalise(x))
+    m = rows.size
+    sims_out = np.empty((m, k), np.float32)
+    idx_out = np.empty((m, k), np.int64)
+    xt = torch.from_numpy(x)
     with torch.inference_mode():
         for start in range(0, m, block):
             q = torch.from_numpy(rows[start:start + block])
             sims = xt[q] @ xt.T
             sims[torch.arange(len(q)), q] = -2.0  # an item is not its own neighbour
             top = torch.topk(sims, k, dim=1)
-            exact_sims[start:start + block], exact_idx[start:start + block] = top.values.numpy(), top.indices.numpy()
-            found_sims[start:start + block] = torch.gather(sims, 1, torch.from_numpy(found[start:start + block]))
+            sims_out[start:start + block], idx_out[start:start + block] = top.values.numpy(), top.indices.numpy()
+    return sims_out, idx_out
+
+
+def rows_recall(x: np.ndarray, rows: np.ndarray, found: np.ndarray, *, tolerance: float = 1e-3, block: int = 256,
+                near_only: bool = False, exact: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
+    """(strict, tolerant) recall of ``found`` (the neighbours found for the items ``rows``, k a row) against
+    exact search over all of ``x``; tolerant also counts a found neighbour as near as the least similar exact
+    one counted, within ``tolerance``. ``near_only``: count only the exact neighbours at least as similar as
+    the median of the rows' k-th exact similarity, the near ones, where the grouping links (a person seen once
+    has only far neighbours: near ties whose order joins no one). ``exact``: ``exact_rows`` of ``x``, where it
+    is already known (``x`` is then taken as L2-normalised, and not copied)."""
+    m, k = found.shape
+    if exact is None:
+        x = l2_normalise(x)
+        exact = exact_rows(x, rows, k, block=block)
+    exact_sims, exact_idx = exact
+    found_sims = np.empty((m, k), np.float32)
+    for start in range(0, m, block):
+        part = slice(start, start + block)
+        found_sims[part] = np.einsum("md,mkd->mk", x[rows[part]], x[found[part]])
+    found_sims[found == rows[:, None]] = -2.0  # an item is not its own neighbour
     counted = exact_sims >= (np.median(exact_sims[:, -1]) if near_only else -np.inf)  # a prefix of each row
     total = int(counted.sum())
     if total == 0:
