@@ -27,6 +27,10 @@ STAGE_UNITS = (("scan", "file"), ("check", "face"), ("epochs", "epoch"), ("episo
 VALIDATIONS = ("alone", "with_training")
 VALIDATION_HELP = ("how each cross-validation fold that chooses tau is scored: its people clustered alone (the "
                    "default) or among the training people (docs/hilander-ablation.md, row 31)")
+# clustering.lander.CONVS, likewise.
+CONVS = ("gat", "mean")
+CONV_HELP = ("the graph layer: LANDER's weighted mean (the default) or graph attention, the reference's layer for "
+             "species (docs/hilander-ablation.md, row 35)")
 
 
 class TerminalProgress:
@@ -180,9 +184,10 @@ def cmd_bench(args) -> int:
     if args.folds and (args.weights or args.train):
         raise UserError("--folds trains its own weights on each fold's complement and tunes the baselines there: "
                         "leave out --weights and --train")
-    if not args.folds and (args.epochs or args.episodes or args.ensemble or args.validation or args.fold_models):
-        raise UserError("--epochs, --episodes, --ensemble, --validation and --fold-models are about the models "
-                        "--folds trains: add --folds N")
+    if not args.folds and (args.epochs or args.episodes or args.ensemble or args.validation or args.conv
+                           or args.fold_models):
+        raise UserError("--epochs, --episodes, --ensemble, --validation, --conv and --fold-models are about the "
+                        "models --folds trains: add --folds N")
     if (args.group_photos or args.forced_clashes) and args.mode != "faces":
         raise UserError("--group-photos and --forced-clashes are for faces: in species mode a photo is one item")
     progress = TerminalProgress(enabled=not args.quiet)
@@ -190,7 +195,7 @@ def cmd_bench(args) -> int:
         if args.folds:
             result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
-                                     ensemble=args.ensemble, validation=args.validation,
+                                     ensemble=args.ensemble, validation=args.validation, conv=args.conv,
                                      fold_models=args.fold_models, seen_once=args.seen_once,
                                      group_photos=args.group_photos, forced=args.forced_clashes,
                                      zoom_out=args.zoom_out)
@@ -215,7 +220,8 @@ def cmd_train(args) -> int:
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         overrides = {k: v for k, v in (("epochs", args.epochs), ("episodes", args.episodes),
-                                       ("ensemble", args.ensemble), ("validation", args.validation)) if v}
+                                       ("ensemble", args.ensemble), ("validation", args.validation),
+                                       ("conv", args.conv)) if v}
         result, card = train_folder(args.data, args.mode, args.out, holdout=args.holdout, seed=args.seed,
                                     progress=progress, **overrides)
     except ValueError as exc:
@@ -284,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", type=int, default=None,
                    help="models trained from successive seeds, probabilities averaged (default 3)")
     p.add_argument("--validation", choices=VALIDATIONS, default=None, help=VALIDATION_HELP)
+    p.add_argument("--conv", choices=sorted(CONVS), default=None, help=CONV_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -317,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")
     p.add_argument("--validation", choices=VALIDATIONS, default=None, help="with --folds: " + VALIDATION_HELP)
+    p.add_argument("--conv", choices=sorted(CONVS), default=None, help="with --folds: " + CONV_HELP)
     p.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
                    help="with --folds: keep each fold's trained weights in DIR and reuse them on a later run with "
                         "the same data, seed and recipe (scoring again takes minutes instead of training)")

@@ -112,11 +112,13 @@ def test_train_refuses_an_output_it_cannot_write_before_training(pets_data, tmp_
     assert not private_cache.exists()  # stopped before embedding anything, let alone training
 
 
-def test_validation_choices_match_training_s(capsys):
+def test_validation_and_conv_choices_match_training_s(capsys):
     from photo_grouper import cli
+    from photo_grouper.clustering.lander import CONVS
     from photo_grouper.clustering.training import VALIDATIONS
 
     assert cli.VALIDATIONS == VALIDATIONS
+    assert sorted(cli.CONVS) == sorted(CONVS)
 
 
 def test_bench_without_weights_or_with_damaged_ones_says_so(pets_data, tmp_path, private_cache, capsys):
@@ -165,6 +167,8 @@ def test_bench_recipe_options_need_folds(pets_data, private_cache, capsys):
     assert "add --folds N" in capsys.readouterr().err
     assert main(["bench", str(pets_data), "--mode", "species", "--validation", "with_training", "--quiet"]) == 1
     assert "add --folds N" in capsys.readouterr().err
+    assert main(["bench", str(pets_data), "--mode", "species", "--conv", "gat", "--quiet"]) == 1
+    assert "add --folds N" in capsys.readouterr().err
 
 
 def test_bench_group_photos_are_for_faces(pets_data, private_cache, capsys):
@@ -212,6 +216,15 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
     assert len(calls) == 4
     cards = [json.loads(p.read_text()) for p in models.glob("*.json")]
     assert [c["trained_for"]["config"]["validation"] for c in cards] == ["with_training"] * 2
+    # And another graph layer (the reference's attention for species), kept with the weights.
+    assert main(args + ["--conv", "gat"]) == 0
+    assert len(calls) == 6
+    from photo_grouper.clustering.lander import AttentionConv
+    from photo_grouper.clustering.weights import load_weights
+
+    for path in models.glob("*.pt"):
+        model, card = load_weights(path)
+        assert card["trained_for"]["config"]["conv"] == "gat" and isinstance(model.convs[0], AttentionConv)
     capsys.readouterr()
     # Without --folds the option has nothing to keep.
     assert main(["bench", str(pets_data), "--mode", "species", "--fold-models", str(models), "--quiet"]) == 1
