@@ -12,6 +12,7 @@ def test_library_run_stores_the_hierarchy_the_estimator_builds(capsys):
     assert main(["--n", "2000", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     estimator = int(re.search(r" groups (\d+) \(true", out).group(1))
+    assert re.search(r"^    0      2000 .* exact$", out, flags=re.M)  # each level says which search ran
     gap = re.search(r"progress reported (\d+) times; longest gap ([\d.]+) s \(from (\d+) to (\d+) thousandths\)", out)
     assert int(gap.group(1)) >= 5 and 0 <= int(gap.group(3)) < int(gap.group(4)) <= 1000
 

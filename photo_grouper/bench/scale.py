@@ -165,10 +165,10 @@ def _group(x: np.ndarray, y: np.ndarray, args, near: float | None, photo: np.nda
     if h.agreement_:
         print("tau per library: " + ", ".join(f"{t:g}: {a:.0f}" for t, a in h.agreement_.items())
               + f" (agreement); kept {h.tau_:g}; the levels below are the kept candidate's")
-    print(f"{'level':>5} {'nodes':>9} {'kNN s':>8} {'graph s':>8} {'GNN s':>8} {'decode s':>9}")
+    print(f"{'level':>5} {'nodes':>9} {'kNN s':>8} {'graph s':>8} {'GNN s':>8} {'decode s':>9}  kNN search")
     for t in h.timings_:
         print(f"{t['level']:>5} {t['nodes']:>9} {t['knn']:>8.2f} {t['graph']:>8.2f} {t['gnn']:>8.2f} "
-              f"{t['decode']:>9.2f}")
+              f"{t['decode']:>9.2f}  {t.get('search') or '-'}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = evaluate(y, h.labels_)
     print(f"total {total:.1f} s, peak memory {peak_mb:.0f} MB; Fp {m['fp']:.3f} Fb {m['fb']:.3f} "

@@ -140,7 +140,7 @@ class CellSearch:
             out_idx[short], out_sim[short] = -1, -np.inf
             out_idx[short, :idx.shape[1]], out_sim[short, :idx.shape[1]] = idx, sim
         idx, sim = _drop_self(out_idx, out_sim, min(k, answering - 1), rows)
-        return KnnGraph(idx, sim)
+        return KnnGraph(idx, sim, f"cells, margin {self.margin:g}")
 
     def _best(self, queries: np.ndarray, members: np.ndarray, kk: int, heard=lambda share: None
               ) -> tuple[np.ndarray, np.ndarray]:

@@ -133,4 +133,4 @@ def knn_without_near_copies(x: np.ndarray, k: int, near: float, *, method: str =
     if stale.size:
         again = ask(first[stale], k, kept, meter=meter.part(0.95, 1.0))
         indices[stale], sims[stale] = again.indices, again.sims
-    return KnnGraph(position[indices], sims), copies
+    return KnnGraph(position[indices], sims, graph.search), copies

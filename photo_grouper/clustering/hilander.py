@@ -292,7 +292,8 @@ class HiLander:
             dens = dens.cpu().numpy()
         meter(gnn_done)
         t3 = time.perf_counter()
-        return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2}
+        return graph, prob, dens, {"nodes": m, "knn": t1 - t0, "graph": t2 - t1, "gnn": t3 - t2,
+                                   "search": knn.search}
 
     def _climb(self, x, model, device, tau: float, first, knn0=None, meter: Meter = NO_METER, apart=None
                ) -> tuple[list[Level], list[dict], LinkEvidence | None]:

@@ -90,6 +90,7 @@ class KnnGraph:
 
     indices: np.ndarray  # (N, k) int64
     sims: np.ndarray  # (N, k) float32 cosine similarity
+    search: str = ""  # how it was found: "exact", "cells, margin m" or "hnswlib"
 
     @property
     def k(self) -> int:
@@ -143,7 +144,7 @@ def exact_knn(x: np.ndarray, k: int, *, device=None, block: int | None = None, m
             out_sim[start:start + block] = val.float().cpu().numpy()
             meter(min(n, start + block) / n)
     idx, sims = _drop_self(out_idx, out_sim, min(k, n - 1))
-    return KnnGraph(idx, sims)
+    return KnnGraph(idx, sims, "exact")
 
 
 def usable_cpus() -> int:
@@ -204,7 +205,7 @@ def hnsw_query(index, queries: np.ndarray, ids: np.ndarray, k: int, *, alive: in
         labels[rows], dist[rows] = index.knn_query(queries[rows], k=kk)
         meter(stop / m)
     idx, sims = _drop_self(labels.astype(np.int64), (1.0 - dist).astype(np.float32), min(k, n - 1), ids)
-    return KnnGraph(idx, sims)
+    return KnnGraph(idx, sims, "hnswlib")
 
 
 def search_method(n: int, method: str = "auto", device=None) -> str:
@@ -248,7 +249,7 @@ def knn_graph(x: np.ndarray, k: int, *, method: str = "auto", device=None, meter
     if k < 1:
         raise ValueError("k must be at least 1")
     if x.shape[0] < 2:
-        return KnnGraph(np.empty((x.shape[0], 0), np.int64), np.empty((x.shape[0], 0), np.float32))
+        return KnnGraph(np.empty((x.shape[0], 0), np.int64), np.empty((x.shape[0], 0), np.float32), "exact")
     method = search_method(x.shape[0], method, device)
     if method == "exact":
         return exact_knn(x, k, device=device, meter=meter)

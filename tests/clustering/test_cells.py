@@ -53,7 +53,7 @@ def test_items_without_cluster_structure_are_refused_and_go_to_hnswlib(small_cel
     real = knn.hnsw_self_knn
     monkeypatch.setattr(knn, "hnsw_self_knn", lambda *a, **kw: (used.append(1), real(*a, **kw))[1])
     graph = knn_graph(x, 10, method="cells")
-    assert used and recall_at_k(graph, exact_knn(x, 10)) >= 0.95
+    assert used and recall_at_k(graph, exact_knn(x, 10)) >= 0.95 and graph.search == "hnswlib"
 
 
 def test_the_margin_widens_where_the_neighbours_sit_far(small_cells, monkeypatch):
@@ -66,6 +66,7 @@ def test_the_margin_widens_where_the_neighbours_sit_far(small_cells, monkeypatch
     assert rows_recall(x, np.arange(3000), CellSearch(x).ask(np.arange(3000), 10).indices, near_only=True)[1] < 0.95
     search, graph = cell_self_knn(x, 10)
     assert search.margin > cells.CELL_MARGIN and search.margin in cells.CELL_MARGINS
+    assert graph.search == f"cells, margin {search.margin:g}"
     assert rows_recall(x, np.arange(3000), graph.indices, near_only=True)[1] >= 0.95
     monkeypatch.setattr(cells, "CELL_MARGINS", (cells.CELL_MARGIN,))
     assert cell_self_knn(x, 10) is None
@@ -115,7 +116,9 @@ def test_auto_searches_large_inputs_in_cells(monkeypatch):
     monkeypatch.setattr(cells, "nearest_cells", lambda *a, **kw: (made.append(1), real(*a, **kw))[1])
     monkeypatch.setattr(knn, "hnsw_self_knn", None)  # not asked
     x = _clustered(300, 10)
-    assert recall_at_k(knn_graph(x, 10), exact_knn(x, 10)) >= 0.95 and made == [1]
+    graph = knn_graph(x, 10)
+    assert recall_at_k(graph, exact_knn(x, 10)) >= 0.95 and made == [1]
+    assert graph.search.startswith("cells, margin ") and knn_graph(x[:1000], 10).search == "exact"
 
 
 def test_asking_again_among_the_items_still_alive(small_cells):
