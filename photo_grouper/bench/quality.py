@@ -132,6 +132,10 @@ def score_methods(test: LabelledEmbeddings, tuning: LabelledEmbeddings, model, t
                              model, tau, device, join_floor=join_floor, tree_floor=not hl.tree_floor_,
                              near_copy=near)[0])
         rows.append(_variant("hi-lander (no join floor)", test, model, tau, device)[0])
+        # Lone leaves (docs/hilander-ablation.md, "A photo held by one link"), set the other way than the default.
+        rows.append(_variant("hi-lander (no lone leaves)" if hl.lone_leaves_ else "hi-lander (lone leaves)", test,
+                             model, tau, device, join_floor=join_floor, lone_leaves=not hl.lone_leaves_,
+                             near_copy=near)[0])
     if near is not None:  # near copies clustered once (docs/hilander-ablation.md, "Near copies"), and not
         rows.append(_variant("hi-lander (no near copies)", test, model, tau, device, join_floor=join_floor)[0])
     for name, (cls, param, grid) in TUNABLE.items():
@@ -168,9 +172,10 @@ def _hl_params(h: HiLander) -> str:
     merge = ", merge" if h.evidence_merge_ else ""
     tree = ", tree floor" if h.tree_floor_ else ""
     near = f", near copies {h.near_copy:g}" if h.near_copy is not None else ""
+    lone = ", lone leaves" if h.lone_leaves_ else ""
     zoom = len(h.levels_) - 1 - h.default_level_
     levels = h.default_level_ + 1
-    return (f"tau={h.tau_:g}{band}{floor}{merge}{tree}{near}, k=10, {levels} level{'s' if levels > 1 else ''}"
+    return (f"tau={h.tau_:g}{band}{floor}{merge}{tree}{lone}{near}, k=10, {levels} level{'s' if levels > 1 else ''}"
             + (f" + {zoom} zoom out" if zoom else ""))
 
 

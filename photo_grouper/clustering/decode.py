@@ -13,6 +13,9 @@ from .graph import ROWDOT_NUMBERS, LevelGraph, rowdot
 # similarity to reach the join floor less TREE_SLACK of the floor's distance (1 - floor).
 TREE_MIN_SIDE = 3
 TREE_SLACK = 0.125
+# Lone leaves (HiLander.lone_leaves): a photo its tree holds by one link above tau is let go under the join floor
+# less LONE_SLACK of the floor's distance (faces: 0.90).
+LONE_SLACK = 0.25
 
 
 def peak_forest(edge_index: np.ndarray, score: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
@@ -137,6 +140,42 @@ def cut_weak_joins(parent: np.ndarray, sums: np.ndarray, sizes: np.ndarray, floo
         mean[start:start + step] = np.einsum("ij,ij->i", mine, below[root[c]] - mine) / \
             (count[c] * rest_count[start:start + step])
     cut = child[mean < floor]
+    out = parent.copy()
+    out[cut] = cut
+    return out
+
+
+def cut_lone_leaves(parent: np.ndarray, x: np.ndarray, edge_index: np.ndarray, prob: np.ndarray, tau: float,
+                    floor: float) -> np.ndarray:
+    """``parent`` (level 0's forest over the unit vectors ``x``) with each leaf let go that its tree holds by one
+    link alone (of its kNN links above ``tau``, either way, one reaches its tree: the one to its parent) and whose
+    mean similarity to the rest of its tree is under ``floor``. A person seen once in a library has no photo of
+    their own to link to, and their best link, to a look-alike, passes tau (the model never saw a person with one
+    photo); a person's own odd photo is held by links to several of its own (docs/hilander-ablation.md, "A photo
+    held by one link")."""
+    n = parent.shape[0]
+    nodes = np.arange(n)
+    linked = parent != nodes
+    leaf = linked & (np.bincount(parent[linked], minlength=n) == 0)
+    if not leaf.any():
+        return parent
+    root = roots_of(parent)
+    src, dst = edge_index
+    held = (prob > tau) & (root[src] == root[dst]) & (src != dst) & (leaf[src] | leaf[dst])
+    a = np.concatenate([src[held], dst[held]]).astype(np.int64)
+    b = np.concatenate([dst[held], src[held]]).astype(np.int64)
+    pairs = np.unique(a * n + b)
+    support = np.bincount(pairs // n, minlength=n)
+    lone = np.flatnonzero(leaf & (support <= 1))
+    if not lone.size:
+        return parent
+    trees, of_lone = np.unique(root[lone], return_inverse=True)
+    members = np.flatnonzero(np.isin(root, trees))  # only the trees holding a candidate: a few at a million
+    tree_of = np.searchsorted(trees, root[members])
+    sums = group_sums(x[members], tree_of, trees.size)
+    sizes = np.bincount(tree_of, minlength=trees.size)
+    mean = (np.einsum("ij,ij->i", sums[of_lone], x[lone]) - 1.0) / (sizes[of_lone] - 1)
+    cut = lone[mean < floor]
     out = parent.copy()
     out[cut] = cut
     return out

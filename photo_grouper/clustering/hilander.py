@@ -17,7 +17,8 @@ import torch
 from ..device import choose_device
 from ..progress import NO_METER, CancelFlag, Meter, Progress, no_progress
 from .copies import compose, exact_copies, knn_without_near_copies
-from .decode import TREE_SLACK, cut_weak_joins, decode, group_similarity, group_sums, keep_apart, roots_of
+from .decode import (LONE_SLACK, TREE_SLACK, cut_lone_leaves, cut_weak_joins, decode, group_similarity, group_sums,
+                     keep_apart, roots_of)
 from .evidence import LinkEvidence, agreement
 from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
@@ -111,7 +112,7 @@ class HiLander:
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
                  evidence_merge: bool | None = None, evidence_floor: float = 0.5,
                  join_floor: float | str | None = "trained", tree_floor: bool | None = None,
-                 near_copy: float | None = None, zoom_out: int = 0):
+                 near_copy: float | None = None, zoom_out: int = 0, lone_leaves: bool = False):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels
@@ -128,6 +129,7 @@ class HiLander:
         self.tree_floor = tree_floor
         self.near_copy = near_copy
         self.zoom_out = zoom_out
+        self.lone_leaves = lone_leaves
 
     def get_params(self, deep: bool = True) -> dict:
         """The parameters as given (scikit-learn's convention): ``HiLander(**h.get_params())`` groups alike."""
@@ -182,6 +184,7 @@ class HiLander:
         model, tau, self.join_floor_ = self._load()
         self.evidence_merge_ = self.join_floor_ is not None if self.evidence_merge is None else self.evidence_merge
         self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
+        self.lone_leaves_ = self.join_floor_ is not None and self.lone_leaves
         if self.zoom_out and self.join_floor_ is None:
             raise ValueError("zoom-out levels need a join floor: their steps go down from it (weights whose card "
                              "has none, or join_floor=None)")
@@ -342,6 +345,12 @@ class HiLander:
                 parent = cut_weak_joins(parent, sums, sizes,
                                         self.join_floor_ - TREE_SLACK * (1.0 - self.join_floor_))
                 decoding(0.6)
+            lone = 0
+            if depth == 0 and self.lone_leaves_:
+                held = parent
+                parent = cut_lone_leaves(parent, x, edges, prob, tau,
+                                         self.join_floor_ - LONE_SLACK * (1.0 - self.join_floor_))
+                lone = int((parent != held).sum())
             parted = 0
             if apart is not None:
                 kept = keep_apart(parent, sums, sizes, apart[0] if depth == 0 else node_of_item[apart[0]],
@@ -359,7 +368,8 @@ class HiLander:
             stop = self.early_stop and prev_added is not None and added < prev_added / max(1, self.k - 1)
             if not stop:  # the next level's nodes, only if there is a next level
                 nodes = next_nodes(x, node_of_item, peak_item)
-            timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3, "parted": parted})
+            timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3, "parted": parted,
+                            **({"lone": lone} if depth == 0 and self.lone_leaves_ else {})})
             level_meter(1.0)
             if stop:
                 break
