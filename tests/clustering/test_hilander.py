@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from photo_grouper.clustering.graph import build_level_graph
-from photo_grouper.clustering.decode import cut_weak_joins, decode, group_similarity, peak_forest, roots_of
+from photo_grouper.clustering.decode import (cut_lone_leaves, cut_weak_joins, decode, group_similarity, peak_forest,
+                                             roots_of)
 from photo_grouper.clustering.evidence import LinkEvidence, agreement
 from photo_grouper.clustering.hilander import HiLander, next_nodes, tau_band
 from photo_grouper.clustering.weights import load_weights, save_weights
@@ -17,6 +18,7 @@ from photo_grouper.clustering.training import (
     learn_join_floor,
     pick_tau,
     predicted_levels,
+    seen_once,
     train,
     train_lander,
 )
@@ -652,6 +654,62 @@ def test_cut_weak_joins_parts_look_alike_groups_and_leaves_strays():
     sums = np.r_[x[:4], [x[4:7].sum(0)], x[7:]]
     assert roots_of(cut_weak_joins(np.array([0, 0, 0, 0, 0, 1]), sums, np.r_[1, 1, 1, 1, 3, 1], 0.9)).tolist() \
         == [0, 0, 0, 0, 4, 0]
+
+
+def test_cut_lone_leaves_lets_go_a_leaf_its_tree_holds_by_one_link_under_the_floor():
+    # A person of 4 photos (0-3, cosine ~0.96 to each other). Photo 4, a look-alike seen once (cosine 0.85),
+    # hangs on 0 by its only link above tau (its link to 1 is under tau, its link to 7 reaches another tree).
+    # Photo 5, the person's odd photo (also 0.85), hangs on 1 and is linked to 2 as well. Photo 6 hangs on 0 by
+    # one link but is as alike as the person's own. Photos 7-8: another tree.
+    rng = np.random.default_rng(0)
+    a, b, c = l2_normalise(rng.standard_normal((3, 16)))
+    x = l2_normalise(np.r_[[a] * 4, [0.85 * a + 0.53 * b], [0.85 * a + 0.53 * c], [a], [b] * 2]
+                     + 0.02 * rng.standard_normal((9, 16)))
+    links = [(0, 1, 0.95), (0, 2, 0.95), (0, 3, 0.95), (0, 4, 0.9), (1, 4, 0.2), (7, 4, 0.95), (1, 5, 0.9),
+             (2, 5, 0.85), (0, 6, 0.9), (7, 8, 0.9)]
+    edges = np.array([[s for s, _, _ in links], [d for _, d, _ in links]])
+    prob = np.array([p for _, _, p in links])
+    parent = np.array([0, 0, 0, 0, 0, 1, 0, 7, 7])
+    assert cut_lone_leaves(parent, x, edges, prob, 0.8, 0.9).tolist() == [0, 0, 0, 0, 4, 1, 0, 7, 7]
+    # Under a lower floor photo 4 stays; with tau over 0.85 photo 5 is held by one link too, and let go.
+    assert np.array_equal(cut_lone_leaves(parent, x, edges, prob, 0.8, 0.8), parent)
+    assert cut_lone_leaves(parent, x, edges, prob, 0.86, 0.9).tolist() == [0, 0, 0, 0, 4, 5, 0, 7, 7]
+    # Only leaves: with 6 hung on 4, photo 4 holds another and stays (and 6, held by one link, is alike enough).
+    assert np.array_equal(cut_lone_leaves(np.array([0, 0, 0, 0, 0, 1, 4, 7, 7]), x,
+                                          np.c_[edges, [[4], [6]]], np.r_[prob, 0.9], 0.8, 0.9),
+                          [0, 0, 0, 0, 0, 1, 4, 7, 7])
+
+
+def test_lone_leaves_let_people_seen_once_go_and_keep_the_hierarchy_s_invariants(trained):
+    from photo_grouper.clustering.decode import LONE_SLACK
+
+    x, y = _identities(40, seed=8, spread=0.8)
+    rng = np.random.default_rng(8)
+    keep = seen_once(y, rng.choice(40, 20, replace=False), rng)  # half the people seen once
+    x, y = x[keep], y[keep]
+    floor = 0.45
+    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor).fit(x)
+    lone = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, lone_leaves=True).fit(x)
+    assert not plain.lone_leaves_ and lone.lone_leaves_ and lone.timings_[0]["lone"] > 0  # off by default
+    assert all(np.array_equal(np.sort(np.unique(lv)), np.arange(lv.max() + 1)) for lv in lone.levels_)
+    for fine, coarse in zip(lone.levels_[:-1], lone.levels_[1:]):
+        assert all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))  # each level coarsens
+    # What it lets go is on its own at level 0, each photo far from the group it left: under the bar.
+    bar = floor - LONE_SLACK * (1 - floor)
+    xn = l2_normalise(x)
+    freed = np.flatnonzero((np.bincount(lone.levels_[0])[lone.levels_[0]] == 1)
+                           & (np.bincount(plain.levels_[0])[plain.levels_[0]] > 1))
+    assert freed.size == lone.timings_[0]["lone"]
+    for i in freed:
+        rest = (plain.levels_[0] == plain.levels_[0][i]) & (np.arange(len(y)) != i)
+        assert xn[rest].mean(0) @ xn[i] < bar
+    once = np.isin(y, np.flatnonzero(np.bincount(y) == 1))
+    alone = [np.sum(np.bincount(h.labels_)[h.labels_[once]] == 1) for h in (plain, lone)]
+    assert alone[1] > alone[0]
+    # Without a join floor there is no bar: nothing changes.
+    free = HiLander(model=trained.model, tau=trained.tau, join_floor=None, lone_leaves=True).fit(x)
+    assert not free.lone_leaves_ and np.array_equal(
+        free.labels_, HiLander(model=trained.model, tau=trained.tau, join_floor=None).fit(x).labels_)
 
 
 def test_tree_floor_keeps_the_hierarchy_s_invariants_and_holds_every_level(trained):
