@@ -92,6 +92,13 @@ class HiLander:
     hung a person's few photos on a look-alike's by one link, and upper levels joined through chains of links
     that each pass the floor (docs/hilander-ablation.md, "The floor on whole trees").
 
+    ``lone_leaves`` (on by default; it needs a join floor; ``lone_leaves_`` says what ran): at level 0, after the
+    tree floor, a photo that no other hangs on is let go where, of its kNN links above tau, only the one to its
+    parent reaches its tree and its mean similarity to the rest of the tree is under the join floor less
+    ``LONE_SLACK`` of its distance (``decode.cut_lone_leaves``): a person seen once had been glued to a look-alike
+    by their best link. Judged on face and species partitions not used to make it (docs/hilander-ablation.md, "A
+    photo held by one link"): more of the people seen once left alone, nothing lower.
+
     ``zoom_out`` (opt-in, 0 by default): that many levels past the stop, for zooming out from the default view
     (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): average linkage over the
     stop's groups, among groups the first level's links join, step s down to the join floor less
@@ -112,7 +119,7 @@ class HiLander:
                  tau_search: bool = False, tau_candidates: tuple[float, ...] | None = None, link_check: bool = False,
                  evidence_merge: bool | None = None, evidence_floor: float = 0.5,
                  join_floor: float | str | None = "trained", tree_floor: bool | None = None,
-                 near_copy: float | None = None, zoom_out: int = 0, lone_leaves: bool = False):
+                 near_copy: float | None = None, zoom_out: int = 0, lone_leaves: bool = True):
         self.k = k
         self.tau = tau
         self.max_levels = max_levels

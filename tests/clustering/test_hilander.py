@@ -680,7 +680,7 @@ def test_cut_lone_leaves_lets_go_a_leaf_its_tree_holds_by_one_link_under_the_flo
                           [0, 0, 0, 0, 0, 1, 4, 7, 7])
 
 
-def test_lone_leaves_let_people_seen_once_go_and_keep_the_hierarchy_s_invariants(trained):
+def test_lone_leaves_let_people_seen_once_go_by_default_and_keep_the_hierarchy_s_invariants(trained):
     from photo_grouper.clustering.decode import LONE_SLACK
 
     x, y = _identities(40, seed=8, spread=0.8)
@@ -688,9 +688,9 @@ def test_lone_leaves_let_people_seen_once_go_and_keep_the_hierarchy_s_invariants
     keep = seen_once(y, rng.choice(40, 20, replace=False), rng)  # half the people seen once
     x, y = x[keep], y[keep]
     floor = 0.45
-    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor).fit(x)
-    lone = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, lone_leaves=True).fit(x)
-    assert not plain.lone_leaves_ and lone.lone_leaves_ and lone.timings_[0]["lone"] > 0  # off by default
+    plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor, lone_leaves=False).fit(x)
+    lone = HiLander(model=trained.model, tau=trained.tau, join_floor=floor).fit(x)
+    assert not plain.lone_leaves_ and lone.lone_leaves_ and lone.timings_[0]["lone"] > 0  # on by default
     assert all(np.array_equal(np.sort(np.unique(lv)), np.arange(lv.max() + 1)) for lv in lone.levels_)
     for fine, coarse in zip(lone.levels_[:-1], lone.levels_[1:]):
         assert all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))  # each level coarsens
@@ -707,9 +707,9 @@ def test_lone_leaves_let_people_seen_once_go_and_keep_the_hierarchy_s_invariants
     alone = [np.sum(np.bincount(h.labels_)[h.labels_[once]] == 1) for h in (plain, lone)]
     assert alone[1] > alone[0]
     # Without a join floor there is no bar: nothing changes.
-    free = HiLander(model=trained.model, tau=trained.tau, join_floor=None, lone_leaves=True).fit(x)
+    free = HiLander(model=trained.model, tau=trained.tau, join_floor=None).fit(x)
     assert not free.lone_leaves_ and np.array_equal(
-        free.labels_, HiLander(model=trained.model, tau=trained.tau, join_floor=None).fit(x).labels_)
+        free.labels_, HiLander(model=trained.model, tau=trained.tau, join_floor=None, lone_leaves=False).fit(x).labels_)
 
 
 def test_tree_floor_keeps_the_hierarchy_s_invariants_and_holds_every_level(trained):
@@ -763,8 +763,10 @@ def test_join_floor_holds_joins_above_level_0(trained, tmp_path):
     x, _ = _identities(40, seed=7, spread=0.8)  # spread enough that level 0 leaves people in pieces
     free = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=None).fit(x)
     assert len(free.levels_) > 1  # upper levels join groups when nothing holds them
-    shut = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01, tree_floor=False).fit(x)
-    assert len(shut.levels_) == 1 and np.array_equal(shut.levels_[0], free.levels_[0])  # level 0's links are not held
+    # Level 0's links are not held by the floor (only the tree floor and lone leaves weigh level 0's trees by it).
+    shut = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01, tree_floor=False,
+                    lone_leaves=False).fit(x)
+    assert len(shut.levels_) == 1 and np.array_equal(shut.levels_[0], free.levels_[0])
     # With the tree floor (the default) level 0's trees are held: links joining two sides of 3+ photos are cut,
     # so its groups are pieces of the free level 0's.
     whole = HiLander(model=trained.model, tau=trained.tau, early_stop=False, join_floor=1.01).fit(x)
