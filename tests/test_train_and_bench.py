@@ -43,6 +43,9 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert f"floor={card['join_floor']:g}" in methods["hi-lander"]["params"] and "hi-lander (no join floor)" in methods
     # The floor on whole trees, set the other way than the default, to compare.
     assert len({"hi-lander (tree floor)", "hi-lander (no tree floor)"} & set(methods)) == 1
+    # Lone leaves: on by default, and the row without them there to compare.
+    assert "lone leaves" in methods["hi-lander"]["params"] and "hi-lander (no lone leaves)" in methods
+    assert "lone leaves" not in methods["hi-lander (no lone leaves)"]["params"]
     assert all(0 <= r["fp"] <= 1 and 0 <= r["fb"] <= 1 for r in result["rows"])
     # Even a 4-epoch model groups unseen breeds far better than chance.
     assert methods["hi-lander"]["fb"] > 0.5
