@@ -12,7 +12,7 @@ link model differs. The people's episodes are drawn like the breeds' random ones
 """
 
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,7 @@ def main(first: int, last: int) -> None:
             held = np.isin(pets.labels, part)
             tuning, test = pets.subset(~held), pets.subset(held)
             for variant in ("breeds", "breeds + people"):
-                with people_added(people) if variant != "breeds" else _nothing():
+                with people_added(people) if variant != "breeds" else nullcontext():
                     trained = training.train(tuning.x, tuning.labels, recipe(seed, "species"))
                 rows, _, _ = score_methods(test, tuning, trained.model, trained.tau, "species",
                                            join_floor=trained.join_floor)
@@ -81,11 +81,6 @@ def main(first: int, last: int) -> None:
     for variant, scores in totals.items():
         s = np.array(scores)
         print(f"all {len(s)} folds {variant:16s} Fp {s[:, 0].mean():.3f} Fb {s[:, 1].mean():.3f}", flush=True)
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 if __name__ == "__main__":
