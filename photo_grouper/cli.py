@@ -25,6 +25,9 @@ def _library(args):
 STAGE_UNITS = (("scan", "file"), ("check", "face"), ("epochs", "epoch"), ("episodes", "episode"), ("cluster", "‰"))
 # clustering.training.VALIDATIONS, spelled out so that the command line starts without importing torch.
 VALIDATIONS = ("alone", "with_training")
+ADD_HELP = ("a second labelled folder whose episodes (a few of its labels each) join every model's training; tau "
+            "and the join floor still come from DATA alone (the shipped species weights add faces-celeba's people "
+            "to the breeds)")
 VALIDATION_HELP = ("how each cross-validation fold that chooses tau is scored: its people clustered alone (the "
                    "default) or among the training people (docs/hilander-ablation.md, row 31)")
 # clustering.lander.CONVS, likewise.
@@ -185,15 +188,16 @@ def cmd_bench(args) -> int:
         raise UserError("--folds trains its own weights on each fold's complement and tunes the baselines there: "
                         "leave out --weights and --train")
     if not args.folds and (args.epochs or args.episodes or args.ensemble or args.validation or args.conv
-                           or args.fold_models):
-        raise UserError("--epochs, --episodes, --ensemble, --validation, --conv and --fold-models are about the "
-                        "models --folds trains: add --folds N")
+                           or args.fold_models or args.add):
+        raise UserError("--epochs, --episodes, --ensemble, --validation, --conv, --add and --fold-models are about "
+                        "the models --folds trains: add --folds N")
     if (args.group_photos or args.forced_clashes) and args.mode != "faces":
         raise UserError("--group-photos and --forced-clashes are for faces: in species mode a photo is one item")
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         if args.folds:
             result = run_cross_bench(args.data, args.mode, folds=args.folds, seed=args.seed, device=args.device,
+                                     added_dir=args.add,
                                      progress=progress, epochs=args.epochs, episodes=args.episodes,
                                      ensemble=args.ensemble, validation=args.validation, conv=args.conv,
                                      fold_models=args.fold_models, seen_once=args.seen_once,
@@ -223,7 +227,7 @@ def cmd_train(args) -> int:
                                        ("ensemble", args.ensemble), ("validation", args.validation),
                                        ("conv", args.conv)) if v}
         result, card = train_folder(args.data, args.mode, args.out, holdout=args.holdout, seed=args.seed,
-                                    progress=progress, **overrides)
+                                    progress=progress, added_dir=args.add, **overrides)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -233,6 +237,9 @@ def cmd_train(args) -> int:
           f"{len(card['folds'])}-fold cross-validation over the labels: "
           f"Fp {v['fp']:.3f}, Fb {v['fb']:.3f}, NMI {v['nmi']:.3f}; join floor {card['join_floor']:g} learned from "
           f"the same labels; {card['train_seconds']:.0f} s")
+    if "added" in card:
+        print(f"every model also learned from episodes of the {len(card['added']['labels'])} labels of "
+              f"{card['added']['data']} ({card['added']['items']} items)")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     return EXIT_OK
 
@@ -291,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models trained from successive seeds, probabilities averaged (default 3)")
     p.add_argument("--validation", choices=VALIDATIONS, default=None, help=VALIDATION_HELP)
     p.add_argument("--conv", choices=sorted(CONVS), default=None, help=CONV_HELP)
+    p.add_argument("--add", type=Path, default=None, metavar="DIR", help=ADD_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -325,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")
     p.add_argument("--validation", choices=VALIDATIONS, default=None, help="with --folds: " + VALIDATION_HELP)
     p.add_argument("--conv", choices=sorted(CONVS), default=None, help="with --folds: " + CONV_HELP)
+    p.add_argument("--add", type=Path, default=None, metavar="DIR", help="with --folds: " + ADD_HELP)
     p.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
                    help="with --folds: keep each fold's trained weights in DIR and reuse them on a later run with "
                         "the same data, seed and recipe (scoring again takes minutes instead of training)")

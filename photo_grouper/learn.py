@@ -27,11 +27,26 @@ def recipe(seed: int = 0, mode: str = "faces", **overrides) -> TrainConfig:
                           **{k: v for k, v in overrides.items() if v is not None}})
 
 
+def embed_added(added_dir: Path | None, data_dir: Path, spec: EncoderSpec, progress=None):
+    """The second labelled folder whose episodes join the training (``training.added_episodes``), embedded as
+    the first; None without one. It must be another folder: its labels are never held out or cross-validated."""
+    if added_dir is None:
+        return None
+    if Path(added_dir).resolve() == Path(data_dir).resolve():
+        raise ValueError(f"{added_dir} is the folder being trained on: name another labelled folder to add")
+    added = embed_labelled(added_dir, spec, progress=progress)
+    if len(np.unique(added.labels)) < 2:
+        raise ValueError(f"{added_dir} has fewer than 2 labelled folders with detections; nothing to add")
+    return added
+
+
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,
-                 progress=None, **overrides) -> tuple[TrainResult, dict]:
+                 progress=None, added_dir: Path | None = None, **overrides) -> tuple[TrainResult, dict]:
     """Embed (cached), keep ``holdout`` of the labels out entirely (for an honest benchmark), train on the rest
     (tau by cross-validation over folds of identities), and write the weights and their JSON card. ``overrides``
-    change fields of the shipped recipe of ``mode`` (``RECIPES``)."""
+    change fields of the shipped recipe of ``mode`` (``RECIPES``). ``added_dir``: a second labelled folder whose
+    episodes join every model's training (the shipped species weights add the people of faces-celeba); tau and
+    the join floor still come from ``data_dir`` alone."""
     cfg = recipe(seed, mode, **overrides)
     # Checked before minutes of training, not after: a folder that cannot be written would lose them.
     try:
@@ -41,6 +56,7 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
     if not os.access(Path(out).parent, os.W_OK):
         raise ValueError(f"could not write {out}: its folder is not writable")
     spec = EncoderSpec.of(mode)
+    added = embed_added(added_dir, data_dir, spec, progress)  # first: a wrong folder is told before minutes of work
     data = embed_labelled(data_dir, spec, progress=progress)
     if len(np.unique(data.labels)) < 4:
         raise ValueError(f"{data_dir} has fewer than 4 labelled folders with detections; nothing to learn from")
@@ -48,7 +64,8 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
     if holdout > 0:
         data, rest = data.split_by_label(1 - holdout, seed=seed)
         held_out = sorted(np.unique(rest.labels).tolist())
-    result = train(data.x, data.labels, cfg, progress=progress)
+    result = train(data.x, data.labels, cfg, progress=progress,
+                   added=None if added is None else (added.x, added.labels))
     encoder = make_encoder(spec)
     card = {
         "model": "Hi-LANDER (LANDER with neighbourhood edge features and similarity-profile node inputs)",
@@ -63,6 +80,9 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
         "validation_labels": sorted(result.validation_labels),
         "folds": result.folds,
         "held_out_labels": held_out,
+        # Episodes of these labels joined every model's training (config: added_episodes, added_labels).
+        **({"added": {"data": str(Path(added_dir).resolve()), "items": int(len(added.labels)),
+                      "labels": sorted(np.unique(added.labels).tolist())}} if added is not None else {}),
         "tau": result.tau,
         # Joins above level 0 need at least this mean similarity between the groups (``HiLander.join_floor``).
         "join_floor": result.join_floor,

@@ -234,6 +234,71 @@ def test_bench_with_folds_keeps_and_reuses_fold_models(pets_data, tmp_path, priv
     assert "add --folds N" in capsys.readouterr().err
 
 
+@pytest.fixture
+def few_people(faces_data, tmp_path):
+    """A small second labelled folder: 8 CelebA people, 4 photos each."""
+    from .conftest import copy_identities
+
+    folder = tmp_path / "people"
+    copy_identities(faces_data, folder, sorted(p.name for p in faces_data.iterdir())[:8], per=4)
+    return folder
+
+
+def test_train_with_an_added_folder_records_it_and_keeps_tau_to_the_first(pets_data, few_people, tmp_path,
+                                                                           private_cache, capsys):
+    weights = tmp_path / "species.pt"
+    quick = ["--mode", "species", "--holdout", "0.5", "--epochs", "2", "--episodes", "2", "--ensemble", "1",
+             "--quiet"]
+    assert main(["train", str(pets_data), "--out", str(weights), *quick, "--add", str(few_people)]) == 0
+    assert "every model also learned from episodes of the 8 labels of" in capsys.readouterr().out
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["added"]["data"] == str(few_people.resolve()) and card["added"]["items"] == 32
+    assert len(card["added"]["labels"]) == 8
+    assert card["config"]["added_episodes"] == 18 and card["config"]["added_labels"] == [8, 16]
+    # Cross-validation and the floor are over the breeds only.
+    assert card["labels"] == 10 and not set(card["added"]["labels"]) & set(sum(card["folds"], []))
+    plain = tmp_path / "plain.pt"
+    assert main(["train", str(pets_data), "--out", str(plain), *quick]) == 0
+    plain_card = json.loads(plain.with_suffix(".json").read_text())
+    assert "added" not in plain_card and plain_card["join_floor"] == card["join_floor"]
+    assert plain_card["folds"] == card["folds"]
+    capsys.readouterr()
+    # The folder trained on cannot be added to itself, and a missing one is told before any work.
+    assert main(["train", str(pets_data), "--out", str(plain), *quick, "--add", str(pets_data)]) == 1
+    assert "is the folder being trained on" in capsys.readouterr().err
+    assert main(["train", str(pets_data), "--out", str(plain), *quick, "--add", str(tmp_path / "none")]) == 1
+    assert "folder not found" in capsys.readouterr().err
+
+
+def test_bench_with_folds_and_an_added_folder_keeps_its_own_fold_models(pets_data, few_people, tmp_path,
+                                                                        private_cache, capsys, monkeypatch):
+    import photo_grouper.clustering.training as training
+    from photo_grouper.clustering.weights import load_weights
+
+    models = tmp_path / "fold-models"
+    args = ["bench", str(pets_data), "--mode", "species", "--folds", "2", "--epochs", "2", "--episodes", "2",
+            "--ensemble", "1", "--fold-models", str(models), "--quiet"]
+    out_json = tmp_path / "added.json"
+    assert main(args + ["--add", str(few_people), "--json", str(out_json)]) == 0
+    assert f"every fold's training also saw episodes of the 8 labels of {few_people.resolve()}" in \
+        capsys.readouterr().out
+    result = json.loads(out_json.read_text())
+    assert result["added"] == {"data": str(few_people.resolve()), "labels": 8, "items": 32}
+    assert result["test_identities"] == 20  # the breeds only are tested
+    for path in models.glob("*.pt"):
+        assert load_weights(path)[1]["trained_for"]["added"] == str(few_people.resolve())
+    calls = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(k.get("added")) or real_train(*a, **k))
+    assert main(args + ["--add", str(few_people)]) == 0
+    assert calls == []  # the same training: kept models reused
+    assert main(args) == 0
+    assert calls == [None, None]  # without the added folder: other models, trained again
+    capsys.readouterr()
+    assert main(["bench", str(pets_data), "--mode", "species", "--add", str(few_people), "--quiet"]) == 1
+    assert "add --folds N" in capsys.readouterr().err
+
+
 def test_shipped_species_card_holds_the_join_floor_of_its_training_breeds(pets_data, private_cache):
     import numpy as np
 

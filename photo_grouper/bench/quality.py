@@ -181,7 +181,7 @@ def _hl_params(h: HiLander) -> str:
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
                     progress=None, fold_models: Path | None = None, seen_once: float = 0.0, group_photos: float = 0.0,
-                    forced: bool = False, zoom_out: int = 0, **overrides) -> dict:
+                    forced: bool = False, zoom_out: int = 0, added_dir: Path | None = None, **overrides) -> dict:
     """Every labelled identity tested once: the identities are split into ``folds`` folds; for each, weights are
     trained with the shipped recipe (``overrides`` change it) on the other folds, the baselines are tuned on them,
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
@@ -191,11 +191,14 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     ``seen_once``: that share of each fold's test identities keep one photo each (the weights and the baselines'
     tuning still see all the photos of the other folds), as people seen once are in a personal library;
     ``group_photos``: that share of each fold's test faces in group photos, ``forced``: forced clashes on each
-    fold, ``zoom_out``: zoom-out levels (see ``run_bench``)."""
-    from ..learn import recipe
+    fold, ``zoom_out``: zoom-out levels (see ``run_bench``). ``added_dir``: a second labelled folder whose
+    episodes join every fold's training (``learn.train_folder``)."""
+    from ..learn import embed_added, recipe
     from ..clustering.training import curve_json, learn_join_floor, tau_scores, train
 
     spec = EncoderSpec.of(mode)
+    added = embed_added(added_dir, data_dir, spec, progress)
+    added_xy = None if added is None else (added.x, added.labels)
     data = embed_labelled(data_dir, spec, progress=progress)
     names = np.unique(data.labels)
     if folds < 2 or len(names) < 2 * folds:
@@ -212,7 +215,8 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         step = (lambda what, done, total, _f=f: progress(f"{what} (fold {_f + 1}/{folds})", done, total)) \
             if progress else None
         trained = _fold_model(fold_models, data_dir, mode, seed, folds, f, part, cfg,
-                              lambda: train(tuning.x, tuning.labels, cfg, progress=step))
+                              lambda: train(tuning.x, tuning.labels, cfg, progress=step, added=added_xy),
+                              added_dir)
         # Fold models kept from before the floor existed get it from the same training people.
         floor = trained.join_floor if trained.join_floor is not None else \
             learn_join_floor(tuning.x, tuning.labels, seed=cfg.seed)
@@ -248,6 +252,9 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         "tuned_on": "the other folds", "folds": per_fold, "zoom_out": zoom_out, "test_identities": int(len(names)),
         "test_items": int(sum(fold["items"] for fold in per_fold)), "seen_once": seen_once,
         "group_photos": group_photos, "photos": data.photos,
+        "added": None if added is None else {"data": str(Path(added_dir).resolve()),
+                                             "labels": int(len(np.unique(added.labels))),
+                                             "items": int(len(added.labels))},
         "detection_misses": len(data.misses), "failed": len(data.failed), "rows": rows,
         "purity_vs_average_linkage": [{**p, "fold": f + 1} for f, fold in enumerate(per_fold)
                                       for p in fold["purity_vs_average_linkage"]],
@@ -256,9 +263,9 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
 
 
 def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds: int, fold: int, part, cfg,
-                trainer):
-    """A fold's trained weights: from ``folder`` when a file there was trained on the same data, partition and
-    recipe (its card says), otherwise trained now and, with a folder, saved there."""
+                trainer, added_dir: Path | None = None):
+    """A fold's trained weights: from ``folder`` when a file there was trained on the same data, partition,
+    recipe and added folder (its card says), otherwise trained now and, with a folder, saved there."""
     from ..clustering.weights import load_weights, save_weights
     from ..clustering.training import TrainResult, curve_json
 
@@ -266,6 +273,8 @@ def _fold_model(folder: Path | None, data_dir: Path, mode: str, seed: int, folds
         return trainer()
     what = {"data": str(Path(data_dir).resolve()), "mode": mode, "seed": seed, "folds": folds, "fold": fold,
             "test_labels": sorted(str(v) for v in part), "config": json.loads(json.dumps(asdict(cfg), default=str))}
+    if added_dir is not None:  # only then, so that weights kept before the option existed still match
+        what["added"] = str(Path(added_dir).resolve())
     path = Path(folder) / f"{mode}-seed{seed}-fold{fold + 1}of{folds}.pt"
     if path.is_file():
         model, card = load_weights(path)
@@ -400,6 +409,9 @@ def format_table(result: dict) -> str:
                 f"identities in {len(folds)} folds; each fold scored by weights trained, and baselines tuned, on the "
                 f"other folds (tau per fold: {taus}); "
                 "mean over the folds")
+        if result.get("added"):
+            head += (f"; every fold's training also saw episodes of the {result['added']['labels']} labels of "
+                     f"{result['added']['data']}")
     else:
         head = (f"{result['data']} ({result['mode']}): {result['test_items']} items of {result['test_identities']} "
                 f"identities the weights never saw; baselines tuned on {result['tuned_on']}")

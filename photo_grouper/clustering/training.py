@@ -149,6 +149,12 @@ class TrainConfig:
     validation_once: float = 0.0
     predicted_episodes: int = 0  # per fold: levels built by a model that never saw the fold (0: one stage only)
     predicted_taus: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9)  # the tau each such episode decodes with
+    # With a second labelled set (``train(..., added=...)``, the species weights with people): this many episodes
+    # of it join each model's training graphs, each of a few of its labels drawn at random (from .. to, photos
+    # as ``photo_fraction``), so that hundreds of its photos do not drown a small first set
+    # (docs/hilander-ablation.md, "Species weights with people added").
+    added_episodes: int = 18
+    added_labels: tuple[int, int] = (8, 16)
 
 
 VALIDATIONS = ("alone", "with_training")
@@ -181,12 +187,13 @@ def seen_once(y: np.ndarray, names, rng: np.random.Generator, keep: np.ndarray |
     return keep
 
 
-def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
+def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None, whole: bool = True):
     names = np.unique(y)
     graphs = []
+    first = len(cfg.k_values) if whole else 0
     for e in range(cfg.episodes):
-        # The first episode is the whole training set at every k; the rest are random subsets.
-        if e < len(cfg.k_values):
+        # The first episodes are the whole set, once at each k (with ``whole``); the rest are random subsets.
+        if e < first:
             keep = np.ones(len(y), dtype=bool)
         else:
             frac = rng.uniform(*cfg.identity_fraction)
@@ -196,25 +203,39 @@ def _episodes(x, y, cfg: TrainConfig, rng: np.random.Generator, progress=None):
                 once = rng.choice(chosen, size=round(rng.uniform(*cfg.once_fraction) * len(chosen)), replace=False)
                 keep = seen_once(y, once, rng, keep)
         k = cfg.k_values[e % len(cfg.k_values)]
-        link_keep = 1.0 if e < len(cfg.k_values) else rng.uniform(*cfg.link_keep)
+        link_keep = 1.0 if e < first else rng.uniform(*cfg.link_keep)
         graphs.extend(ground_truth_levels(x[keep], y[keep], k, link_keep=link_keep, rng=rng))
         if progress:
             progress("episodes", e + 1, cfg.episodes)
     return graphs
 
 
+def added_episodes(added: tuple[np.ndarray, np.ndarray], cfg: TrainConfig) -> list:
+    """The training graphs of a second labelled set ``added`` (x, y): ``cfg.added_episodes`` random subsets of
+    ``cfg.added_labels`` of its labels each, never the whole set, drawn from their own seed (so the first set's
+    episodes are drawn as without it)."""
+    x, y = np.asarray(added[0], np.float32), np.asarray(added[1])
+    n = len(np.unique(y))
+    share = tuple(min(1.0, v / n) for v in cfg.added_labels)
+    return _episodes(x, y, replace(cfg, episodes=cfg.added_episodes, identity_fraction=share),
+                     np.random.default_rng(cfg.seed + 1000), whole=False)
+
+
 def train_lander(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *,
-                 progress: Callable[[str, int, int], None] | None = None, extra: list | None = None
-                 ) -> tuple[Lander, list[float]]:
-    """One model on the episodes of (x, y), plus ``extra`` training graphs (see ``predicted_levels``)."""
+                 progress: Callable[[str, int, int], None] | None = None, extra: list | None = None,
+                 added: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Lander, list[float]]:
+    """One model on the episodes of (x, y), plus ``extra`` training graphs (see ``predicted_levels``) and the
+    episodes of a second labelled set ``added`` (see ``added_episodes``)."""
     with deterministic():
-        return _train_lander(x, y, cfg or TrainConfig(), progress, extra or [])
+        return _train_lander(x, y, cfg or TrainConfig(), progress, extra or [], added)
 
 
-def _train_lander(x, y, cfg: TrainConfig, progress, extra) -> tuple[Lander, list[float]]:
+def _train_lander(x, y, cfg: TrainConfig, progress, extra, added) -> tuple[Lander, list[float]]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     graphs = _episodes(np.asarray(x, np.float32), np.asarray(y), cfg, rng, progress) + list(extra)
+    if added is not None:
+        graphs += added_episodes(added, cfg)
     model = Lander(x.shape[1], hidden=cfg.hidden, num_conv=cfg.num_conv, dropout=cfg.dropout,
                    edge_features=cfg.edge_features, pair_product=cfg.pair_product,
                    node_input=cfg.node_input, edge_hidden=cfg.edge_hidden, conv=cfg.conv)
@@ -244,8 +265,8 @@ def _train_lander(x, y, cfg: TrainConfig, progress, extra) -> tuple[Lander, list
     return model.eval(), losses
 
 
-def train_models(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, progress=None, extra: list | None = None
-                 ) -> tuple[Lander | LanderEnsemble, list[float]]:
+def train_models(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, progress=None, extra: list | None = None,
+                 added: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Lander | LanderEnsemble, list[float]]:
     """``cfg.ensemble`` models from seeds ``cfg.seed``, ``cfg.seed + 1``, ...; one model is returned as is."""
     members, losses = [], []
     n = max(1, cfg.ensemble)
@@ -254,7 +275,8 @@ def train_models(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, progress=Non
         if progress:
             def step(what, done, total, _i=i):
                 progress(f"{what} (model {_i + 1}/{n})" if n > 1 else what, done, total)
-        member, member_losses = train_lander(x, y, replace(cfg, seed=cfg.seed + i), progress=step, extra=extra)
+        member, member_losses = train_lander(x, y, replace(cfg, seed=cfg.seed + i), progress=step, extra=extra,
+                                             added=added)
         members.append(member)
         losses.append(member_losses)
     model = members[0] if n == 1 else LanderEnsemble(members).eval()
@@ -323,13 +345,15 @@ def validation_scores(model, x, y, val: np.ndarray, cfg: TrainConfig) -> dict[fl
 
 
 def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progress=None,
-          fold_hook: Callable | None = None) -> TrainResult:
+          fold_hook: Callable | None = None, added: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
     """Cross-validated over ``cfg.folds`` folds of the identities (fewer if a fold would get one): each fold's
     people are scored by models trained without them, and tau is the one with the best mean score (one fold of
     16 people gave a jumpy curve whose best tau did not carry over: row 21 of docs/hilander-ablation.md). With
     ``predicted_episodes`` the first stage's out-of-fold models also build the levels the second stage learns
     from. The returned model is trained on every identity. ``fold_hook(fold, model, val)`` is called with each
-    fold's scored model (for experiments on the curves)."""
+    fold's scored model (for experiments on the curves). ``added``: a second labelled set (x, y) whose episodes
+    join every model's training, cross-validation's included; tau and the join floor come from (x, y) alone,
+    the set the weights are for."""
     cfg = cfg or TrainConfig()
     start = time.monotonic()
     x, y = np.asarray(x, np.float32), np.asarray(y)
@@ -350,7 +374,7 @@ def train(x: np.ndarray, y: np.ndarray, cfg: TrainConfig | None = None, *, progr
         step += 1
         tag = f"model set {step}/{n_folds * stages + 1}"
         sub = (lambda what, done, total: progress(f"{what} ({tag})", done, total)) if progress else None
-        return train_models(xs, ys, cfg, progress=sub, extra=extra)
+        return train_models(xs, ys, cfg, progress=sub, extra=extra, added=added)
 
     scores: list[dict[float, dict]] = []
 

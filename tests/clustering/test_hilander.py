@@ -314,6 +314,46 @@ def test_episodes_keep_a_share_of_their_people_to_one_photo(monkeypatch, once):
             assert (counts > 1).all()
 
 
+def test_added_episodes_draw_a_few_labels_of_the_second_set_and_never_all(monkeypatch):
+    from photo_grouper.clustering import training
+
+    shown = []
+    monkeypatch.setattr(training, "ground_truth_levels", lambda x, y, k, **kw: shown.append((x, y, k)) or [])
+    rng = np.random.default_rng(6)
+    y = np.repeat([f"p{i}" for i in range(40)], 10)
+    x = rng.standard_normal((len(y), 8)).astype(np.float32)
+    cfg = TrainConfig(added_episodes=9, added_labels=(3, 6))
+    training.added_episodes((x, y), cfg)
+    assert [k for _, _, k in shown] == [10, 5, 3] * 3  # every k in turn, from the first episode on
+    for ex, ey, _ in shown:
+        assert 3 <= len(np.unique(ey)) <= 6 and len(ey) <= 60  # a few labels, never the whole set
+        assert set(ey) <= set(y)
+    # Drawn from their own seed: the same each time, so the first set's draws are untouched by them.
+    again = []
+    monkeypatch.setattr(training, "ground_truth_levels", lambda x, y, k, **kw: again.append(y) or [])
+    training.added_episodes((x, y), cfg)
+    assert all(np.array_equal(a, b) for a, (_, b, _) in zip(again, shown))
+
+
+def test_training_with_an_added_set_keeps_tau_and_floor_to_the_first():
+    import dataclasses
+
+    import torch
+
+    x, y = _identities(16, seed=8)
+    other_x, other_y = _identities(24, seed=9)
+    cfg = dataclasses.replace(SMALL, episodes=3, epochs=2, added_episodes=3, added_labels=(4, 8))
+    alone, folds_seen = train(x, y, cfg), []
+    both = train(x, y, cfg, added=(other_x, other_y), fold_hook=lambda f, model, val: folds_seen.append(val.sum()))
+    # The added labels are never cross-validated: the folds and the floor are the first set's.
+    assert both.folds == alone.folds and both.join_floor == alone.join_floor
+    assert folds_seen == [np.isin(y.astype(str), f).sum() for f in alone.folds]  # scored on the first set only
+    assert both.train_labels == alone.train_labels
+    # But every model learned from them too.
+    assert not all(torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(),
+                                                      both.model.state_dict().values()))
+
+
 def test_ensemble_averages_seeds_and_round_trips(tmp_path):
     import dataclasses
 
