@@ -9,6 +9,9 @@ link model differs. The people's episodes are drawn like the breeds' random ones
 60-100% of their photos) so that a few hundred photos of one kind do not drown the breeds' 130.
 
     .venv/bin/python docs/probes/species_with_faces.py 0 2      # partitions (seeds) 0 and 1
+
+Kept as run for the test. The product now does the same with `train --add` / `training.train(..., added=...)`
+(``training.added_episodes``), drawing episodes of the same kind but not the same draws.
 """
 
 import sys
