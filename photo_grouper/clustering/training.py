@@ -150,9 +150,9 @@ class TrainConfig:
     predicted_episodes: int = 0  # per fold: levels built by a model that never saw the fold (0: one stage only)
     predicted_taus: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9)  # the tau each such episode decodes with
     # With a second labelled set (``train(..., added=...)``, the species weights with people): this many episodes
-    # of it join each model's training graphs, each of a few of its labels drawn at random (from .. to, photos
-    # as ``photo_fraction``), so that hundreds of its photos do not drown a small first set
-    # (docs/hilander-ablation.md, "Species weights with people added").
+    # of it join each model's training graphs, each of ``added_labels`` (fewest, most) of its labels drawn at
+    # random, their photos kept as ``photo_fraction`` says: few, so that hundreds of its photos do not drown a
+    # small first set (docs/hilander-ablation.md, "Species weights with people added").
     added_episodes: int = 18
     added_labels: tuple[int, int] = (8, 16)
 
