@@ -349,14 +349,12 @@ class HiLander:
                 sums, sizes = (x, np.ones(m)) if depth == 0 else \
                     (nodes["centres"] * (nodes["tightness"] * nodes["sizes"])[:, None], nodes["sizes"])
             if self.tree_floor_:
-                parent = cut_weak_joins(parent, sums, sizes,
-                                        self.join_floor_ - TREE_SLACK * (1.0 - self.join_floor_))
+                parent = cut_weak_joins(parent, sums, sizes, self._below_floor(TREE_SLACK))
                 decoding(0.6)
-            lone = 0
+            lone = None
             if depth == 0 and self.lone_leaves_:
                 held = parent
-                parent = cut_lone_leaves(parent, x, edges, prob, tau,
-                                         self.join_floor_ - LONE_SLACK * (1.0 - self.join_floor_))
+                parent = cut_lone_leaves(parent, x, edges, prob, tau, self._below_floor(LONE_SLACK))
                 lone = int((parent != held).sum())
             parted = 0
             if apart is not None:
@@ -376,7 +374,7 @@ class HiLander:
             if not stop:  # the next level's nodes, only if there is a next level
                 nodes = next_nodes(x, node_of_item, peak_item)
             timings.append({"level": len(levels) - 1, **times, "decode": time.perf_counter() - t3, "parted": parted,
-                            **({"lone": lone} if depth == 0 and self.lone_leaves_ else {})})
+                            **({"lone": lone} if lone is not None else {})})
             level_meter(1.0)
             if stop:
                 break
@@ -401,8 +399,7 @@ class HiLander:
         """Appends up to ``zoom_out`` levels past the stop (see the class docstring), with their timings."""
         t0 = time.perf_counter()
         top = levels[-1]
-        floors = [self.join_floor_ - ZOOM_FLOOR_STEP * step * (1.0 - self.join_floor_)
-                  for step in range(1, self.zoom_out + 1)]
+        floors = [self._below_floor(ZOOM_FLOOR_STEP * step) for step in range(1, self.zoom_out + 1)]
         for merged in linkage_levels(top.labels, x, evidence.src, evidence.dst, floors, apart, meter):
             below = levels[-1]
             if merged.max() < below.labels.max():
@@ -413,6 +410,10 @@ class HiLander:
                 self.timings_.append(_merge_timing(len(levels) - 1, below, t0))
                 t0 = time.perf_counter()
         meter(1.0)
+
+    def _below_floor(self, share: float) -> float:
+        """The join floor less ``share`` of its distance to 1 (the tree floor's, lone leaves' and zoom-out's bars)."""
+        return self.join_floor_ - share * (1.0 - self.join_floor_)
 
     def _level_k(self, m: int) -> int:
         """k for a level of m nodes: at most a quarter of them (at least 3). In a graph of few nodes, the
