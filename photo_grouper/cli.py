@@ -27,7 +27,7 @@ STAGE_UNITS = (("scan", "file"), ("check", "face"), ("epochs", "epoch"), ("episo
 VALIDATIONS = ("alone", "with_training")
 ADD_HELP = ("a second labelled folder whose episodes (a few of its labels each) join every model's training; tau "
             "and the join floor still come from DATA alone (the shipped species weights add faces-celeba's people "
-            "to the breeds)")
+            "to the breeds); its label folders must all be named otherwise than DATA's")
 VALIDATION_HELP = ("how each cross-validation fold that chooses tau is scored: its people clustered alone (the "
                    "default) or among the training people (docs/hilander-ablation.md, row 31)")
 # clustering.lander.CONVS, likewise.

@@ -34,10 +34,23 @@ def embed_added(added_dir: Path | None, data_dir: Path, spec: EncoderSpec, progr
         return None
     if Path(added_dir).resolve() == Path(data_dir).resolve():
         raise ValueError(f"{added_dir} is the folder being trained on: name another labelled folder to add")
+    # A label of both would be trained on through the added folder while held out of the first (by --holdout
+    # or a bench fold): the test would no longer be on labels never seen. Told before any embedding.
+    shared = sorted(_label_folders(added_dir) & _label_folders(data_dir))
+    if shared:
+        names = ", ".join(shared[:5]) + (f" and {len(shared) - 5} more" if len(shared) > 5 else "")
+        raise ValueError(f"{added_dir} and {data_dir} both have label folders named {names}: a label held out of "
+                         f"{data_dir} would be trained on through {added_dir}; add a folder whose labels are all others")
     added = embed_labelled(added_dir, spec, progress=progress)
     if len(np.unique(added.labels)) < 2:
         raise ValueError(f"{added_dir} has fewer than 2 labelled folders with detections; nothing to add")
     return added
+
+
+def _label_folders(folder: Path) -> set[str]:
+    """The names of ``folder``'s label subfolders (nothing where it is not a folder: that is told later)."""
+    folder = Path(folder)
+    return {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
 
 
 def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, seed: int = 0,

@@ -269,6 +269,13 @@ def test_train_with_an_added_folder_records_it_and_keeps_tau_to_the_first(pets_d
     assert "is the folder being trained on" in capsys.readouterr().err
     assert main(["train", str(pets_data), "--out", str(plain), *quick, "--add", str(tmp_path / "none")]) == 1
     assert "folder not found" in capsys.readouterr().err
+    # Nor can a folder that shares a label with it: that label, held out, would be trained on all the same.
+    from .conftest import copy_identities
+
+    copy_identities(pets_data, few_people, ["beagle"], per=2)
+    assert main(["train", str(pets_data), "--out", str(plain), *quick, "--add", str(few_people)]) == 1
+    assert "both have label folders named beagle" in capsys.readouterr().err
+    assert json.loads(plain.with_suffix(".json").read_text()) == plain_card  # nothing written
 
 
 def test_bench_with_folds_and_an_added_folder_keeps_its_own_fold_models(pets_data, few_people, tmp_path,

@@ -271,10 +271,8 @@ def train_models(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, progress=Non
     members, losses = [], []
     n = max(1, cfg.ensemble)
     for i in range(n):
-        step = None
-        if progress:
-            def step(what, done, total, _i=i):
-                progress(f"{what} (model {_i + 1}/{n})" if n > 1 else what, done, total)
+        step = (lambda what, done, total, _i=i: progress(f"{what} (model {_i + 1}/{n})" if n > 1 else what,
+                                                        done, total)) if progress else None
         member, member_losses = train_lander(x, y, replace(cfg, seed=cfg.seed + i), progress=step, extra=extra,
                                              added=added)
         members.append(member)
