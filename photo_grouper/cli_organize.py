@@ -158,7 +158,8 @@ def cmd_groups(args) -> int:
             print(f"no groups yet: run photo-grouper index FOLDER --mode {args.mode}")
         return 0
     people = sum(g.kind == "person" for g in groups)
-    print(f"{people} people and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
+    named = f"{people} people" if args.mode == "faces" else f"{people} named species"
+    print(f"{named} and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
           "(0 = finest)")
     _print_table(groups)
     if small:

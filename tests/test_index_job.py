@@ -153,6 +153,10 @@ def test_cli_species_mode(pets_data, library_path, tmp_path, capsys):
     assert main(["groups", "--library", str(library_path)]) == 0
     assert "no faces groups in this library; it holds species groups: photo-grouper groups --mode species" \
         in capsys.readouterr().out
+    # Its groups are of animals: counted as named species, not people.
+    assert main(["groups", "--library", str(library_path), "--mode", "species"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("0 named species and ") and "people" not in out
 
 
 @pytest.mark.parametrize("setup, message", [
