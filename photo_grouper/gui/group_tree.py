@@ -27,7 +27,7 @@ LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # faces under a finest group, and plac
 HIDDEN_ROLE = Qt.ItemDataRole.UserRole + 8  # a hidden person (listed only with View > Show hidden groups)
 GROUPS_PENDING_ROLE = Qt.ItemDataRole.UserRole + 9  # a group's finer groups, built when it is opened (its id)
 GROUPS_MIME = "application/x-photo-grouper-groups"
-COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]
+COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]  # in species mode the second is "Photos" (``items``)
 
 
 class GroupTreeModel(QStandardItemModel):
@@ -41,6 +41,7 @@ class GroupTreeModel(QStandardItemModel):
         super().__init__(parent)
         self.blank_icon = QIcon()  # what such a row shows until its thumbnail is there (sized like one)
         self.finer: _Finer | None = None
+        self.items = "faces"  # what a group holds, as the header and placeholders say it ("photos": species)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         value = super().data(index, role)
@@ -127,7 +128,7 @@ def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStand
 
 def _faces_placeholder(item: QStandardItem) -> None:
     """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
-    _leaf(item, "faces…", {FACES_PENDING_ROLE: True})
+    _leaf(item, f"{getattr(item.model(), 'items', 'faces')}…", {FACES_PENDING_ROLE: True})
 
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
@@ -175,7 +176,7 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel | N
     (``fill_groups``, ``fill_faces``): at 100,000 faces building every level up front took most of a refresh."""
     model = model if model is not None else GroupTreeModel()
     model.clear()
-    model.setHorizontalHeaderLabels(COLUMNS)
+    model.setHorizontalHeaderLabels([COLUMNS[0], model.items.capitalize(), *COLUMNS[2:]])
     model.finer = _Finer(state)
     for g in groups:
         row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
@@ -224,6 +225,7 @@ class RenameDelegate(QStyledItemDelegate):
     name instead of writing it into the model."""
 
     renamed = Signal(str, str)  # reference, new name
+    who = "person"  # what a named group is ("species" in species mode)
 
     def setEditorData(self, editor: QLineEdit, index: QModelIndex) -> None:
         # The view calls this again whenever the row changes (its icon arriving, say): only the first call may
@@ -232,7 +234,7 @@ class RenameDelegate(QStyledItemDelegate):
             return
         editor.setProperty("filled", True)
         editor.setText(index.data(NAME_ROLE) or "")
-        editor.setPlaceholderText("name this person")
+        editor.setPlaceholderText(f"name this {self.who}")
 
     def setModelData(self, editor: QLineEdit, model, index: QModelIndex) -> None:
         name = " ".join(editor.text().split())

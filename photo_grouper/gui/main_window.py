@@ -54,6 +54,8 @@ from .undo import CoreUndoStack
 from .workers import ExportJob, IndexJob, Job
 
 MODES = {"faces": "&Faces", "species": "&Species"}
+# What a group holds and what a named group is, in each mode's words: species mode groups whole photos.
+WORDS = {"faces": ("face", "faces", "person"), "species": ("photo", "photos", "species")}
 TREE_ICON = 40
 QUEUED = Qt.ConnectionType.QueuedConnection  # acts on drops and edits after the view has finished with them
 
@@ -133,11 +135,10 @@ class MainWindow(QMainWindow):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._grid_menu)
         self.grid.zoomed.connect(self._thumbnail_size_changed)
-        self.grid_title = QLabel("Choose a group to see its faces")
+        self.grid_title = QLabel(f"Choose a group to see its {WORDS[self.mode][1]}")
         self.thumb_size = QSlider(Qt.Orientation.Horizontal)
         self.thumb_size.setRange(FaceGrid.MIN_SIDE, FaceGrid.MAX_SIDE)
         self.thumb_size.setValue(self.grid.side())
-        self.thumb_size.setToolTip("Thumbnail size (Ctrl+wheel over the faces)")
         self.thumb_size.valueChanged.connect(self.grid.set_side)
         grid_row = QHBoxLayout()
         grid_row.addWidget(self.grid_title, 1)
@@ -213,8 +214,7 @@ class MainWindow(QMainWindow):
         self.merge_action = edit.addAction("&Merge selected groups", QKeySequence("Ctrl+M"), self.merge_selected)
         self.split_action = edit.addAction("&Split off as a new group", QKeySequence("Ctrl+Shift+S"),
                                            self.split_selected)
-        self.reject_action = edit.addAction("Re&ject faces (not this person)", QKeySequence.StandardKey.Delete,
-                                            self.reject_selected)
+        self.reject_action = edit.addAction("Re&ject", QKeySequence.StandardKey.Delete, self.reject_selected)
         self.not_a_face_action = edit.addAction("Not a &face", self.not_a_face_selected)
         self.hide_action = edit.addAction("&Hide or show group", QKeySequence("Ctrl+H"), self.hide_selected)
         # F2 and Delete belong to the widget with focus' selection, so they act only where that makes sense.
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         self.show_hidden_action.setCheckable(True)
         self.show_hidden_action.setChecked(self.show_hidden)
         self.show_hidden_action.toggled.connect(self._set_show_hidden)
-        self.show_single_action = view.addAction("Show groups of one face")
+        self.show_single_action = view.addAction("Show groups of one")
         self.show_single_action.setCheckable(True)
         self.show_single_action.setChecked(self.show_single)
         self.show_single_action.toggled.connect(self._set_show_single)
@@ -252,6 +252,19 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, k=key: self.set_mode(k))
             modes.addAction(action)
             self.mode_actions[key] = action
+        self._name_things()
+
+    def _name_things(self) -> None:
+        """The words of the actions, the tree and the thumbnails for the mode (faces of people, or photos of
+        species); the face check's actions only where there are faces."""
+        one, many, who = WORDS[self.mode]
+        self.thumb_size.setToolTip(f"Thumbnail size (Ctrl+wheel over the {many})")
+        self.reject_action.setText(f"Re&ject {many} (not this {who})")
+        self.show_single_action.setText(f"Show groups of one {one}")
+        self.not_a_face_action.setVisible(self.mode == "faces")
+        self.not_faces_action.setVisible(self.mode == "faces")
+        self.model.items = many
+        self.rename_delegate.who = who
 
     def _tree_menu(self, pos) -> None:
         self.tree_menu().exec(self.tree.viewport().mapToGlobal(pos))
@@ -311,6 +324,7 @@ class MainWindow(QMainWindow):
         self.mode = mode
         self.settings.setValue("mode", mode)
         self.mode_actions[mode].setChecked(True)
+        self._name_things()
         if self.library is not None:
             organizer = Organizer(self.library, mode)
             self._use(organizer, organizer.levels())
@@ -371,7 +385,8 @@ class MainWindow(QMainWindow):
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
                                 + (", the coarsest (where the grouping stopped)" if top and state.levels else "")
-                                + (f"; {single} of one face not listed (View > Show groups of one face)"
+                                + (f"; {single} of one {WORDS[self.mode][0]} not listed (View > Show groups "
+                                   f"of one {WORDS[self.mode][0]})"
                                    if single else ""))
         # At either end of the hierarchy the way on is greyed out rather than silent.
         self.zoom_in_action.setEnabled(state.level > 0)
@@ -385,7 +400,8 @@ class MainWindow(QMainWindow):
             self.faces.set_members(None, [])
             elsewhere = self.organizer.grouped_instead()
             self.grid_title.setText(
-                "Only groups of one face here (View > Show groups of one face)" if single
+                f"Only groups of one {WORDS[self.mode][0]} here (View > Show groups of one {WORDS[self.mode][0]})"
+                if single
                 else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
                 else "No groups yet: index a photo folder (File > Index)")
@@ -484,7 +500,7 @@ class MainWindow(QMainWindow):
             self.grid_title.setText(str(exc))
             return
         self.faces.set_members(ref, members)
-        self.grid_title.setText(f"{info.title}: {len(members)} face(s)")
+        self.grid_title.setText(f"{info.title}: {len(members)} {WORDS[self.mode][0]}(s)")
 
     def open_photo(self, index, faces: FaceListModel | None = None) -> PhotoViewer | None:
         """The photo of the face at ``index`` of ``faces`` (default: the chosen group's)."""
@@ -550,7 +566,7 @@ class MainWindow(QMainWindow):
     def _confirm_merge(self, refs: list[str]) -> Change | None:
         titles = [self._title_of(r) for r in refs]
         answer = QMessageBox.question(self, "Merge groups",
-                                      "Merge these groups into one person?\n\n" + "\n".join(titles))
+                                      f"Merge these groups into one {WORDS[self.mode][2]}?\n\n" + "\n".join(titles))
         if answer != QMessageBox.StandardButton.Yes:
             return None
         return self.apply(lambda org: org.merge(refs), "Cannot merge")
@@ -558,7 +574,7 @@ class MainWindow(QMainWindow):
     def _title_of(self, ref: str) -> str:
         for r in range(self.model.rowCount()):
             if self.model.item(r, 0).data(REF_ROLE) == ref:
-                return f"{self.model.item(r, 0).text()} ({self.model.item(r, 1).text()} faces)"
+                return f"{self.model.item(r, 0).text()} ({self.model.item(r, 1).text()} {WORDS[self.mode][1]})"
         return ref
 
     def split_selected(self) -> Change | None:
@@ -576,7 +592,8 @@ class MainWindow(QMainWindow):
         if subgroups:
             source, refs = _listed_ref(subgroups[0]), [i.data(REF_ROLE) for i in subgroups]
             return self.apply(lambda org: org.split(source, subgroups=refs), "Cannot split")
-        QMessageBox.information(self, "Split", "Select faces in the grid, or finer groups inside a group, first.")
+        QMessageBox.information(self, "Split", f"Select {WORDS[self.mode][1]} in the grid, or finer groups inside a "
+                                "group, first.")
         return None
 
     def reject_selected(self) -> Change | None:

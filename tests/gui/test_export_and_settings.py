@@ -73,12 +73,20 @@ def test_the_mode_is_a_setting_and_switches_the_groups(qtbot, window, tmp_path):
     assert window.mode == "species" and window.model.rowCount() == 0  # no species grouping in this library
     # Not "index a photo folder": the library holds groups, of the other mode.
     assert window.grid_title.text() == "No species groups in this library; it holds faces groups (View > Faces mode)"
+    # Species mode groups photos of animals: the window says so, and the face check's actions are gone.
+    assert window.reject_action.text() == "Re&ject photos (not this species)"
+    assert window.show_single_action.text() == "Show groups of one photo"
+    assert window.model.headerData(1, Qt.Orientation.Horizontal) == "Photos"
+    assert window.rename_delegate.who == "species"
+    assert not window.not_a_face_action.isVisible() and not window.not_faces_action.isVisible()
     window.close()
     again = MainWindow(window.library_path, thumbnail_dir=tmp_path / "thumbs")
     qtbot.addWidget(again)
     assert again.mode == "species" and again.mode_actions["species"].isChecked()
     again.set_mode("faces")
     assert again.model.rowCount() == 2
+    assert again.reject_action.text() == "Re&ject faces (not this person)" and again.not_a_face_action.isVisible()
+    assert again.model.headerData(1, Qt.Orientation.Horizontal) == "Faces"
 
 
 def test_a_library_never_grouped_says_to_index(qtbot, tmp_path):
