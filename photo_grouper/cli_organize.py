@@ -256,7 +256,8 @@ def cmd_export(args) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
-        print(f"Exported {report.people} {'groups' if args.groups else 'people'} to {args.out}: {report.written} photos written, "
+        what = "groups" if args.groups else "people" if args.mode == "faces" else "species"
+        print(f"Exported {report.people} {what} to {args.out}: {report.written} photos written, "
               f"{report.already} already there" + (f", {report.renamed} under another name" if report.renamed else "")
               + (f", {report.missing} originals missing" if report.missing else ""))
         if args.xmp:

@@ -7,8 +7,9 @@ copies are written under a temporary name and renamed, so a killed export leaves
 
 Sidecars (``photo.xmp`` beside ``photo.jpg``, never the photo itself): MWG face regions (``mwg-rs:Regions``,
 exiftool's RegionInfo) with the person's name and the face's normalised centre and size in the upright image,
-``dc:subject`` and ``lr:hierarchicalSubject`` ``People|Name``. An existing sidecar is merged: its other content is
-kept, earlier regions of the same names are replaced, keywords are added to.
+``dc:subject`` and ``lr:hierarchicalSubject`` ``People|Name``. In species mode a group is of whole photos, so a
+sidecar holds no region, only the keywords, under ``Species|Name``. An existing sidecar is merged: its other content
+is kept, earlier regions of the same names are replaced, keywords are added to.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def export_albums(library: Library, out: Path, *, mode: str = "faces", people: l
     finally:
         _write_manifest(manifest_path, manifest)
     if xmp:
-        write_sidecars(albums, report)
+        write_sidecars(albums, report, mode)
     return report
 
 
@@ -289,7 +290,7 @@ def sidecar_path(photo: Path) -> Path:
     return photo.with_suffix(".xmp")
 
 
-def write_sidecars(albums: dict[str, list[PhotoFaces]], report: ExportReport) -> None:
+def write_sidecars(albums: dict[str, list[PhotoFaces]], report: ExportReport, mode: str = "faces") -> None:
     by_photo: dict[Path, PhotoFaces] = {}
     for photos in albums.values():
         for p in photos:
@@ -303,7 +304,7 @@ def write_sidecars(albums: dict[str, list[PhotoFaces]], report: ExportReport) ->
         target = sidecar_path(path)
         existed = target.exists()
         try:
-            write_sidecar(target, photo)
+            write_sidecar(target, photo, mode)
         except ET.ParseError as exc:
             report.warnings.append(f"left {target} as it is: it is not valid XML ({exc})")
             continue
@@ -314,7 +315,11 @@ def write_sidecars(albums: dict[str, list[PhotoFaces]], report: ExportReport) ->
         report.sidecars_merged += existed
 
 
-def write_sidecar(target: Path, photo: PhotoFaces) -> None:
+# The keyword tree a named group goes under (``lr:hierarchicalSubject``), by mode.
+KEYWORD_ROOTS = {"faces": "People", "species": "Species"}
+
+
+def write_sidecar(target: Path, photo: PhotoFaces, mode: str = "faces") -> None:
     root = ET.parse(target).getroot() if target.exists() else None
     if root is None:
         root = ET.Element(q("x:xmpmeta"))
@@ -325,7 +330,19 @@ def write_sidecar(target: Path, photo: PhotoFaces) -> None:
     if desc is None:
         desc = ET.SubElement(rdf, q("rdf:Description"), {q("rdf:about"): ""})
     names = sorted({f.person for f in photo.faces})
+    if mode == "faces":
+        _write_regions(desc, photo, names)
+    _add_to_bag(desc, "dc:subject", names)
+    _add_to_bag(desc, "lr:hierarchicalSubject", [f"{KEYWORD_ROOTS[mode]}|{n}" for n in names])
 
+    ET.indent(root)
+    tmp = target.with_name(f".{target.name}.tmp")
+    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=False)
+    os.replace(tmp, target)
+
+
+def _write_regions(desc: ET.Element, photo: PhotoFaces, names: list[str]) -> None:
+    """The MWG face regions of ``photo``'s named faces, in place of earlier ones of the same names."""
     regions = _child(desc, "mwg-rs:Regions", {q("rdf:parseType"): "Resource"})
     if photo.width and photo.height:
         dims = regions.find(q("mwg-rs:AppliedToDimensions"))
@@ -348,14 +365,6 @@ def write_sidecar(target: Path, photo: PhotoFaces) -> None:
             q("stArea:h"): _num(h), q("stArea:unit"): "normalized"})
         ET.SubElement(li, q("mwg-rs:Type")).text = "Face"
         ET.SubElement(li, q("mwg-rs:Name")).text = face.person
-
-    _add_to_bag(desc, "dc:subject", names)
-    _add_to_bag(desc, "lr:hierarchicalSubject", [f"People|{n}" for n in names])
-
-    ET.indent(root)
-    tmp = target.with_name(f".{target.name}.tmp")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=False)
-    os.replace(tmp, target)
 
 
 def _child(parent: ET.Element, name: str, attrib: dict | None = None) -> ET.Element:

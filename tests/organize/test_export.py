@@ -142,3 +142,29 @@ def test_unnamed_groups_get_folders_but_no_names_in_sidecars(album, tmp_path):
     assert report.people == 3 and sorted(report.folders) == sorted(["Ada", "AC/DC: Live?", ab])
     assert sorted(p.name for p in (tmp_path / "all" / ab).iterdir()) == ["B0.jpg", "B1.jpg", "B2.jpg"]
     assert not (tmp_path / "photos" / "B0.xmp").exists() and report.sidecars_written == 5
+
+
+def test_species_sidecars_name_the_species_without_face_regions(pets_data, tmp_path, capsys):
+    """In species mode a group holds whole photos of animals: its name is a keyword under Species, and no face
+    region (a box of the whole photo) is written."""
+    from ..conftest import copy_identities
+
+    root = tmp_path / "pets"
+    copy_identities(pets_data, root, ["beagle", "pug"], per=3)
+    lib = str(tmp_path / "species.sqlite3")
+    assert main(["index", str(root), "--library", lib, "--mode", "species", "--device", "cpu", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["groups", "--library", lib, "--mode", "species", "--level", "0", "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    beagles = next(g for g in groups if "/beagle/" in g["peak_photo"])
+    assert main(["group", "name", beagles["ref"], "Beagle", "--library", lib, "--mode", "species"]) == 0
+    assert main(["export", "--library", lib, "--mode", "species", "--out", str(tmp_path / "albums"), "--xmp",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Exported 1 species" in out and f"XMP sidecars: {beagles['size']} written" in out
+    sidecars = list(root.rglob("*.xmp"))
+    assert len(sidecars) == beagles["size"]
+    for sidecar in sidecars:
+        meta = exif(sidecar)
+        assert meta["Subject"] == ["Beagle"] and meta["HierarchicalSubject"] == ["Species|Beagle"]
+        assert "RegionInfo" not in meta
