@@ -28,11 +28,14 @@ LINK_LABELS = {"copy": "Copy the photos", "hardlink": "Hard links (no extra spac
 
 
 class ExportDialog(QDialog):
-    def __init__(self, people: list[GroupInfo], destination: str = "", parent: QWidget | None = None):
+    def __init__(self, people: list[GroupInfo], destination: str = "", parent: QWidget | None = None,
+                 mode: str = "faces"):
         super().__init__(parent)
+        faces = mode == "faces"  # species mode: groups of whole photos, named by species
+        who = "person" if faces else "species"
         self.setWindowTitle("Export albums")
         self.destination = QLineEdit(destination)
-        self.destination.setPlaceholderText("a folder: one album folder per person goes inside")
+        self.destination.setPlaceholderText(f"a folder: one album folder per {who} goes inside")
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
         where = QHBoxLayout()
@@ -51,8 +54,9 @@ class ExportDialog(QDialog):
         self.link = QComboBox()
         for key, label in LINK_LABELS.items():
             self.link.addItem(label, key)
-        self.xmp = QCheckBox("Write XMP sidecars with the people's names and face regions")
-        self.suggested = QCheckBox("Include photos only suggested for a person")
+        self.xmp = QCheckBox("Write XMP sidecars with the people's names and face regions" if faces
+                             else "Write XMP sidecars with the species' names as keywords")
+        self.suggested = QCheckBox(f"Include photos only suggested for a {who}")
         self.groups = QCheckBox("Also export unnamed groups")
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -65,7 +69,7 @@ class ExportDialog(QDialog):
 
         form = QFormLayout(self)
         form.addRow("Destination", where)
-        form.addRow("People", self.people)
+        form.addRow("People" if faces else "Species", self.people)
         form.addRow("Files", self.link)
         form.addRow("", self.xmp)
         form.addRow("", self.suggested)

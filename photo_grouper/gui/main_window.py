@@ -645,7 +645,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Export albums", "Open a library first.")
             return
         dialog = ExportDialog(self.organizer.people(include_hidden=False),
-                              str(self.settings.value("export/destination", "")), self)
+                              str(self.settings.value("export/destination", "")), self, self.mode)
         if dialog.exec():
             self.start_export(dialog.destination_path(), dialog.options())
 

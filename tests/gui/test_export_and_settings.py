@@ -56,6 +56,16 @@ def test_export_dialog_runs_the_export_in_the_background(qtbot, window, tmp_path
     assert QSettings().value("export/destination") == str(tmp_path / "albums")
 
 
+def test_export_dialog_in_species_mode_speaks_of_species(qtbot):
+    from PySide6.QtWidgets import QFormLayout
+
+    dialog = ExportDialog([], "", None, mode="species")
+    qtbot.addWidget(dialog)
+    label = dialog.layout().itemAt(1, QFormLayout.ItemRole.LabelRole).widget().text()
+    assert label == "Species" and dialog.xmp.text() == "Write XMP sidecars with the species' names as keywords"
+    assert "person" not in dialog.suggested.text() + dialog.destination.placeholderText()
+
+
 def test_export_to_a_place_that_cannot_be_made_says_so(qtbot, window, tmp_path, monkeypatch):
     window.rename(f"g{window.made.coarse['C']}", "Cleo")
     shown = []
