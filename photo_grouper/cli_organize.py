@@ -216,8 +216,8 @@ def cmd_show(args) -> int:
     if args.json:
         print(json.dumps({"group": info.as_dict(), "faces": [m.as_dict() for m in members]}, indent=2))
         return 0
-    print(f"{info.ref}: {info.title}, {len(members)} face(s)")
-    print(f"{'face':>8} {'status':>10} {'sub-group':>10}  photo")
+    print(f"{info.ref}: {info.title}, {len(members)} {org.unit}(s)")
+    print(f"{org.unit:>8} {'status':>10} {'sub-group':>10}  {'photo' if args.mode == 'faces' else 'file'}")
     for m in members:
         print(f"{m.detection_id:>8} {m.status:>10} {m.subgroup or '-':>10}  {m.photo}")
     return 0

@@ -28,7 +28,7 @@ from ..store import (
     fetch_in,
 )
 from . import history
-from .history import Change, OrganizeError, Recorder
+from .history import UNITS, Change, OrganizeError, Recorder
 from .view import (
     GroupInfo,
     GroupRef,
@@ -55,6 +55,11 @@ class Organizer:
         self.mode = mode
         self._watch: sqlite3.Connection | None = None
         self._listed: tuple | None = None  # (data version, level, state, groups) of the last listing
+
+    @property
+    def unit(self) -> str:
+        """What one item of a group is called: "face", or "photo" in species mode."""
+        return UNITS[self.mode]
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -141,7 +146,7 @@ class Organizer:
             if target.kind == "auto":
                 faces = state.members(target)
                 if existing is not None:
-                    notes.append(f"{name} already exists: the group's {len(faces)} face(s) joined them")
+                    notes.append(f"{name} already exists: the group's {len(faces)} {self.unit}(s) joined them")
                     person = existing
                 else:
                     person = rec.create_person(self.mode, name)
@@ -226,7 +231,7 @@ class Organizer:
                     rec.reject(d, source.id)
                 rec.reject(d, dest.id, False)
                 rec.assign(d, dest.id)
-            return rec.commit(self.mode, "split", f"moved {len(moving)} face(s) of {source} to {_title(dest)}",
+            return rec.commit(self.mode, "split", f"moved {len(moving)} {self.unit}(s) of {source} to {_title(dest)}",
                               notes)
 
     def reject(self, ref: str, faces: Iterable[int]) -> Change:
@@ -251,7 +256,7 @@ class Organizer:
             for d in sorted(out):
                 rec.assign(d, None)
                 rec.reject(d, person.id)
-            return rec.commit(self.mode, "reject", f"rejected {len(out)} face(s) from {_title(person)}", notes)
+            return rec.commit(self.mode, "reject", f"rejected {len(out)} {self.unit}(s) from {_title(person)}", notes)
 
     def move(self, faces: Iterable[int], to: str) -> Change:
         """Put single faces with another group (a person, or an automatic group, which becomes one)."""
@@ -268,7 +273,7 @@ class Organizer:
                 rec.ignore(d, None)
                 rec.reject(d, dest.id, False)
                 rec.assign(d, dest.id)
-            return rec.commit(self.mode, "move", f"moved {len(faces)} face(s) to {_title(dest)}", notes)
+            return rec.commit(self.mode, "move", f"moved {len(faces)} {self.unit}(s) to {_title(dest)}", notes)
 
     def hide(self, ref: str, hidden: bool = True) -> Change:
         with self.library.session() as s:
@@ -306,7 +311,7 @@ class Organizer:
             what = {"ignored": "ignored", "not-a-face": "marked as not a face", None: "brought back"}[reason]
             notes = [f"{len(turned_down)} of them the face check had turned down: they join the groups at the next "
                      "index"] if reason is None and turned_down else []
-            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} face(s)", notes)
+            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} {self.unit}(s)", notes)
 
     def not_faces(self) -> list[Member]:
         """The boxes the face check turned down (jobs.check_faces): kept, out of the groups; ``ignore(faces,

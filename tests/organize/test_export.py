@@ -158,6 +158,10 @@ def test_species_sidecars_name_the_species_without_face_regions(pets_data, tmp_p
     groups = json.loads(capsys.readouterr().out)["groups"]
     beagles = next(g for g in groups if "/beagle/" in g["peak_photo"])
     assert main(["group", "name", beagles["ref"], "Beagle", "--library", lib, "--mode", "species"]) == 0
+    capsys.readouterr()
+    # Its items are photos, and the organize core's words say so.
+    assert main(["group", "show", "Beagle", "--library", lib, "--mode", "species"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(f"Beagle, {beagles['size']} photo(s)")
     assert main(["export", "--library", lib, "--mode", "species", "--out", str(tmp_path / "albums"), "--xmp",
                  "--quiet"]) == 0
     out = capsys.readouterr().out
