@@ -108,6 +108,7 @@ class FaceListModel(QAbstractListModel):
         self.members: list[Member] = []
         self.group_ref: str | None = None
         self._rows_of: dict[str, list[int]] = {}
+        self.unit = "face"  # what a member is, as screen readers say it ("photo" in species mode)
         loader.ready.connect(self._on_ready)
 
     def set_members(self, group_ref: str | None, members: list[Member]) -> None:
@@ -132,7 +133,7 @@ class FaceListModel(QAbstractListModel):
             return f"{m.photo}\n{m.status}" + (f" (finer group {m.subgroup})" if m.subgroup else "") + \
                 (f"\n{error}" if error else "")
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"face {m.detection_id}, {m.status}"
+            return f"{self.unit} {m.detection_id}, {m.status}"
         if role == MEMBER_ROLE:
             return m
         return None

@@ -264,6 +264,7 @@ class MainWindow(QMainWindow):
         self.not_a_face_action.setVisible(self.mode == "faces")
         self.not_faces_action.setVisible(self.mode == "faces")
         self.model.items = many
+        self.faces.unit = one
         self.rename_delegate.who = who
 
     def _tree_menu(self, pos) -> None:

@@ -87,7 +87,7 @@ def test_the_mode_is_a_setting_and_switches_the_groups(qtbot, window, tmp_path):
     assert window.reject_action.text() == "Re&ject photos (not this species)"
     assert window.show_single_action.text() == "Show groups of one photo"
     assert window.model.headerData(1, Qt.Orientation.Horizontal) == "Photos"
-    assert window.rename_delegate.who == "species"
+    assert window.rename_delegate.who == "species" and window.faces.unit == "photo"
     assert not window.not_a_face_action.isVisible() and not window.not_faces_action.isVisible()
     window.close()
     again = MainWindow(window.library_path, thumbnail_dir=tmp_path / "thumbs")
