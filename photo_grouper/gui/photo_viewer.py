@@ -26,11 +26,15 @@ def _decode(path: Path) -> tuple[QImage, str]:
     return QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy(), ""
 
 
+WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)  # the box of a species-mode item
+
+
 class PhotoCanvas(QWidget):
     def __init__(self, box: tuple[float, float, float, float] | None):
         super().__init__()
         self.image = QImage()
-        self.box = box
+        # A whole photo (species mode) has nothing to mark: a frame around all of it would only hide its edge.
+        self.box = None if box is not None and tuple(box) == WHOLE_PHOTO else box
         self.setMinimumSize(320, 240)
 
     def image_rect(self) -> QRectF:

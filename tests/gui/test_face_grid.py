@@ -116,6 +116,15 @@ def test_double_click_opens_the_photo_with_the_face_box(qtbot, photo_library, tm
     viewer.close()
 
 
+
+def test_a_whole_photo_is_shown_without_a_frame(qtbot):
+    from photo_grouper.gui.photo_viewer import PhotoCanvas
+
+    # Species mode's items are whole photos: nothing to mark. A face's box is drawn.
+    assert PhotoCanvas((0.0, 0.0, 1.0, 1.0)).box is None
+    assert PhotoCanvas((0.1, 0.2, 0.3, 0.3)).box == (0.1, 0.2, 0.3, 0.3)
+
+
 def test_tree_shows_representative_faces_and_faces_at_the_leaves(qtbot, photo_library, tmp_path):
     from photo_grouper.gui.group_tree import FACE_ROLE, REF_ROLE, pending
 
