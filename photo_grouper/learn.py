@@ -40,7 +40,8 @@ def embed_added(added_dir: Path | None, data_dir: Path, spec: EncoderSpec, progr
     if shared:
         names = ", ".join(shared[:5]) + (f" and {len(shared) - 5} more" if len(shared) > 5 else "")
         raise ValueError(f"{added_dir} and {data_dir} both have label folders named {names}: a label held out of "
-                         f"{data_dir} would be trained on through {added_dir}; add a folder whose labels are all others")
+                         f"{data_dir} would be trained on through {added_dir}; add a folder whose labels are all "
+                         "others")
     added = embed_labelled(added_dir, spec, progress=progress)
     if len(np.unique(added.labels)) < 2:
         raise ValueError(f"{added_dir} has fewer than 2 labelled folders with detections; nothing to add")
