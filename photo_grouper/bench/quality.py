@@ -187,7 +187,7 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
     One split of a few dozen people moves by more than the methods differ (docs/hilander-ablation.md).
     ``fold_models``: a folder where each fold's trained weights are kept and, on a later run with the same data,
-    partition and recipe, reused (training is nearly all of the time: about 10 minutes a fold on 2 cores).
+    partition and recipe, reused (training is nearly all of the time: 4-10 minutes a fold on 2 cores, by machine).
     ``seen_once``: that share of each fold's test identities keep one photo each (the weights and the baselines'
     tuning still see all the photos of the other folds), as people seen once are in a personal library;
     ``group_photos``: that share of each fold's test faces in group photos, ``forced``: forced clashes on each
