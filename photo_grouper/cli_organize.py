@@ -242,6 +242,7 @@ def cmd_history(args) -> int:
 def cmd_export(args) -> int:
     from .cli import TerminalProgress, _cancel_on_ctrl_c
     from .organize.export import export_albums
+    from .organize.words import WORDS
 
     cancel = _cancel_on_ctrl_c()
     bar = TerminalProgress(enabled=not args.quiet)
@@ -256,7 +257,7 @@ def cmd_export(args) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
-        what = "groups" if args.groups else "people" if args.mode == "faces" else "species"
+        what = "groups" if args.groups else WORDS[args.mode].whom
         print(f"Exported {report.people} {what} to {args.out}: {report.written} photos written, "
               f"{report.already} already there" + (f", {report.renamed} under another name" if report.renamed else "")
               + (f", {report.missing} originals missing" if report.missing else ""))

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..organize.view import GroupInfo
+from ..organize.words import WORDS, Words
 
 LINK_LABELS = {"copy": "Copy the photos", "hardlink": "Hard links (no extra space, same disk)",
                "symlink": "Symbolic links"}
@@ -29,10 +30,9 @@ LINK_LABELS = {"copy": "Copy the photos", "hardlink": "Hard links (no extra spac
 
 class ExportDialog(QDialog):
     def __init__(self, people: list[GroupInfo], destination: str = "", parent: QWidget | None = None,
-                 mode: str = "faces"):
+                 words: Words = WORDS["faces"]):
         super().__init__(parent)
-        faces = mode == "faces"  # species mode: groups of whole photos, named by species
-        who = "person" if faces else "species"
+        faces, who = words == WORDS["faces"], words.who  # species mode: whole photos, named by species
         self.setWindowTitle("Export albums")
         self.destination = QLineEdit(destination)
         self.destination.setPlaceholderText(f"a folder: one album folder per {who} goes inside")
@@ -69,7 +69,7 @@ class ExportDialog(QDialog):
 
         form = QFormLayout(self)
         form.addRow("Destination", where)
-        form.addRow("People" if faces else "Species", self.people)
+        form.addRow(words.whom.capitalize(), self.people)
         form.addRow("Files", self.link)
         form.addRow("", self.xmp)
         form.addRow("", self.suggested)

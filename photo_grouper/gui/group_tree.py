@@ -128,7 +128,7 @@ def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStand
 
 def _faces_placeholder(item: QStandardItem) -> None:
     """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
-    _leaf(item, f"{getattr(item.model(), 'items', 'faces')}…", {FACES_PENDING_ROLE: True})
+    _leaf(item, f"{item.model().items}…", {FACES_PENDING_ROLE: True})
 
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
 from ..organize import Change, OrganizeError, Organizer
+from ..organize.words import WORDS
 from ..store import Library, LibraryError, default_library_path
 from .export_dialog import ExportDialog
 from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
@@ -54,8 +55,6 @@ from .undo import CoreUndoStack
 from .workers import ExportJob, IndexJob, Job
 
 MODES = {"faces": "&Faces", "species": "&Species"}
-# What a group holds and what a named group is, in each mode's words: species mode groups whole photos.
-WORDS = {"faces": ("face", "faces", "person"), "species": ("photo", "photos", "species")}
 TREE_ICON = 40
 QUEUED = Qt.ConnectionType.QueuedConnection  # acts on drops and edits after the view has finished with them
 
@@ -135,7 +134,7 @@ class MainWindow(QMainWindow):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._grid_menu)
         self.grid.zoomed.connect(self._thumbnail_size_changed)
-        self.grid_title = QLabel(f"Choose a group to see its {WORDS[self.mode][1]}")
+        self.grid_title = QLabel(f"Choose a group to see its {WORDS[self.mode].many}")
         self.thumb_size = QSlider(Qt.Orientation.Horizontal)
         self.thumb_size.setRange(FaceGrid.MIN_SIDE, FaceGrid.MAX_SIDE)
         self.thumb_size.setValue(self.grid.side())
@@ -257,7 +256,7 @@ class MainWindow(QMainWindow):
     def _name_things(self) -> None:
         """The words of the actions, the tree and the thumbnails for the mode (faces of people, or photos of
         species); the face check's actions only where there are faces."""
-        one, many, who = WORDS[self.mode]
+        one, many, who, _ = WORDS[self.mode]
         self.thumb_size.setToolTip(f"Thumbnail size (Ctrl+wheel over the {many})")
         self.reject_action.setText(f"Re&ject {many} (not this {who})")
         self.show_single_action.setText(f"Show groups of one {one}")
@@ -386,8 +385,8 @@ class MainWindow(QMainWindow):
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
                                 + (", the coarsest (where the grouping stopped)" if top and state.levels else "")
-                                + (f"; {single} of one {WORDS[self.mode][0]} not listed (View > Show groups "
-                                   f"of one {WORDS[self.mode][0]})"
+                                + (f"; {single} of one {WORDS[self.mode].one} not listed (View > Show groups "
+                                   f"of one {WORDS[self.mode].one})"
                                    if single else ""))
         # At either end of the hierarchy the way on is greyed out rather than silent.
         self.zoom_in_action.setEnabled(state.level > 0)
@@ -401,7 +400,7 @@ class MainWindow(QMainWindow):
             self.faces.set_members(None, [])
             elsewhere = self.organizer.grouped_instead()
             self.grid_title.setText(
-                f"Only groups of one {WORDS[self.mode][0]} here (View > Show groups of one {WORDS[self.mode][0]})"
+                f"Only groups of one {WORDS[self.mode].one} here (View > Show groups of one {WORDS[self.mode].one})"
                 if single
                 else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
@@ -501,7 +500,7 @@ class MainWindow(QMainWindow):
             self.grid_title.setText(str(exc))
             return
         self.faces.set_members(ref, members)
-        self.grid_title.setText(f"{info.title}: {len(members)} {WORDS[self.mode][0]}(s)")
+        self.grid_title.setText(f"{info.title}: {len(members)} {WORDS[self.mode].one}(s)")
 
     def open_photo(self, index, faces: FaceListModel | None = None) -> PhotoViewer | None:
         """The photo of the face at ``index`` of ``faces`` (default: the chosen group's)."""
@@ -567,7 +566,7 @@ class MainWindow(QMainWindow):
     def _confirm_merge(self, refs: list[str]) -> Change | None:
         titles = [self._title_of(r) for r in refs]
         answer = QMessageBox.question(self, "Merge groups",
-                                      f"Merge these groups into one {WORDS[self.mode][2]}?\n\n" + "\n".join(titles))
+                                      f"Merge these groups into one {WORDS[self.mode].who}?\n\n" + "\n".join(titles))
         if answer != QMessageBox.StandardButton.Yes:
             return None
         return self.apply(lambda org: org.merge(refs), "Cannot merge")
@@ -575,7 +574,7 @@ class MainWindow(QMainWindow):
     def _title_of(self, ref: str) -> str:
         for r in range(self.model.rowCount()):
             if self.model.item(r, 0).data(REF_ROLE) == ref:
-                return f"{self.model.item(r, 0).text()} ({self.model.item(r, 1).text()} {WORDS[self.mode][1]})"
+                return f"{self.model.item(r, 0).text()} ({self.model.item(r, 1).text()} {WORDS[self.mode].many})"
         return ref
 
     def split_selected(self) -> Change | None:
@@ -593,7 +592,7 @@ class MainWindow(QMainWindow):
         if subgroups:
             source, refs = _listed_ref(subgroups[0]), [i.data(REF_ROLE) for i in subgroups]
             return self.apply(lambda org: org.split(source, subgroups=refs), "Cannot split")
-        QMessageBox.information(self, "Split", f"Select {WORDS[self.mode][1]} in the grid, or finer groups inside a "
+        QMessageBox.information(self, "Split", f"Select {WORDS[self.mode].many} in the grid, or finer groups inside a "
                                 "group, first.")
         return None
 
@@ -646,7 +645,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Export albums", "Open a library first.")
             return
         dialog = ExportDialog(self.organizer.people(include_hidden=False),
-                              str(self.settings.value("export/destination", "")), self, self.mode)
+                              str(self.settings.value("export/destination", "")), self, WORDS[self.mode])
         if dialog.exec():
             self.start_export(dialog.destination_path(), dialog.options())
 

@@ -17,10 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.orm import Session
 
 from ..store import Assignment, Detection, Ignored, Operation, Person, Rejection, fetch_in, id_chunks
+from .words import WORDS
 
 HISTORY_LIMIT = 500  # operations kept for undo; older ones are forgotten
-# What one item of a group is, by mode: a face, or (species) a whole photo.
-UNITS = {"faces": "face", "species": "photo"}
 
 
 class OrganizeError(ValueError):
@@ -258,7 +257,7 @@ def _step(s: Session, mode: str, *, undo: bool) -> Change:
     changes = json.loads(op.changes)
     skipped = replay(s, changes, undo=undo)
     op.undone = undo
-    notes = [f"{skipped} {UNITS[mode]}(s) no longer exist (their photos changed) and were left out"] \
+    notes = [f"{skipped} {WORDS[mode].one}(s) no longer exist (their photos changed) and were left out"] \
         if skipped else []
     summary = f"{'undid' if undo else 'redid'}: {op.summary}"
     return Change(op.id, op.kind, summary, faces_changed(changes), people_changed(changes), notes)

@@ -28,7 +28,7 @@ from ..store import (
     fetch_in,
 )
 from . import history
-from .history import UNITS, Change, OrganizeError, Recorder
+from .history import Change, OrganizeError, Recorder
 from .view import (
     GroupInfo,
     GroupRef,
@@ -43,6 +43,7 @@ from .view import (
     person_named,
     resolve,
 )
+from .words import WORDS
 
 MAX_NAME = 200
 
@@ -59,7 +60,7 @@ class Organizer:
     @property
     def unit(self) -> str:
         """What one item of a group is called: "face", or "photo" in species mode."""
-        return UNITS[self.mode]
+        return WORDS[self.mode].one
 
     # -- reading -----------------------------------------------------------------------------------------------
 

@@ -59,7 +59,9 @@ def test_export_dialog_runs_the_export_in_the_background(qtbot, window, tmp_path
 def test_export_dialog_in_species_mode_speaks_of_species(qtbot):
     from PySide6.QtWidgets import QFormLayout
 
-    dialog = ExportDialog([], "", None, mode="species")
+    from photo_grouper.organize.words import WORDS
+
+    dialog = ExportDialog([], "", None, WORDS["species"])
     qtbot.addWidget(dialog)
     label = dialog.layout().itemAt(1, QFormLayout.ItemRole.LabelRole).widget().text()
     assert label == "Species" and dialog.xmp.text() == "Write XMP sidecars with the species' names as keywords"
