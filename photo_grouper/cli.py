@@ -104,6 +104,8 @@ def cmd_index(args) -> int:
 
 
 def format_index_report(report) -> str:
+    from .organize.words import WORDS
+
     sc, an = report.scan, report.analyse
     what = "faces" if report.mode == "faces" else "photos embedded"
     lines = [
@@ -125,9 +127,9 @@ def format_index_report(report) -> str:
         what = "faces" if report.mode == "faces" else "photos"
         if c.get("unchanged"):
             lines.append(f"  groups kept: nothing the grouping reads has changed since it last ran ({c['items']} "
-                         f"{what}, {c['groups']} groups over {c['levels']} levels; --regroup groups them again)")
+                         f"{what}, {c['groups']} groups over {c['levels']} level{'s' * (c['levels'] != 1)}; --regroup groups them again)")
         else:
-            lines.append(f"  grouped {c['items']} {what} into {c['groups']} groups over {c['levels']} levels in "
+            lines.append(f"  grouped {c['items']} {what} into {c['groups']} groups over {c['levels']} level{'s' * (c['levels'] != 1)} in "
                          f"{c['seconds']:.1f} s (photo-grouper groups lists them)")
         if c.get("copies"):
             lines.append(f"  {c['copies']} of them copies of a photo kept or saved twice: grouped with it")
@@ -138,7 +140,8 @@ def format_index_report(report) -> str:
             lines.append(f"  left out {c['damaged']} damaged descriptor(s) (not finite numbers): those faces stay "
                          "ungrouped")
         if c.get("suggested"):
-            lines.append(f"  suggested {c['suggested']} new face(s) to the people you named "
+            w = WORDS[report.mode]
+            lines.append(f"  suggested {c['suggested']} new {w.one}(s) to the {w.whom} you named or corrected "
                          "(photo-grouper people; confirm by naming, or reject)")
     elif report.cluster_note:
         lines.append(f"  {report.cluster_note}")

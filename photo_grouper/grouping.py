@@ -32,7 +32,7 @@ class ClusterReport:
     groups: int = 0  # at the default (coarsest) level
     seconds: float = 0.0
     run_id: int | None = None
-    suggested: int = 0  # faces suggested to named people
+    suggested: int = 0  # faces suggested to the people the user made
     damaged: int = 0  # stored vectors that are not finite numbers: left out of the groups
     copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
     parted: int = 0  # joins not made because they would have put two faces of one photo in one group

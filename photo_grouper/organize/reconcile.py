@@ -1,7 +1,9 @@
-"""After every re-clustering: suggest new faces to the people the user named, never change what they confirmed.
+"""After every re-clustering: suggest new faces to the people the user made, never change what they confirmed.
 
+A person is made by naming a group or by touching one (merge, split, move, reject, hide), named or not: a user who
+merged two groups without naming them has said they are one person, and that person's new photos belong with them.
 For each face no one owns, the smallest automatic group around it (going up the hierarchy from the finest level)
-that holds confirmed faces decides: if most of those are one named person's, the face is suggested to that
+that holds confirmed faces decides: if most of those are one person's, the face is suggested to that
 person, unless it was rejected from them, or its photo already has a face confirmed to them (two faces of one
 photo are two people). Where several faces of one photo qualify, only the one closest to the person's confirmed
 faces in that group is suggested.
@@ -27,7 +29,6 @@ def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarr
     state = load_state(s, mode)
     if state.run_id is None:
         return 0
-    named = {pid for pid, p in state.people.items() if p.name}
     rejected = {tuple(r) for r in s.execute(select(Rejection.detection_id, Rejection.person_id))}
     row_of = {int(d): i for i, d in enumerate(ids)} if ids is not None else {}
 
@@ -52,7 +53,7 @@ def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarr
                 continue
             open_faces.difference_update(undecided)  # this group decides for them, either way
             person, n = votes.most_common(1)[0]
-            if person not in named or 2 * n <= sum(votes.values()):
+            if 2 * n <= sum(votes.values()):
                 continue
             candidates: dict[int, list[int]] = defaultdict(list)
             for d in undecided:

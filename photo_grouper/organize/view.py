@@ -240,12 +240,17 @@ def groups(s: Session, mode: str = "faces", level: int | None = None, *, include
 
 
 def _person_peaks(state: State) -> dict[int, int]:
-    """A person's face: a confirmed face that Hi-LANDER found most typical of its group (a group peak), if any."""
-    peaks = {peak for _, _, peak in state.clusters.values()}
-    best: dict[int, int] = {}
+    """A person's face: from the finest group holding most of their confirmed faces, its peak (the face Hi-LANDER
+    found most typical of it) where that is theirs. Not any peak of theirs: a stray face merged in with a group
+    is the peak of its own group of one, and would stand for the person."""
+    by_group: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))  # person -> group -> faces
     for d, p in sorted(state.confirmed.items()):
-        if p not in best or (d in peaks and best[p] not in peaks):
-            best[p] = d
+        by_group[p][state.level0.get(d, -1)].append(d)  # -1: a face the grouping left out
+    best: dict[int, int] = {}
+    for p, groups in by_group.items():
+        cid, faces = max(groups.items(), key=lambda item: (len(item[1]), item[0] != -1, -item[0]))
+        peak = state.clusters[cid][2] if cid in state.clusters else None
+        best[p] = peak if peak in faces else faces[0]
     for d, p in sorted(state.suggested.items()):
         best.setdefault(p, d)
     return best

@@ -185,6 +185,28 @@ def test_suggestions_follow_the_smallest_group_with_confirmed_faces(made):
     assert made.faces[("C", 1)] not in {m.detection_id for m in members}
 
 
+def test_a_person_made_without_a_name_gets_suggestions_too(made):
+    from photo_grouper.organize import suggest
+
+    # Moving C0 into fine group A makes A a person (unnamed): the user said these faces are one person.
+    made.org.move([made.faces[("C", 0)]], f"g{made.fine['A']}")
+    person = next(g for g in made.org.people() if g.name is None)
+    # B shares the person's level-1 group: suggested to them; C1 shares a photo with their A1: not.
+    assert suggest(made.library, "faces") == 3
+    info, members = made.org.show(person.ref)
+    assert (info.confirmed, info.suggested) == (5, 3)
+    assert {m.detection_id for m in members if m.status == "suggested"} == {made.faces[("B", i)] for i in range(3)}
+
+
+def test_a_person_is_shown_by_the_peak_of_their_main_group_not_a_stray(made):
+    made.org.name(f"g{made.fine['B']}", "Bea")
+    # A0 is the peak of groups A and AB, with a lower id than any of B's faces: moved to Bea, it is a stray there.
+    made.org.move([made.faces[("A", 0)]], "Bea")
+    bea = next(g for g in made.org.people() if g.name == "Bea")
+    assert bea.confirmed == 4
+    assert bea.peak_detection_id == made.faces[("B", 0)]  # the peak of fine group B, which holds 3 of her 4
+
+
 def test_a_listing_is_reused_until_anything_commits(made):
     state, _ = made.org.groups()
     assert made.org.groups()[0] is state  # nothing committed: the same listing, not read again
