@@ -189,8 +189,9 @@ def _apply(s, read: _Read, row, vanished_ids: set[int], claimed: set[int], repor
         if read.hash is not None and read.hash == photo.content_hash:
             # Touched, not changed: keep everything, remember the new mtime.
             photo.size, photo.mtime_ns, photo.seen_at = read.file.size, read.file.mtime_ns, utcnow()
-            if photo.status == PhotoStatus.MISSING:
+            if photo.status == PhotoStatus.MISSING:  # back, copied in again (a new mtime)
                 photo.status = PhotoStatus.FAILED if photo.error else PhotoStatus.OK
+                report.restored += 1
             report.unchanged += 1
             return
         # New bytes at a known path: what was found in the old bytes no longer applies.

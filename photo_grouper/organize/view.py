@@ -100,9 +100,9 @@ class State:
         return None
 
     def members(self, ref: GroupRef) -> list[int]:
-        if ref.kind == "person":
-            return sorted([d for d, p in self.confirmed.items() if p == ref.id]
-                          + [d for d, p in self.suggested.items() if p == ref.id])
+        if ref.kind == "person":  # faces of photos on disk: a missing photo's stay the person's, unlisted
+            return sorted([d for d, p in self.confirmed.items() if p == ref.id and d in self.photo_of]
+                          + [d for d, p in self.suggested.items() if p == ref.id and d in self.photo_of])
         if self.clusters[ref.id][0] == self.level:  # a group of the listed level: one pass over ``auto``
             return sorted(d for d, g in self.auto.items() if g == ref.id and self.is_unowned(d))
         top = self.groups_at(self.clusters[ref.id][0])  # one walk per finest group, not one per face
@@ -211,8 +211,9 @@ def groups(s: Session, mode: str = "faces", level: int | None = None, *, include
         state = load_state(s, mode, level)
     else:
         state = loaded.at_level(max(loaded.levels - 1, 0) if level is None else level)
-    conf = Counter(state.confirmed.values())
-    sugg = Counter(state.suggested.values())
+    # Counted as listed: faces of photos gone from disk stay their person's (they come back with the photo)
+    conf = Counter(p for d, p in state.confirmed.items() if d in state.photo_of)
+    sugg = Counter(p for d, p in state.suggested.items() if d in state.photo_of)
     peak_of_person = _person_peaks(state)
     out: list[GroupInfo] = []
     for p in state.people.values():
@@ -245,14 +246,16 @@ def _person_peaks(state: State) -> dict[int, int]:
     is the peak of its own group of one, and would stand for the person."""
     by_group: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))  # person -> group -> faces
     for d, p in sorted(state.confirmed.items()):
-        by_group[p][state.level0.get(d, -1)].append(d)  # -1: a face the grouping left out
+        if d in state.photo_of:  # not a photo gone from disk
+            by_group[p][state.level0.get(d, -1)].append(d)  # -1: a face the grouping left out
     best: dict[int, int] = {}
     for p, groups in by_group.items():
         cid, faces = max(groups.items(), key=lambda item: (len(item[1]), item[0] != -1, -item[0]))
         peak = state.clusters[cid][2] if cid in state.clusters else None
         best[p] = peak if peak in faces else faces[0]
     for d, p in sorted(state.suggested.items()):
-        best.setdefault(p, d)
+        if d in state.photo_of:
+            best.setdefault(p, d)
     return best
 
 

@@ -112,6 +112,13 @@ def test_deleted_files_are_marked_missing_not_dropped(folder, library_path):
         report = scan_folder(lib, folder)
         assert report.restored == 1 and report.missing == 0
         assert _photos(lib)["p4.jpg"].status == PhotoStatus.OK
+        # Copied back from a backup (the same bytes, a new mtime): restored too, and counted so.
+        (folder / "p4.jpg").unlink()
+        assert scan_folder(lib, folder).missing == 1
+        (folder / "p4.jpg").write_bytes(saved)
+        report = scan_folder(lib, folder)
+        assert (report.restored, report.unchanged, report.modified) == (1, 6, 0)
+        assert _photos(lib)["p4.jpg"].status == PhotoStatus.OK
 
 
 def test_modified_file_drops_old_results(folder, library_path):

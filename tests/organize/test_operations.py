@@ -1,10 +1,10 @@
 """Name, merge, split, reject, move, hide, ignore, undo/redo on a real SQLite library."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from photo_grouper.organize import Organizer, OrganizeError
-from photo_grouper.store import Library
+from photo_grouper.store import Detection, Library, Photo, PhotoStatus
 
 
 def listed(org, level=None, hidden=False):
@@ -205,6 +205,23 @@ def test_a_person_is_shown_by_the_peak_of_their_main_group_not_a_stray(made):
     bea = next(g for g in made.org.people() if g.name == "Bea")
     assert bea.confirmed == 4
     assert bea.peak_detection_id == made.faces[("B", 0)]  # the peak of fine group B, which holds 3 of her 4
+
+
+def test_a_photo_gone_from_disk_leaves_the_list_and_comes_back_with_its_person(made):
+    made.org.name(f"g{made.fine['A']}", "Alan")
+
+    def set_status(status):
+        with made.library.session() as s:
+            photo = s.get(Detection, made.faces[("A", 0)]).photo_id
+            s.execute(update(Photo).where(Photo.id == photo).values(status=status))
+
+    set_status(PhotoStatus.MISSING)
+    alan, members = made.org.show("Alan")
+    assert (alan.size, alan.confirmed) == (3, 3) and made.faces[("A", 0)] not in {m.detection_id for m in members}
+    assert alan.peak_detection_id != made.faces[("A", 0)]  # its face is not a photo that is gone
+    set_status(PhotoStatus.OK)  # the next scan found it again: still Alan's, nothing lost
+    alan, members = made.org.show("Alan")
+    assert alan.confirmed == 4 and made.faces[("A", 0)] in {m.detection_id for m in members}
 
 
 def test_a_listing_is_reused_until_anything_commits(made):
