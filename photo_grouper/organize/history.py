@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.sqlite import insert as upsert
 from sqlalchemy.orm import Session
 
-from ..store import Assignment, Detection, Ignored, Operation, Person, Rejection, fetch_in, id_chunks
+from ..store import (
+    Assignment, Detection, Ignored, Operation, Person, Rejection, Suggestion, fetch_in, id_chunks,
+)
 from .words import WORDS
 
 HISTORY_LIMIT = 500  # operations kept for undo; older ones are forgotten
@@ -92,6 +94,13 @@ class Recorder:
             return
         _set_verified(self.s, detection_id, verdict)
         self.changes.append({"t": "verify", "d": detection_id, "b": before, "a": verdict})
+
+    def move_suggestions(self, source_id: int, into_id: int) -> None:
+        """The faces the last re-clustering suggested to one person, suggested to another instead (a merge).
+        Suggestions are not facts (every re-clustering replaces them), but undoing the merge must give them back."""
+        faces = self.s.scalars(select(Suggestion.detection_id).where(Suggestion.person_id == source_id)).all()
+        _move_suggestions(self.s, faces, source_id, into_id)
+        self.changes.extend({"t": "suggest", "d": d, "b": source_id, "a": into_id} for d in sorted(faces))
 
     def create_person(self, mode: str, name: str | None = None, hidden: bool = False) -> Person:
         person = Person(mode=mode, name=name, hidden=hidden)
@@ -185,6 +194,13 @@ def _set_rejections(s: Session, faces: list[int], person_id: int, on: bool) -> N
         s.execute(delete(Rejection).where(Rejection.person_id == person_id, Rejection.detection_id.in_(chunk)))
 
 
+def _move_suggestions(s: Session, faces: list[int], source_id: int, into_id: int) -> None:
+    """Only where the face is still suggested to ``source_id``: a re-clustering since may have changed it."""
+    for chunk in id_chunks(faces):
+        s.execute(update(Suggestion).where(Suggestion.person_id == source_id, Suggestion.detection_id.in_(chunk))
+                  .values(person_id=into_id))
+
+
 def _set_ignored(s: Session, detection_id: int, reason: str | None) -> None:
     if reason is None:
         s.execute(delete(Ignored).where(Ignored.detection_id == detection_id))
@@ -213,6 +229,8 @@ def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
             kind, value, person = run_kind
             if kind == "assign":
                 _set_assignments(s, run, value)
+            elif kind == "suggest":
+                _move_suggestions(s, run, person, value)
             else:
                 _set_rejections(s, run, person, value)
             run.clear()
@@ -221,8 +239,9 @@ def replay(s: Session, changes: list[dict], *, undo: bool) -> int:
         if "d" in c and c["d"] not in alive:
             skipped.add(c["d"])
             continue
-        if c["t"] in ("assign", "reject"):
-            kind = (c["t"], c[key], c.get("p"))
+        if c["t"] in ("assign", "reject", "suggest"):
+            # a suggestion moves from the other side's person: that is its "p"
+            kind = (c["t"], c[key], c["a" if undo else "b"] if c["t"] == "suggest" else c.get("p"))
             if kind != run_kind:
                 write_run()
                 run_kind = kind

@@ -12,7 +12,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store import (
@@ -24,7 +24,6 @@ from ..store import (
     Photo,
     PhotoStatus,
     Rejection,
-    Suggestion,
     fetch_in,
 )
 from . import history
@@ -419,8 +418,7 @@ def _merge_person(s: Session, rec: Recorder, state: State, source: Person, into:
         rec.reject(d, source.id, False)
         if state.confirmed.get(d) != into.id:
             rec.reject(d, into.id)
-    # Suggestions are recomputed by every re-clustering; keep the merged person's until then (not undone).
-    s.execute(update(Suggestion).where(Suggestion.person_id == source.id).values(person_id=into.id))
+    rec.move_suggestions(source.id, into.id)  # until the next re-clustering makes them again
     rec.delete_person(source)
 
 

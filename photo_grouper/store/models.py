@@ -257,7 +257,7 @@ class Ignored(Base):
 
 
 class Suggestion(Base):
-    """A face the last re-clustering proposes for a named person (shown with the person, not confirmed)."""
+    """A face the last re-clustering proposes for a person the user made (shown with them, not confirmed)."""
 
     __tablename__ = "suggestions"
 

@@ -224,6 +224,20 @@ def test_a_photo_gone_from_disk_leaves_the_list_and_comes_back_with_its_person(m
     assert alan.confirmed == 4 and made.faces[("A", 0)] in {m.detection_id for m in members}
 
 
+def test_undoing_a_merge_gives_the_suggestions_back(made):
+    from photo_grouper.organize import suggest
+
+    made.org.name(f"g{made.fine['B']}", "Bea")
+    made.org.name(f"g{made.coarse['C']}", "Cleo")
+    assert suggest(made.library, "faces") == 4  # A shares Bea's level-1 group
+    made.org.merge(["Cleo", "Bea"])
+    assert [(g.name, g.suggested) for g in made.org.people()] == [("Cleo", 4)]
+    made.org.undo()
+    assert {g.name: (g.confirmed, g.suggested) for g in made.org.people()} == {"Bea": (3, 4), "Cleo": (2, 0)}
+    made.org.redo()
+    assert [(g.name, g.confirmed, g.suggested) for g in made.org.people()] == [("Cleo", 5, 4)]
+
+
 def test_a_listing_is_reused_until_anything_commits(made):
     state, _ = made.org.groups()
     assert made.org.groups()[0] is state  # nothing committed: the same listing, not read again
