@@ -142,7 +142,7 @@ def format_index_report(report) -> str:
         if c.get("suggested"):
             w = WORDS[report.mode]
             lines.append(f"  suggested {c['suggested']} new {w.one}(s) to the {w.whom} you named or corrected "
-                         "(photo-grouper people; confirm by naming, or reject)")
+                         "(photo-grouper people; group confirm NAME, or group reject NAME FACE)")
     elif report.cluster_note:
         lines.append(f"  {report.cluster_note}")
     if sc.unreadable_folders:

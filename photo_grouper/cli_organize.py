@@ -25,8 +25,8 @@ def add_parsers(sub, with_library) -> None:
     p = common(sub.add_parser("people", help="the people (or species) you named or made"))
     p.set_defaults(func=cmd_people)
 
-    group = sub.add_parser("group", help="show or correct one group: show, name, merge, split, reject, move, "
-                                         "hide, unhide, ignore, unignore; not-faces")
+    group = sub.add_parser("group", help="show or correct one group: show, name, merge, split, confirm, reject, "
+                                         "move, hide, unhide, ignore, unignore; not-faces")
     gsub = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     ref_help = "a group: p12 (a person), g345 (an automatic group) or a person's name"
 
@@ -52,6 +52,11 @@ def add_parsers(sub, with_library) -> None:
     p.add_argument("--to", default=None, help="an existing group to move them to (default: a new group)")
     p.add_argument("--name", default=None, help="name of the new group")
     p.set_defaults(func=_op(lambda org, a: org.split(a.ref, a.faces, a.subgroups, to=a.to, name=a.name)))
+
+    p = common(gsub.add_parser("confirm", help="'yes, that is them': faces suggested to a person become theirs"))
+    p.add_argument("ref", help="a person: p12 or a name")
+    p.add_argument("faces", type=int, nargs="*", metavar="FACE", help="only these (default: every suggested face)")
+    p.set_defaults(func=_op(lambda org, a: org.confirm(a.ref, a.faces or None)))
 
     p = common(gsub.add_parser("reject", help="'not this person': take faces out of a group for good"))
     p.add_argument("ref", help=ref_help)

@@ -213,6 +213,8 @@ class MainWindow(QMainWindow):
         self.merge_action = edit.addAction("&Merge selected groups", QKeySequence("Ctrl+M"), self.merge_selected)
         self.split_action = edit.addAction("&Split off as a new group", QKeySequence("Ctrl+Shift+S"),
                                            self.split_selected)
+        self.confirm_action = edit.addAction("&Confirm suggested", QKeySequence("Ctrl+Return"), self.confirm_selected)
+        self.confirm_action.setEnabled(False)
         self.reject_action = edit.addAction("Re&ject", QKeySequence.StandardKey.Delete, self.reject_selected)
         self.not_a_face_action = edit.addAction("Not a &face", self.not_a_face_selected)
         self.hide_action = edit.addAction("&Hide or show group", QKeySequence("Ctrl+H"), self.hide_selected)
@@ -259,6 +261,7 @@ class MainWindow(QMainWindow):
         one, many, who, _ = WORDS[self.mode]
         self.thumb_size.setToolTip(f"Thumbnail size (Ctrl+wheel over the {many})")
         self.reject_action.setText(f"Re&ject {many} (not this {who})")
+        self.confirm_action.setText(f"&Confirm suggested {many} (yes, this {who})")
         self.show_single_action.setText(f"Show groups of one {one}")
         self.not_a_face_action.setVisible(self.mode == "faces")
         self.not_faces_action.setVisible(self.mode == "faces")
@@ -282,6 +285,7 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.addAction("Open photo", lambda: self.open_photo(self.grid.currentIndex()))
         menu.addAction(self.split_action)
+        menu.addAction(self.confirm_action)
         menu.addAction(self.reject_action)
         menu.addAction(self.not_a_face_action)
         move = menu.addMenu("Move to")
@@ -490,6 +494,7 @@ class MainWindow(QMainWindow):
 
     def _show_selected_group(self, *_) -> None:
         ref = self.current_ref()
+        self.confirm_action.setEnabled(False)
         if ref is None or self.organizer is None:
             self.faces.set_members(None, [])
             return
@@ -500,6 +505,7 @@ class MainWindow(QMainWindow):
             self.grid_title.setText(str(exc))
             return
         self.faces.set_members(ref, members)
+        self.confirm_action.setEnabled(info.suggested > 0)
         self.grid_title.setText(f"{info.title}: {len(members)} {WORDS[self.mode].one}(s)")
 
     def open_photo(self, index, faces: FaceListModel | None = None) -> PhotoViewer | None:
@@ -595,6 +601,17 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Split", f"Select {WORDS[self.mode].many} in the grid, or finer groups inside a "
                                 "group, first.")
         return None
+
+    def confirm_selected(self) -> Change | None:
+        """The chosen suggested faces become the shown person's; with nothing chosen, every one suggested to them."""
+        ref, chosen = self.faces.group_ref, self.grid.selected_members()
+        if not ref or not self.confirm_action.isEnabled():
+            return None
+        faces = [m.detection_id for m in chosen if m.status == "suggested"]
+        if chosen and not faces:
+            self.statusBar().showMessage(f"None of the chosen {WORDS[self.mode].many} is only suggested", 15000)
+            return None
+        return self.apply(lambda org: org.confirm(ref, faces or None), "Cannot confirm")
 
     def reject_selected(self) -> Change | None:
         faces = [m.detection_id for m in self.grid.selected_members()]

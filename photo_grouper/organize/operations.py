@@ -234,6 +234,28 @@ class Organizer:
             return rec.commit(self.mode, "split", f"moved {len(moving)} {self.unit}(s) of {source} to {_title(dest)}",
                               notes)
 
+    def confirm(self, ref: str, faces: Iterable[int] | None = None) -> Change:
+        """"Yes, that is them": faces suggested to a person become theirs, all of them or the chosen ones."""
+        with self.library.session() as s:
+            state, rec = load_state(s, self.mode), Recorder(s)
+            target = resolve(s, state, ref)
+            if target.kind != "person":
+                raise OrganizeError(f"{ref} is an automatic group: nothing in it is suggested; name it to make its "
+                                    f"{self.unit}s someone's")
+            person = state.people[target.id]
+            suggested = [d for d in state.members(target) if d not in state.confirmed]
+            if faces is not None:
+                chosen = sorted({int(d) for d in faces})
+                wrong = [d for d in chosen if d not in suggested]
+                if wrong:
+                    raise OrganizeError(f"{self.unit} {wrong[0]} is not suggested to {_title(person)}")
+                suggested = chosen
+            if not suggested:
+                raise OrganizeError(f"nothing suggested to {_title(person)} to confirm")
+            _confirm(rec, state, suggested, person)
+            return rec.commit(self.mode, "confirm", f"confirmed {len(suggested)} {self.unit}(s) of {_title(person)}",
+                              _shared_photo_notes(state, person.id))
+
     def reject(self, ref: str, faces: Iterable[int]) -> Change:
         """"Not this person": the faces leave the group and never rejoin it. The rest of an automatic group is
         kept together as an unnamed person, since the rejection needs a person to hold on to."""

@@ -285,3 +285,32 @@ def test_boxes_the_face_check_turned_down_are_listed_and_can_be_brought_back(qtb
     viewer = w.open_photo(dialog.faces.index(1), dialog.faces)
     assert viewer is not None and viewer.canvas.box == dialog.faces.members[1].box
     viewer.close()
+
+
+def test_confirm_suggested_faces_chosen_or_all_with_ctrl_return(qtbot, window):
+    from photo_grouper.organize import suggest
+
+    bea = window.rename(f"g{window.made.fine['B']}", "Bea").people[0]
+    with Library(window.library_path) as lib:
+        assert suggest(lib, "faces") == 4  # A's faces share Bea's level-1 group
+    window.refresh()
+    window.select_ref_row(row_of(window, f"p{bea}"))
+    qtbot.waitUntil(lambda: window.confirm_action.isEnabled())
+    rows = [r for r, m in enumerate(window.faces.members) if m.status == "suggested"]
+    assert len(rows) == 4 and "&Confirm suggested faces (yes, this person)" in \
+        {a.text() for a in window.grid_menu().actions()}
+
+    def counts():
+        with Library(window.library_path) as lib:
+            info = Organizer(lib, "faces").show("Bea")[0]
+            return info.confirmed, info.suggested
+
+    select_faces(qtbot, window, [rows[0]])
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert counts() == (4, 3)  # only the chosen one
+    window.grid.clearSelection()
+    window.confirm_action.trigger()
+    assert counts() == (7, 0)  # nothing chosen: all of them
+    assert not window.confirm_action.isEnabled()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert counts() == (4, 3)

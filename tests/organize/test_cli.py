@@ -71,3 +71,17 @@ def test_stale_group_ids_after_reclustering_are_refused(made, capsys):
         s.add(ClusterRun(mode="faces", model="test", weights="test", tau=0.8, items=0, levels=1))
     code, _, err = run(capsys, "group", "name", old, "X", "--library", lib)
     assert code == 1 and "earlier grouping" in err
+
+
+def test_confirm_from_the_command_line(made, capsys):
+    from photo_grouper.organize import suggest
+
+    lib = str(made.library.path)
+    run(capsys, "group", "name", f"g{made.fine['B']}", "Bea", "--library", lib)
+    suggest(made.library, "faces")
+    code, out, _ = run(capsys, "group", "confirm", "Bea", str(made.faces[("A", 0)]), "--library", lib)
+    assert code == 0 and out.startswith("Confirmed 1 face(s) of Bea")
+    code, out, _ = run(capsys, "group", "confirm", "Bea", "--library", lib, "--json")
+    assert code == 0 and json.loads(out)["faces"] == 3
+    code, out, err = run(capsys, "group", "confirm", "Bea", "--library", lib)
+    assert code == 1 and "nothing suggested to Bea" in err

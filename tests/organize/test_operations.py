@@ -238,6 +238,28 @@ def test_undoing_a_merge_gives_the_suggestions_back(made):
     assert [(g.name, g.confirmed, g.suggested) for g in made.org.people()] == [("Cleo", 5, 4)]
 
 
+def test_confirm_suggested_faces_all_or_chosen(made):
+    from photo_grouper.organize import suggest
+
+    made.org.name(f"g{made.fine['B']}", "Bea")
+    assert suggest(made.library, "faces") == 4
+    a = [made.faces[("A", i)] for i in range(4)]
+    with pytest.raises(OrganizeError, match=f"face {made.faces[('B', 0)]} is not suggested to Bea"):
+        made.org.confirm("Bea", [made.faces[("B", 0)]])  # already hers
+    with pytest.raises(OrganizeError, match="automatic group"):
+        made.org.confirm(f"g{made.fine['C']}")
+    change = made.org.confirm("Bea", [a[1]])
+    assert change.summary == "confirmed 1 face(s) of Bea" and change.faces == 1
+    assert made.org.show("Bea")[0].confirmed == 4
+    made.org.confirm("Bea")
+    info, members = made.org.show("Bea")
+    assert (info.confirmed, info.suggested) == (7, 0) and {m.status for m in members} == {"confirmed"}
+    with pytest.raises(OrganizeError, match="nothing suggested to Bea"):
+        made.org.confirm("Bea")
+    made.org.undo()
+    assert made.org.show("Bea")[0].suggested == 3  # back to suggestions, not lost
+
+
 def test_a_listing_is_reused_until_anything_commits(made):
     state, _ = made.org.groups()
     assert made.org.groups()[0] is state  # nothing committed: the same listing, not read again
