@@ -730,7 +730,9 @@ class MainWindow(QMainWindow):
                 ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \
-                (["groups kept: nothing new to group"] if c.get("unchanged") else [])
+                (["groups kept: nothing new to group"] if c.get("unchanged") else []) + \
+                ([f"{c['suggested']} {WORDS[self.mode].one}(s) suggested to your {WORDS[self.mode].whom} "
+                  "(Edit > Confirm suggested)"] if c.get("suggested") else [])
             self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s"
                                          + "".join(f"; {note}" for note in notes))
 

@@ -112,3 +112,15 @@ def test_cancel_stops_the_job_and_keeps_what_was_done(qtbot, tmp_path, faces_dat
         pass
     assert blocker.args[0].status == "cancelled"
     assert "Cancelled" in window.statusBar().currentMessage() and window.index_action.isEnabled()
+
+
+def test_the_status_says_how_many_faces_were_suggested_and_how_to_confirm_them(qtbot, photo_library):
+    from photo_grouper.jobs import IndexReport
+
+    photo_library.library.close()
+    window = MainWindow(photo_library.library.path)
+    qtbot.addWidget(window)
+    window._on_indexed(IndexReport("/photos", "faces", "test", status="completed",
+                                   cluster={"items": 9, "groups": 2, "levels": 2, "seconds": 0.1, "suggested": 4}))
+    assert window.statusBar().currentMessage().endswith("; 4 face(s) suggested to your people (Edit > Confirm "
+                                                        "suggested)")
