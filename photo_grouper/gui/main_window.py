@@ -7,7 +7,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPersistentModelIndex, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -110,9 +111,17 @@ class MainWindow(QMainWindow):
         zoom_row.addWidget(QLabel("Finer"))
         zoom_row.addWidget(self.zoom, 1)
         zoom_row.addWidget(QLabel("Coarser"))
+        # Find a name: the listed groups whose title holds the text (a library of thousands of people).
+        self.find = QLineEdit()
+        self.find.setClearButtonEnabled(True)
+        self._find_timer = QTimer(self, singleShot=True, interval=150)  # typing a word filters once
+        self._find_timer.timeout.connect(self._apply_find)
+        self._finding = False  # some rows may be hidden by the find box
+        self.find.textChanged.connect(self._find_timer.start)
         left = QVBoxLayout()
         left.addLayout(zoom_row)
         left.addWidget(self.zoom_label)
+        left.addWidget(self.find)
         left.addWidget(self.tree, 1)
 
         # Right: the faces of the selected group.
@@ -233,6 +242,7 @@ class MainWindow(QMainWindow):
         self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
         view.addAction("Larger thumbnails", QKeySequence("Ctrl+Shift+="), lambda: self.grid.set_side(self.grid.side() + 16))
         view.addAction("Smaller thumbnails", QKeySequence("Ctrl+Shift+-"), lambda: self.grid.set_side(self.grid.side() - 16))
+        view.addAction("Find a name", QKeySequence.StandardKey.Find, self._focus_find)
         self.show_hidden_action = view.addAction("Show hidden groups")
         self.show_hidden_action.setCheckable(True)
         self.show_hidden_action.setChecked(self.show_hidden)
@@ -260,6 +270,7 @@ class MainWindow(QMainWindow):
         species); the face check's actions only where there are faces."""
         one, many, who, _ = WORDS[self.mode]
         self.thumb_size.setToolTip(f"Thumbnail size (Ctrl+wheel over the {many})")
+        self.find.setPlaceholderText(f"Find a {who} or group by name (Ctrl+F)")
         self.reject_action.setText(f"Re&ject {many} (not this {who})")
         self.confirm_action.setText(f"&Confirm suggested {many} (yes, this {who})")
         self.show_single_action.setText(f"Show groups of one {one}")
@@ -395,20 +406,48 @@ class MainWindow(QMainWindow):
         # At either end of the hierarchy the way on is greyed out rather than silent.
         self.zoom_in_action.setEnabled(state.level > 0)
         self.zoom_out_action.setEnabled(not top)
-        row = next((r for r in range(self.model.rowCount()) if self.model.item(r, 0).data(REF_ROLE) == keep), None)
-        if row is None and self.model.rowCount():
-            row = 0
+        found = self._apply_find(select=False)
+        row = next((r for r in found if self.model.item(r, 0).data(REF_ROLE) == keep), found[0] if found else None)
         if row is not None:
             self.select_ref_row(row)
         else:
             self.faces.set_members(None, [])
             elsewhere = self.organizer.grouped_instead()
             self.grid_title.setText(
-                f"Only groups of one {WORDS[self.mode].one} here (View > Show groups of one {WORDS[self.mode].one})"
+                f"No listed group's name holds {self.find.text().strip()!r}" if self.model.rowCount()
+                else f"Only groups of one {WORDS[self.mode].one} here (View > Show groups of one {WORDS[self.mode].one})"
                 if single
                 else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
                 else "No groups yet: index a photo folder (File > Index)")
+
+    def _focus_find(self) -> None:
+        self.find.setFocus()
+        self.find.selectAll()
+
+    def _apply_find(self, select: bool = True) -> list[int]:
+        """Show only the listed groups whose title holds the find box's text (any case); returns the rows shown.
+        The chosen group stays chosen if it is shown, else the first shown one is chosen (``select``)."""
+        text = self.find.text().strip().casefold()
+        if not text and not self._finding:  # nothing hidden, nothing to hide: no walk over 50,000 rows
+            return list(range(self.model.rowCount()))
+        self._finding = bool(text)
+        shown = []
+        for r in range(self.model.rowCount()):
+            hide = bool(text) and text not in self.model.item(r, 0).text().casefold()
+            self.tree.setRowHidden(r, QModelIndex(), hide)
+            if not hide:
+                shown.append(r)
+        current = self.tree.currentIndex()
+        while current.parent().isValid():
+            current = current.parent()
+        if select and shown and (not current.isValid() or current.row() not in shown):
+            self.select_ref_row(shown[0])
+        elif select and not shown and self.model.rowCount():
+            self.tree.selectionModel().clear()
+            self.faces.set_members(None, [])
+            self.grid_title.setText(f"No listed group's name holds {self.find.text().strip()!r}")
+        return shown
 
     def _want_icon(self, index) -> None:
         self._icons_wanted.append(QPersistentModelIndex(index))

@@ -314,3 +314,30 @@ def test_confirm_suggested_faces_chosen_or_all_with_ctrl_return(qtbot, window):
     assert not window.confirm_action.isEnabled()
     qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert counts() == (4, 3)
+
+
+def test_find_a_name_shows_only_the_groups_whose_name_holds_it(qtbot, window):
+    window.rename(f"g{window.made.coarse['C']}", "Cleo")
+
+    def shown():
+        return [window.model.item(r, 0).text() for r in range(window.model.rowCount())
+                if not window.tree.isRowHidden(r, window.model.invisibleRootItem().index())]
+
+    assert len(shown()) == 2
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.find.hasFocus()
+    qtbot.keyClicks(window.find, "cLE")
+    qtbot.waitUntil(lambda: shown() == ["Cleo"])
+    assert window.current_ref() == window.model.item(row_of_name(window, "Cleo"), 0).data(REF_ROLE)
+    window.refresh()  # a correction rebuilds the tree: the find still holds
+    assert shown() == ["Cleo"]
+    window.find.setText("nobody")
+    qtbot.waitUntil(lambda: shown() == [])
+    assert window.grid_title.text() == "No listed group's name holds 'nobody'" and window.faces.rowCount() == 0
+    window.find.clear()
+    qtbot.waitUntil(lambda: len(shown()) == 2)
+    assert window.current_ref() is not None
+
+
+def row_of_name(window, name):
+    return next(r for r in range(window.model.rowCount()) if window.model.item(r, 0).text() == name)
