@@ -20,6 +20,8 @@ from ..device import choose_device
 from .efficientnet_lite import INPUT_SIZE, MEAN, STD, EfficientNetLite0
 
 WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)
+FRAMINGS = ("squash", "center")  # how a photo becomes the square input
+CENTER_SHORT_SIDE = 256
 
 
 def shipped_weights() -> Path:
@@ -36,19 +38,23 @@ class EfficientNetSpeciesEncoder(Encoder):
     wants_processes = False  # torch releases the GIL and batches; one process uses every core
 
     def __init__(self, weights: str | Path | None = None, device: str | None = None, batch_size: int = 32,
-                 threads: int = 4):
+                 threads: int = 4, framing: str = "squash"):
+        if framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}")
         self.weights = Path(weights) if weights else None
+        self.framing = framing
         self.device_name = device
         self.batch_size = int(batch_size)
         self.threads = int(threads)
 
     @cached_property
     def model_version(self) -> str:
+        suffix = "" if self.framing == "squash" else f"-{self.framing}"  # another framing, other vectors
         if self.weights is None:
-            return "imagenet"
+            return "imagenet" + suffix
         # A user's weights file is named by its content, so replacing it re-embeds.
         with open(self.weights, "rb") as f:
-            return "user-" + hashlib.file_digest(f, "sha256").hexdigest()[:12]
+            return "user-" + hashlib.file_digest(f, "sha256").hexdigest()[:12] + suffix
 
     @property
     def detector_name(self) -> str:
@@ -68,8 +74,16 @@ class EfficientNetSpeciesEncoder(Encoder):
         return net.eval().to(self.device)
 
     def _pixels(self, path: Path) -> np.ndarray:
-        # Squash to the square input, as the ImageNet evaluation of these weights does not crop pets out.
-        im = load_upright(path, max_side=2 * INPUT_SIZE).resize((INPUT_SIZE, INPUT_SIZE))
+        if self.framing == "center":
+            # ImageNet's evaluation framing: the shorter side to 256, the middle 224 square.
+            im = load_upright(path, max_side=4 * INPUT_SIZE)
+            scale = CENTER_SHORT_SIDE / min(im.size)
+            im = im.resize((max(INPUT_SIZE, round(im.width * scale)), max(INPUT_SIZE, round(im.height * scale))))
+            left, top = (im.width - INPUT_SIZE) // 2, (im.height - INPUT_SIZE) // 2
+            im = im.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE))
+        else:
+            # Squashed to the square input: nothing at the photo's edges is cut off.
+            im = load_upright(path, max_side=2 * INPUT_SIZE).resize((INPUT_SIZE, INPUT_SIZE))
         return np.array(im, dtype=np.uint8)  # writable: torch.from_numpy wants it
 
     def embed_pixels(self, batch: np.ndarray) -> np.ndarray:
