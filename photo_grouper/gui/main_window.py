@@ -648,7 +648,8 @@ class MainWindow(QMainWindow):
             return None
         faces = [m.detection_id for m in chosen if m.status == "suggested"]
         if chosen and not faces:
-            self.statusBar().showMessage(f"None of the chosen {WORDS[self.mode].many} is only suggested", 15000)
+            self.statusBar().showMessage(f"None of the chosen {WORDS[self.mode].many} is suggested: they are confirmed "
+                                         "already", 15000)
             return None
         return self.apply(lambda org: org.confirm(ref, faces or None), "Cannot confirm")
 
