@@ -162,12 +162,15 @@ class _Batches:
         self.last_commit = time.monotonic()
 
 
-def _pending_photos(library: Library, root: Path, pipeline: str) -> list[tuple[int, str, str]]:
-    done = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline == pipeline)
+def _pending_photos(library: Library, root: Path, encoder: Encoder) -> list[tuple[int, str, str]]:
+    """Photos under ``root`` this pipeline has not analysed, and those anywhere in the library with results of a
+    pipeline it replaces (all at once: a grouping must not mix the vectors of two pipelines)."""
+    done = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline == encoder.pipeline)
+    replaced = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline.in_(encoder.replaces))
     with library.session() as s:
         return [tuple(r) for r in s.execute(
             select(Photo.id, Photo.path, Photo.content_hash)
-            .where(under(root), Photo.status == PhotoStatus.OK, ~done).order_by(Photo.path)).all()]
+            .where(under(root) | replaced, Photo.status == PhotoStatus.OK, ~done).order_by(Photo.path)).all()]
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -179,6 +182,13 @@ def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder) -> int:
     """Record one photo's analysis; returns the number of detections. Skips a photo analysed meanwhile."""
     if s.scalar(select(Analysis.id).where(Analysis.photo_id == photo_id, Analysis.pipeline == encoder.pipeline)):
         return 0
+    old = s.scalars(select(Analysis).where(Analysis.photo_id == photo_id, Analysis.pipeline.in_(encoder.replaces))
+                    ).first() if encoder.replaces else None
+    if old is not None:
+        if _replace_in_place(old, outcome, encoder):
+            return len(outcome.found)
+        s.delete(old)  # other boxes now: what was found before no longer applies
+        s.flush()
     if outcome.error is not None:
         s.execute(update(Photo).where(Photo.id == photo_id)
                   .values(status=PhotoStatus.FAILED, error=outcome.error))
@@ -194,6 +204,20 @@ def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder) -> int:
                                         dim=int(f.vector.shape[0]), vector=Embedding.pack(f.vector)))
         analysis.detections.append(det)
     return len(outcome.found)
+
+
+def _replace_in_place(old: Analysis, outcome: Outcome, encoder: Encoder) -> bool:
+    """An older pipeline's analysis given this one's vectors where the boxes are the same (their ids, and the names
+    and corrections that hang on them, stay). False where they are not: the caller replaces it whole."""
+    boxes = [(d.x, d.y, d.w, d.h) for d in old.detections]
+    if outcome.error is not None or old.status != "done" or boxes != [tuple(f.box) for f in outcome.found]:
+        return False
+    for det, found in zip(old.detections, outcome.found):
+        emb = next(e for e in det.embeddings if e.model == encoder.model)
+        emb.model_version, emb.dim, emb.vector = encoder.model_version, int(found.vector.shape[0]), \
+            Embedding.pack(found.vector)
+    old.pipeline, old.finished_at = encoder.pipeline, utcnow()
+    return True
 
 
 def _copy_twins(library: Library, pending: list[tuple[int, str, str]], encoder: Encoder,
@@ -222,7 +246,8 @@ def _refuse_a_second_pipeline(library: Library, encoder: Encoder) -> None:
     find and embed the same faces or photos again, and the grouping would take both: refused, with what to do."""
     with library.session() as s:
         other = s.scalar(select(Analysis.pipeline).where(
-            Analysis.pipeline != encoder.pipeline, Analysis.pipeline.startswith(f"{encoder.mode}:")).limit(1))
+            Analysis.pipeline != encoder.pipeline, Analysis.pipeline.not_in(encoder.replaces),
+            Analysis.pipeline.startswith(f"{encoder.mode}:")).limit(1))
     if other is not None:
         what = "faces were found" if encoder.mode == "faces" else "photos were embedded"
         raise JobError(f"this library's {what} with other settings ({other.split(':', 1)[1]}); indexing with "
@@ -239,7 +264,7 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
     _refuse_a_second_pipeline(library, encoder)
     workers = workers or default_workers()
     report = AnalyseReport()
-    pending = _pending_photos(library, root, encoder.pipeline)
+    pending = _pending_photos(library, root, encoder)
     report.pending = total = len(pending)
     progress(0, total)
     pending = _copy_twins(library, pending, encoder, report)

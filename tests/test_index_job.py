@@ -15,7 +15,7 @@ from photo_grouper.cli import main
 from photo_grouper.jobs import JobError, index_folder, library_status
 from photo_grouper.progress import CancelEvent
 from photo_grouper.store import Analysis, Detection, Embedding, IndexRun, Library, Photo
-from photo_grouper.vision import EncoderSpec
+from photo_grouper.vision import EncoderSpec, make_encoder
 
 from .conftest import copy_identities
 
@@ -102,7 +102,7 @@ def test_other_species_weights_on_the_same_library_are_refused(pets_data, librar
     assert main(args) == 0
     capsys.readouterr()
     assert main(args + ["--weights", str(mine)]) != 0
-    assert "photos were embedded with other settings (whole-photo:efficientnet-lite0@imagenet)" \
+    assert "photos were embedded with other settings (whole-photo:efficientnet-lite0@imagenet-center)" \
         in capsys.readouterr().err
 
 
@@ -267,3 +267,36 @@ def test_the_index_summary_says_levels_and_suggestions_in_the_modes_words(mode, 
                          cluster={"items": 9, "groups": 3, "levels": levels, "seconds": 0.5, "suggested": 4})
     text = format_index_report(report)
     assert level_words in text and suggested_words in text
+
+
+def test_a_species_library_embedded_the_old_way_is_embedded_again_in_place(pets_data, library_path, tmp_path):
+    """A new framing of the species photo replaces each photo's vector where it is (its box, id, and the names
+    on it stay), in every folder of the library at once, and refuses nothing."""
+    from photo_grouper.organize import Organizer
+
+    root, elsewhere = tmp_path / "pets", tmp_path / "elsewhere"
+    copy_identities(pets_data, root, ["pug", "beagle"], per=3)
+    copy_identities(pets_data, elsewhere, ["pug"], per=1)
+    old = EncoderSpec.of("species", device="cpu", framing="squash")
+    new = EncoderSpec.of("species", device="cpu", framing="center")
+    with Library(library_path) as lib:
+        index_folder(lib, elsewhere, old, workers=1)
+        index_folder(lib, root, old, workers=1, cluster=True)
+        org = Organizer(lib, "species")
+        org.name(org.groups()[1][0].ref, "Pug")
+        named = {m.detection_id for m in org.show("Pug")[1]}
+
+        def vectors():
+            with lib.session() as s:
+                return dict(s.execute(select(Embedding.detection_id, Embedding.vector)).all())
+
+        before = vectors()
+        report = index_folder(lib, root, new, workers=1, cluster=True)
+        after = vectors()
+        assert report.analyse.analysed == 7 and report.analyse.found == 7  # the other folder's photo too
+        assert set(after) == set(before) and all(after[d] != before[d] for d in before)
+        with lib.session() as s:
+            assert set(s.scalars(select(Analysis.pipeline))) == {make_encoder(new).pipeline}
+            assert set(s.scalars(select(Embedding.model_version))) == {"imagenet-center"}
+        assert {m.detection_id for m in Organizer(lib, "species").show("Pug")[1]} >= named
+        assert index_folder(lib, root, new, workers=1).analyse.pending == 0  # nothing left to do

@@ -59,6 +59,12 @@ class Encoder(ABC):
         return f"{self.mode}:{self.detector_name}:{self.model}@{self.model_version}"
 
     @property
+    def replaces(self) -> tuple[str, ...]:
+        """Older pipelines whose results this one's replace in place (same boxes, new vectors: a new version of
+        photo-grouper embedding the same way better), so what the user decided about each box stays."""
+        return ()
+
+    @property
     @abstractmethod
     def detector_name(self) -> str: ...
 

@@ -1,4 +1,6 @@
-"""Species: EfficientNet-Lite0 (ImageNet weights, Apache-2.0) on the whole photo; the 1280-d pooled feature.
+"""Species: EfficientNet-Lite0 (ImageNet weights, Apache-2.0) on the photo's middle square, framed as ImageNet's
+evaluation frames it (the animal larger, less background: docs/hilander-ablation.md, "The species photo framed as
+ImageNet's evaluation frames it"); the 1280-d pooled feature.
 
 Runs on CUDA when torch sees a GPU, else on the CPU. A user's own weights file (a state dict of the same network,
 fine-tuned) can replace the shipped one.
@@ -20,7 +22,7 @@ from ..device import choose_device
 from .efficientnet_lite import INPUT_SIZE, MEAN, STD, EfficientNetLite0
 
 WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)
-FRAMINGS = ("squash", "center")  # how a photo becomes the square input
+FRAMINGS = ("squash", "center")  # how a photo becomes the square input (squash: up to 2026-12-07)
 CENTER_SHORT_SIDE = 256
 
 
@@ -38,7 +40,7 @@ class EfficientNetSpeciesEncoder(Encoder):
     wants_processes = False  # torch releases the GIL and batches; one process uses every core
 
     def __init__(self, weights: str | Path | None = None, device: str | None = None, batch_size: int = 32,
-                 threads: int = 4, framing: str = "squash"):
+                 threads: int = 4, framing: str = "center"):
         if framing not in FRAMINGS:
             raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}")
         self.weights = Path(weights) if weights else None
@@ -49,12 +51,19 @@ class EfficientNetSpeciesEncoder(Encoder):
 
     @cached_property
     def model_version(self) -> str:
-        suffix = "" if self.framing == "squash" else f"-{self.framing}"  # another framing, other vectors
+        suffix = "" if self.framing == "squash" else f"-{self.framing}"  # the first framing had no name
         if self.weights is None:
             return "imagenet" + suffix
         # A user's weights file is named by its content, so replacing it re-embeds.
         with open(self.weights, "rb") as f:
             return "user-" + hashlib.file_digest(f, "sha256").hexdigest()[:12] + suffix
+
+    @property
+    def replaces(self) -> tuple[str, ...]:
+        # The same photo as one box either way: the squashed photo's vector is replaced by the centred one's.
+        if self.framing == "squash":
+            return ()
+        return (self.pipeline.removesuffix(f"-{self.framing}"),)
 
     @property
     def detector_name(self) -> str:

@@ -126,9 +126,27 @@ def test_species_encoder_takes_a_users_weights_file(tmp_path, pets_data):
     torch.save(state, path)
     mine = make_encoder(EncoderSpec.of("species", weights=str(path), device="cpu"))
     shipped = make_encoder(EncoderSpec.of("species", device="cpu"))
-    assert mine.model_version.startswith("user-") and shipped.model_version == "imagenet"
+    assert mine.model_version.startswith("user-") and shipped.model_version == "imagenet-center"
     assert mine.pipeline != shipped.pipeline  # other weights: photos are embedded again
     photo = next((pets_data / "pug").iterdir())
     # Only the classifier changed, so the pooled features agree.
     np.testing.assert_allclose(mine.analyse_one(photo)[0].vector, shipped.analyse_one(photo)[0].vector,
                                rtol=1e-4, atol=1e-4)
+
+
+def test_the_species_photo_is_framed_as_imagenet_evaluates_it(tmp_path):
+    """The shorter side to 256, the middle 224 square: a wide photo loses its sides, nothing is stretched."""
+    from PIL import Image
+
+    wide = np.zeros((300, 600, 3), np.uint8)
+    wide[:, 250:350] = 255  # a white band in the middle, black elsewhere
+    path = tmp_path / "wide.png"
+    Image.fromarray(wide).save(path)
+    centre = make_encoder(EncoderSpec.of("species", device="cpu"))._pixels(path)
+    squash = make_encoder(EncoderSpec.of("species", device="cpu", framing="squash"))._pixels(path)
+    assert centre.shape == squash.shape == (224, 224, 3)
+    # Scaled by 256/300 the band is 85 px wide in a 512 px row; the middle 224 keeps it whole, unstretched.
+    assert abs((centre[112, :, 0] > 128).sum() - 85) <= 2
+    assert abs((squash[112, :, 0] > 128).sum() - 37) <= 2  # squashed to 224 of 600: 37 px
+    with pytest.raises(ValueError, match="framing must be one of"):
+        make_encoder(EncoderSpec.of("species", framing="stretch"))
