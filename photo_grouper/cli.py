@@ -115,7 +115,9 @@ def format_index_report(report) -> str:
         f"{sc.moved} moved, {sc.missing} missing, {sc.failed + an.failed} failed"
         + (f", {sc.restored} back" if sc.restored else ""),
         f"  analysed: {an.analysed + an.reused} of {an.pending} pending"
-        + (f" ({an.reused} copies reused)" if an.reused else "") + f"; {what}: {an.found}",
+        + (f" ({an.reused} copies reused)" if an.reused else "") + f"; {what}: {an.found}"
+        + (f"; {an.replaced} embedded again in place, the way this version embeds (names and corrections kept)"
+           if an.replaced else ""),
     ]
     ch = report.check
     if ch.pending:

@@ -40,6 +40,7 @@ class AnalyseReport:
     pending: int = 0  # photos that needed analysis when the stage started
     analysed: int = 0
     reused: int = 0  # copies of a photo already analysed (same bytes): results copied, not recomputed
+    replaced: int = 0  # of those analysed, photos whose older pipeline's vectors were replaced in place
     failed: int = 0
     found: int = 0
     complete: bool = False
@@ -178,7 +179,7 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start:start + size]
 
 
-def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder) -> int:
+def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder, report: AnalyseReport) -> int:
     """Record one photo's analysis; returns the number of detections. Skips a photo analysed meanwhile."""
     if s.scalar(select(Analysis.id).where(Analysis.photo_id == photo_id, Analysis.pipeline == encoder.pipeline)):
         return 0
@@ -186,6 +187,7 @@ def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder) -> int:
                     ).first() if encoder.replaces else None
     if old is not None:
         if _replace_in_place(old, outcome, encoder):
+            report.replaced += 1
             return len(outcome.found)
         s.delete(old)  # other boxes now: what was found before no longer applies
         s.flush()
@@ -236,7 +238,7 @@ def _copy_twins(library: Library, pending: list[tuple[int, str, str]], encoder: 
             for det in twin.detections:
                 emb = next(e for e in det.embeddings if e.model == encoder.model)
                 copy.found.append(Found((det.x, det.y, det.w, det.h), det.score, emb.array.copy(), det.verified))
-            report.found += _store_outcome(s, photo_id, copy, encoder)
+            report.found += _store_outcome(s, photo_id, copy, encoder, report)
             report.reused += 1
     return rest
 
@@ -273,7 +275,7 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
 
     def store(s, items: Sequence, outcomes: list[Outcome]) -> None:
         for (photo_id, _, _), outcome in zip(items, outcomes):
-            report.found += _store_outcome(s, photo_id, outcome, encoder)
+            report.found += _store_outcome(s, photo_id, outcome, encoder, report)
             report.analysed += outcome.error is None
             report.failed += outcome.error is not None
 

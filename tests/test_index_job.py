@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from photo_grouper.cli import main
+from photo_grouper.cli import format_index_report, main
 from photo_grouper.jobs import JobError, index_folder, library_status
 from photo_grouper.progress import CancelEvent
 from photo_grouper.store import Analysis, Detection, Embedding, IndexRun, Library, Photo
@@ -294,6 +294,7 @@ def test_a_species_library_embedded_the_old_way_is_embedded_again_in_place(pets_
         report = index_folder(lib, root, new, workers=1, cluster=True)
         after = vectors()
         assert report.analyse.analysed == 7 and report.analyse.found == 7  # the other folder's photo too
+        assert report.analyse.replaced == 7 and "7 embedded again in place" in format_index_report(report)
         assert set(after) == set(before) and all(after[d] != before[d] for d in before)
         with lib.session() as s:
             assert set(s.scalars(select(Analysis.pipeline))) == {make_encoder(new).pipeline}

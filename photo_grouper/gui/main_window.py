@@ -767,6 +767,8 @@ class MainWindow(QMainWindow):
             c = report.cluster or {}
             notes = ([f"{report.check.rejected} box(es) that are not faces left out"] if report.check.rejected
                      else []) + \
+                ([f"{an.replaced} {WORDS[self.mode].one}(s) embedded again, the way this version embeds (names and "
+                  "corrections kept)"] if an.replaced else []) + \
                 ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \
