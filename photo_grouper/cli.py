@@ -127,11 +127,12 @@ def format_index_report(report) -> str:
     if report.cluster:
         c = report.cluster
         what = "faces" if report.mode == "faces" else "photos"
+        levels = f"{c['levels']} level" + "s" * (c["levels"] != 1)
         if c.get("unchanged"):
             lines.append(f"  groups kept: nothing the grouping reads has changed since it last ran ({c['items']} "
-                         f"{what}, {c['groups']} groups over {c['levels']} level{'s' * (c['levels'] != 1)}; --regroup groups them again)")
+                         f"{what}, {c['groups']} groups over {levels}; --regroup groups them again)")
         else:
-            lines.append(f"  grouped {c['items']} {what} into {c['groups']} groups over {c['levels']} level{'s' * (c['levels'] != 1)} in "
+            lines.append(f"  grouped {c['items']} {what} into {c['groups']} groups over {levels} in "
                          f"{c['seconds']:.1f} s (photo-grouper groups lists them)")
         if c.get("copies"):
             lines.append(f"  {c['copies']} of them copies of a photo kept or saved twice: grouped with it")

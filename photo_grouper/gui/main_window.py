@@ -413,10 +413,10 @@ class MainWindow(QMainWindow):
         else:
             self.faces.set_members(None, [])
             elsewhere = self.organizer.grouped_instead()
+            one = WORDS[self.mode].one
             self.grid_title.setText(
                 f"No listed group's name holds {self.find.text().strip()!r}" if self.model.rowCount()
-                else f"Only groups of one {WORDS[self.mode].one} here (View > Show groups of one {WORDS[self.mode].one})"
-                if single
+                else f"Only groups of one {one} here (View > Show groups of one {one})" if single
                 else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
                 else "No groups yet: index a photo folder (File > Index)")
