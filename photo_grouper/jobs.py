@@ -266,6 +266,10 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
     _refuse_a_second_pipeline(library, encoder)
     workers = workers or default_workers()
     report = AnalyseReport()
+    if encoder.replaces:  # a photo that could not be read could not be read either way: no need to try again
+        with library.session() as s:
+            s.execute(update(Analysis).where(Analysis.pipeline.in_(encoder.replaces), Analysis.status == "failed")
+                      .values(pipeline=encoder.pipeline))
     pending = _pending_photos(library, root, encoder)
     report.pending = total = len(pending)
     progress(0, total)

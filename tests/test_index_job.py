@@ -277,6 +277,8 @@ def test_a_species_library_embedded_the_old_way_is_embedded_again_in_place(pets_
     root, elsewhere = tmp_path / "pets", tmp_path / "elsewhere"
     copy_identities(pets_data, root, ["pug", "beagle"], per=3)
     copy_identities(pets_data, elsewhere, ["pug"], per=1)
+    whole = next((pets_data / "pug").iterdir()).read_bytes()
+    (root / "cut.jpg").write_bytes(whole[:len(whole) // 3])  # its header reads, its pixels do not: fails either way
     old = EncoderSpec.of("species", device="cpu", framing="squash")
     new = EncoderSpec.of("species", device="cpu", framing="center")
     with Library(library_path) as lib:
