@@ -167,11 +167,13 @@ def _pending_photos(library: Library, root: Path, encoder: Encoder) -> list[tupl
     """Photos under ``root`` this pipeline has not analysed, and those anywhere in the library with results of a
     pipeline it replaces (all at once: a grouping must not mix the vectors of two pipelines)."""
     done = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline == encoder.pipeline)
-    replaced = exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline.in_(encoder.replaces))
+    where = under(root)
+    if encoder.replaces:
+        where = where | exists().where(Analysis.photo_id == Photo.id, Analysis.pipeline.in_(encoder.replaces))
     with library.session() as s:
         return [tuple(r) for r in s.execute(
             select(Photo.id, Photo.path, Photo.content_hash)
-            .where(under(root) | replaced, Photo.status == PhotoStatus.OK, ~done).order_by(Photo.path)).all()]
+            .where(where, Photo.status == PhotoStatus.OK, ~done).order_by(Photo.path)).all()]
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
