@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
             elsewhere = self.organizer.grouped_instead()
             one = WORDS[self.mode].one
             self.grid_title.setText(
-                f"No listed group's name holds {self.find.text().strip()!r}" if self.model.rowCount()
+                self._nothing_found() if self.model.rowCount()
                 else f"Only groups of one {one} here (View > Show groups of one {one})" if single
                 else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
                 f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
@@ -446,8 +446,11 @@ class MainWindow(QMainWindow):
         elif select and not shown and self.model.rowCount():
             self.tree.selectionModel().clear()
             self.faces.set_members(None, [])
-            self.grid_title.setText(f"No listed group's name holds {self.find.text().strip()!r}")
+            self.grid_title.setText(self._nothing_found())
         return shown
+
+    def _nothing_found(self) -> str:
+        return f"No listed group's name holds {self.find.text().strip()!r}"
 
     def _want_icon(self, index) -> None:
         self._icons_wanted.append(QPersistentModelIndex(index))

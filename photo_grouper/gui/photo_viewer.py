@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from ..media.images import ImageError, load_upright
 from ..organize.view import Member
+from ..vision.base import WHOLE_PHOTO
 from .background import Background
 
 VIEW_SIDE = 2048  # decoded size: more than a screen needs
@@ -24,9 +25,6 @@ def _decode(path: Path) -> tuple[QImage, str]:
         return QImage(), str(exc)
     data = im.tobytes("raw", "RGB")
     return QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888).copy(), ""
-
-
-WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)  # the box of a species-mode item
 
 
 class PhotoCanvas(QWidget):

@@ -11,6 +11,8 @@ import numpy as np
 
 from ..media import ImageError
 
+WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)  # the box of an item that is the whole photo (species mode)
+
 
 @dataclass(frozen=True)
 class Found:

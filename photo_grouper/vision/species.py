@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..media import ImageError, load_upright
-from .base import Encoder, Found, Outcome
+from .base import WHOLE_PHOTO, Encoder, Found, Outcome
 from ..device import choose_device
 from .efficientnet_lite import INPUT_SIZE, MEAN, STD, EfficientNetLite0
 
-WHOLE_PHOTO = (0.0, 0.0, 1.0, 1.0)
 FRAMINGS = ("squash", "center")  # how a photo becomes the square input (squash: up to 2026-12-07)
 CENTER_SHORT_SIDE = 256
 
