@@ -183,10 +183,11 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 
 def _store_outcome(s, photo_id: int, outcome: Outcome, encoder: Encoder, report: AnalyseReport) -> int:
     """Record one photo's analysis; returns the number of detections. Skips a photo analysed meanwhile."""
-    if s.scalar(select(Analysis.id).where(Analysis.photo_id == photo_id, Analysis.pipeline == encoder.pipeline)):
+    earlier = s.scalars(select(Analysis).where(
+        Analysis.photo_id == photo_id, Analysis.pipeline.in_((encoder.pipeline, *encoder.replaces)))).all()
+    if any(a.pipeline == encoder.pipeline for a in earlier):
         return 0
-    old = s.scalars(select(Analysis).where(Analysis.photo_id == photo_id, Analysis.pipeline.in_(encoder.replaces))
-                    ).first() if encoder.replaces else None
+    old = earlier[0] if earlier else None  # one of a pipeline this one replaces
     if old is not None:
         if _replace_in_place(old, outcome, encoder):
             report.replaced += 1
