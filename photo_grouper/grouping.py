@@ -119,10 +119,13 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
     # cancel would throw it away at its last step.
     storing, rows, stored = Meter(progress).part(0.95, 1.0), sum(len(p) for p in h.peaks_) + len(ids), 0
     with library.session() as s:
-        # One transaction: readers see the old hierarchy or the new one, never a mix.
+        # One transaction: readers see the old hierarchy or the new one, never a mix. Its ids follow the old
+        # one's, never reuse them: a group the user listed before (g12) must not name another group now.
+        last_run = s.scalar(select(func.coalesce(func.max(ClusterRun.id), 0)))
+        next_id = s.scalar(select(func.coalesce(func.max(Cluster.id), 0))) + 1
         s.execute(delete(ClusterRun).where(ClusterRun.mode == mode))
-        run = ClusterRun(mode=mode, model=encoder.model, weights=str(weights), tau=float(h.tau_), items=len(ids),
-                         levels=len(h.levels_), seconds=report.seconds, inputs=inputs)
+        run = ClusterRun(id=last_run + 1, mode=mode, model=encoder.model, weights=str(weights), tau=float(h.tau_),
+                         items=len(ids), levels=len(h.levels_), seconds=report.seconds, inputs=inputs)
         s.add(run)
         s.flush()
         report.run_id = run.id
@@ -133,7 +136,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
             sizes = np.bincount(labels, minlength=len(peaks))
             parents = (row_ids[level + 1][h.parents_[level]] if level + 1 < len(h.levels_)
                        else np.full(len(peaks), None, dtype=object))
-            first = s.scalar(select(func.coalesce(func.max(Cluster.id), 0))) + 1
+            first, next_id = next_id, next_id + len(peaks)
             s.execute(insert(Cluster), [
                 {"id": first + c, "run_id": run.id, "level": level, "size": int(sizes[c]),
                  "parent_id": None if parents[c] is None else int(parents[c]),

@@ -77,7 +77,7 @@ def test_groups_match_the_people(library):
     assert len(members) == sum(g.size for g in groups)
 
 
-def test_reclustering_replaces_the_previous_result(library):
+def test_reclustering_replaces_the_previous_result(library, capsys):
     with Library(library) as lib:
         before = list_groups(lib)[2]
         cluster_library(lib, "faces")
@@ -85,6 +85,10 @@ def test_reclustering_replaces_the_previous_result(library):
             assert s.scalar(select(func.count()).select_from(ClusterRun)) == 1
         after = list_groups(lib)[2]
     assert [g.size for g in before] == [g.size for g in after]  # deterministic
+    # New ids: a group listed before the grouping was replaced names no group of the new one.
+    assert min(g.id for g in after) > max(g.id for g in before)
+    assert main(["group", "name", f"g{before[0].id}", "X", "--library", str(library)]) == 1
+    assert f"group g{before[0].id} is from an earlier grouping that re-clustering replaced" in capsys.readouterr().err
 
 
 def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp_path, capsys):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store import (
@@ -184,17 +184,34 @@ def resolve(s: Session, state: State, text: str) -> GroupRef:
             if ref.id not in state.people:
                 raise OrganizeError(f"no person {text} in this library ({state.mode} mode)")
         elif ref.id not in state.clusters:
-            if s.get(Cluster, ref.id) is not None:
+            other = s.get(Cluster, ref.id)
+            if other is not None:
+                raise OrganizeError(f"group {text} is a group of {other.run.mode} mode, not {state.mode} "
+                                    f"(--mode {other.run.mode})")
+            if ref.id < s.scalar(select(func.coalesce(func.max(Cluster.id), 0))):  # ids are never reused
                 raise OrganizeError(f"group {text} is from an earlier grouping that re-clustering replaced; "
                                     "list the groups again")
             raise OrganizeError(f"no group {text} in the current grouping")
         elif not state.members(ref):
-            raise OrganizeError(f"group {text} has no faces left that belong to no person")
+            raise OrganizeError(f"group {text} has no faces left that belong to no person{_now_whose(state, ref.id)}")
         return ref
     matches = [p for p in state.people.values() if p.name and p.name.casefold() == text.casefold()]
     if not matches:
         raise OrganizeError(f"no person named {text!r} (and not a group reference such as p12 or g345)")
     return GroupRef("person", matches[0].id)
+
+
+def _now_whose(state: State, cluster_id: int) -> str:
+    """Where an automatic group's faces went (a merge or a name gave them to people): what to type instead."""
+    top = state.groups_at(state.clusters[cluster_id][0])
+    owners = Counter(state.confirmed.get(d) or state.suggested.get(d)
+                     for d, c in state.level0.items() if top[c] == cluster_id and d not in state.ignored)
+    owners.pop(None, None)
+    if not owners:
+        return ""
+    names = [f"p{p}" + (f" ({state.people[p].name})" if state.people[p].name else "")
+             for p, _ in owners.most_common(3)]
+    return f": its faces are {' and '.join(names)}{' and others' if len(owners) > 3 else ''}'s now"
 
 
 def person_named(state: State, name: str, *, besides: int | None = None) -> Person | None:

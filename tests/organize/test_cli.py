@@ -60,17 +60,28 @@ def test_errors_are_clear_and_change_nothing(made, capsys):
     assert "no corrections yet" in out
 
 
-def test_stale_group_ids_after_reclustering_are_refused(made, capsys):
+def test_a_group_whose_faces_went_to_a_person_says_whose(made, capsys):
+    lib = str(made.library.path)
+    b, c = f"g{made.fine['B']}", f"g{made.coarse['C']}"
+    run(capsys, "group", "name", c, "Cleo", "--library", lib)
+    code, out, _ = run(capsys, "group", "merge", b, f"g{made.fine['A']}", "--library", lib)
+    merged = out.split()[-1]
+    for group, whose in [(c, "p1 (Cleo)'s"), (b, f"{merged}'s")]:
+        code, _, err = run(capsys, "group", "name", group, "X", "--library", lib)
+        assert code == 1 and err.strip().endswith(f"group {group} has no faces left that belong to no person: "
+                                                  f"its faces are {whose} now")
+
+
+def test_a_group_of_the_other_mode_is_refused_with_the_mode_to_use(made, capsys):
     from photo_grouper.store import ClusterRun
 
     lib = str(made.library.path)
-    old = f"g{made.coarse['C']}"
-    with made.library.session() as s:  # a new grouping replaces the old one (as index does)
-        run_row = s.query(ClusterRun).one()
-        run_row.mode = "old"  # keep the rows, but they are no longer the current faces grouping
+    c = f"g{made.coarse['C']}"
+    with made.library.session() as s:  # the grouping made is species mode's now; faces mode has an empty one
+        s.query(ClusterRun).one().mode = "species"
         s.add(ClusterRun(mode="faces", model="test", weights="test", tau=0.8, items=0, levels=1))
-    code, _, err = run(capsys, "group", "name", old, "X", "--library", lib)
-    assert code == 1 and "earlier grouping" in err
+    code, _, err = run(capsys, "group", "name", c, "X", "--library", lib)
+    assert code == 1 and f"group {c} is a group of species mode, not faces (--mode species)" in err
 
 
 def test_confirm_from_the_command_line(made, capsys):
