@@ -104,7 +104,7 @@ def cmd_index(args) -> int:
 
 
 def format_index_report(report) -> str:
-    from .organize.words import WORDS
+    from .organize.words import suggestions_said
 
     sc, an = report.scan, report.analyse
     what = "faces" if report.mode == "faces" else "photos embedded"
@@ -143,8 +143,7 @@ def format_index_report(report) -> str:
             lines.append(f"  left out {c['damaged']} damaged descriptor(s) (not finite numbers): those faces stay "
                          "ungrouped")
         if c.get("suggested"):
-            w = WORDS[report.mode]
-            lines.append(f"  suggested {c['suggested']} new {w.one}(s) to the {w.whom} you named or corrected "
+            lines.append(f"  {suggestions_said(report.mode, c['suggested'], c.get('new_suggested', 0))} "
                          "(photo-grouper people; group confirm NAME, or group reject NAME FACE)")
     elif report.cluster_note:
         lines.append(f"  {report.cluster_note}")

@@ -15,9 +15,10 @@ from sqlalchemy import delete, exists, func, insert, select
 from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
 from .clustering.weights import default_weights, load_weights
+from .organize.reconcile import suggest_in
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
-from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Photo,
-                    PhotoStatus)
+from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Person,
+                    Photo, PhotoStatus, Suggestion)
 from .vision import EncoderSpec, make_encoder
 
 # Modes whose detections of one photo are never grouped together: two faces in one photo are two people (two
@@ -32,7 +33,8 @@ class ClusterReport:
     groups: int = 0  # at the default (coarsest) level
     seconds: float = 0.0
     run_id: int | None = None
-    suggested: int = 0  # faces suggested to the people the user made
+    suggested: int = 0  # faces suggested to the people the user made (waiting for a yes or a no)
+    new_suggested: int = 0  # of them, those not suggested before this grouping
     damaged: int = 0  # stored vectors that are not finite numbers: left out of the groups
     copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
     parted: int = 0  # joins not made because they would have put two faces of one photo in one group
@@ -149,19 +151,26 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
             {"detection_id": int(d), "run_id": run.id, "cluster_id": int(row_ids[0][c])}
             for d, c in zip(ids, h.levels_[0])])
         # Suggestions for named people follow the new groups in the same transaction.
-        from .organize.reconcile import suggest_in
-
-        report.suggested = suggest_in(s, mode, ids, x)
+        report.suggested, report.new_suggested = _suggest_again(s, mode, ids, x)
     progress(Meter.STEPS, Meter.STEPS)  # stored: too late to cancel
     return report
+
+
+def _suggest_again(s, mode: str, ids: np.ndarray, x: np.ndarray) -> tuple[int, int]:
+    """The mode's suggestions made again over the stored grouping: (how many, how many were not there before)."""
+    def made() -> set[tuple[int, int]]:
+        return {tuple(r) for r in s.execute(select(Suggestion.detection_id, Suggestion.person_id).join(Person)
+                                            .where(Person.mode == mode))}
+
+    before = made()
+    total = suggest_in(s, mode, ids, x)
+    return total, len(made() - before)
 
 
 def _keep_stored(library: Library, mode: str, inputs: str, ids: np.ndarray, x: np.ndarray,
                  report: ClusterReport) -> bool:
     """Where the mode's stored grouping read ``inputs``: its suggestions made again, ``report`` filled from it, and
     True; else False."""
-    from .organize.reconcile import suggest_in
-
     with library.session() as s:
         run = s.scalars(select(ClusterRun).where(ClusterRun.mode == mode).order_by(ClusterRun.id.desc())).first()
         if run is None or run.inputs != inputs:
@@ -169,5 +178,5 @@ def _keep_stored(library: Library, mode: str, inputs: str, ids: np.ndarray, x: n
         report.unchanged, report.run_id, report.levels = True, run.id, run.levels
         report.groups = s.scalar(select(func.count()).select_from(Cluster)
                                  .where(Cluster.run_id == run.id, Cluster.level == run.levels - 1))
-        report.suggested = suggest_in(s, mode, ids, x)
+        report.suggested, report.new_suggested = _suggest_again(s, mode, ids, x)
     return True

@@ -99,7 +99,7 @@ def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp
     shutil.copy(library, copy)
     photos = library.parent / "photos"
 
-    def stored_run(lib):  # (its digest of what it read, when it was made): row ids are reused once deleted
+    def stored_run(lib):  # (its digest of what it read, when it was made)
         with lib.session() as s:
             return s.execute(select(ClusterRun.inputs, ClusterRun.created_at)).one()
 
@@ -122,6 +122,22 @@ def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp
     assert "groups kept" not in capsys.readouterr().out
     with Library(copy) as lib:
         assert stored_run(lib)[0] == stored[0] and stored_run(lib)[1] > stored[1]  # the same input, grouped again
+
+
+def test_index_says_which_suggestions_are_new(library, tmp_path):
+    """Every grouping makes the suggestions again; the summary tells the new ones from those still waiting."""
+    copy = tmp_path / "library.sqlite3"
+    shutil.copy(library, copy)
+    photos = library.parent / "photos"
+    with Library(copy) as lib:
+        org = Organizer(lib, "faces")
+        largest = list_groups(lib)[2][0]
+        org.split(largest.ref, faces=[m.detection_id for m in org.show(largest.ref)[1]][:3], name="Ann")
+        first = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2, cluster=True).cluster
+        again = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2, cluster=True).cluster
+        waiting = org.show("Ann")[0].suggested
+    assert first["new_suggested"] == first["suggested"] == waiting >= largest.size - 3 - 2
+    assert again["suggested"] == waiting and again["new_suggested"] == 0
 
 
 def test_grouping_reports_progress_and_a_cancel_keeps_the_stored_groups(library):

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
 from ..organize import Change, OrganizeError, Organizer
-from ..organize.words import WORDS
+from ..organize.words import WORDS, suggestions_said
 from ..store import Library, LibraryError, default_library_path
 from .export_dialog import ExportDialog
 from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
@@ -776,8 +776,8 @@ class MainWindow(QMainWindow):
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \
                 (["groups kept: nothing new to group"] if c.get("unchanged") else []) + \
-                ([f"{c['suggested']} {WORDS[self.mode].one}(s) suggested to your {WORDS[self.mode].whom} "
-                  "(Edit > Confirm suggested)"] if c.get("suggested") else [])
+                ([f"{suggestions_said(self.mode, c['suggested'], c.get('new_suggested', 0))} (Edit > Confirm "
+                  "suggested)"] if c.get("suggested") else [])
             self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s"
                                          + "".join(f"; {note}" for note in notes))
 

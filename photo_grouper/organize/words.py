@@ -13,3 +13,13 @@ class Words(NamedTuple):
 
 WORDS = {"faces": Words("face", "faces", "person", "people"),
          "species": Words("photo", "photos", "species", "species")}
+
+
+def suggestions_said(mode: str, suggested: int, new: int) -> str:
+    """What a grouping suggested, for an index summary: the new suggestions, and those still waiting from before
+    (every grouping makes them all again; only the new ones are news)."""
+    w = WORDS[mode]
+    if not new:
+        return f"{suggested} {w.one}(s) suggested to your {w.whom} still wait for a yes or a no"
+    waiting = f", {suggested} waiting in all" if suggested > new else ""
+    return f"{new} new {w.one}(s) suggested to your {w.whom}{waiting}"

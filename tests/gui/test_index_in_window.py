@@ -121,6 +121,7 @@ def test_the_status_says_how_many_faces_were_suggested_and_how_to_confirm_them(q
     window = MainWindow(photo_library.library.path)
     qtbot.addWidget(window)
     window._on_indexed(IndexReport("/photos", "faces", "test", status="completed",
-                                   cluster={"items": 9, "groups": 2, "levels": 2, "seconds": 0.1, "suggested": 4}))
-    assert window.statusBar().currentMessage().endswith("; 4 face(s) suggested to your people (Edit > Confirm "
-                                                        "suggested)")
+                                   cluster={"items": 9, "groups": 2, "levels": 2, "seconds": 0.1, "suggested": 4,
+                                            "new_suggested": 3}))
+    assert window.statusBar().currentMessage().endswith("; 3 new face(s) suggested to your people, 4 waiting in all "
+                                                        "(Edit > Confirm suggested)")
