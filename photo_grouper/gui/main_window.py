@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._tree_menu)
         self.tree.setIconSize(QSize(TREE_ICON, TREE_ICON))
+        self.tree.header().setStretchLastSection(False)
         self.tree.setUniformRowHeights(True)  # every row is an icon's height: the view need not ask each one
         # What a group holds is filled in after the expansion, not inside it: changing rows while the view walks
         # them (as expandAll does) corrupts its state.
@@ -163,7 +165,7 @@ class MainWindow(QMainWindow):
             pane.setLayout(layout)
             splitter.addWidget(pane)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([420, 680])
+        splitter.setSizes([460, 640])
         self.splitter = splitter
         self.setCentralWidget(splitter)
 
@@ -396,7 +398,7 @@ class MainWindow(QMainWindow):
         self._icon_items, self._icons_wanted = {}, []
         build_model(state, groups, self.model)
         self.tree.selectionModel().blockSignals(False)
-        self.tree.resizeColumnToContents(0)
+        self._size_columns()
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
                                 + (", the coarsest (where the grouping stopped)" if top and state.levels else "")
@@ -451,6 +453,15 @@ class MainWindow(QMainWindow):
 
     def _nothing_found(self) -> str:
         return f"No listed group's name holds {self.find.text().strip()!r}"
+
+    def _size_columns(self) -> None:
+        """The names take what the counts leave, the counts as wide as their titles (not measured row by row): the
+        pane shows every column without a scroll bar. Again after each rebuild, which makes the columns anew."""
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, self.model.columnCount()):
+            title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
+            header.resizeSection(column, header.fontMetrics().horizontalAdvance(title) + 16)
 
     def _want_icon(self, index) -> None:
         self._icons_wanted.append(QPersistentModelIndex(index))

@@ -135,3 +135,24 @@ def test_only_groups_on_screen_ask_for_their_thumbnails(qtbot, tmp_path):
     last = window.model.item(59, 0)
     qtbot.waitUntil(lambda: not last.icon().isNull())  # its icon: the blank one until the thumbnail fails or comes
     assert window.loader.requested <= 2 * on_screen + grid
+
+
+def test_the_tree_shows_every_column_without_scrolling(qtbot, tmp_path):
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]})
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    header = window.tree.header()
+    titles = [header.model().headerData(c, Qt.Orientation.Horizontal) for c in range(header.count())]
+    assert titles == ["Group", "Faces", "Confirmed", "Suggested"]
+    # The names stretch into what the counts leave; the last count ends inside the pane.
+    last = header.count() - 1
+    assert header.sectionViewportPosition(last) + header.sectionSize(last) <= window.tree.viewport().width()
+    assert not window.tree.horizontalScrollBar().isVisible()
+    name = f"unnamed group g{made.coarse['AB']}"
+    assert header.sectionSize(0) > header.fontMetrics().horizontalAdvance(name)
+    window.zoom.setValue(0)  # a rebuilt tree keeps the layout
+    assert header.sectionViewportPosition(last) + header.sectionSize(last) <= window.tree.viewport().width()
