@@ -10,8 +10,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QModelIndex, Qt, Signal
-from PySide6.QtGui import QIcon, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QMimeData, QModelIndex, QPointF, Qt, Signal
+from PySide6.QtGui import QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QLineEdit, QStyledItemDelegate
 
 from ..organize.view import GroupInfo, State
@@ -81,6 +81,22 @@ class GroupTreeModel(QStandardItemModel):
             if payload["from"] != target:
                 self.faces_dropped.emit(payload["from"] or "", payload["faces"], target)
         return False  # nothing is inserted here: the window refreshes the tree after the change
+
+
+def square_icon(pixmap: QPixmap) -> QIcon:
+    """A row's thumbnail centred on a square: a wide photo's icon is as wide as a face's, so names line up."""
+    w, h = pixmap.width(), pixmap.height()
+    if w == h:
+        return QIcon(pixmap)
+    side = max(w, h)
+    canvas = QPixmap(side, side)
+    canvas.setDevicePixelRatio(pixmap.devicePixelRatio())
+    canvas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(canvas)
+    ratio = pixmap.devicePixelRatio()  # the painter places it in logical pixels
+    painter.drawPixmap(QPointF((side - w) / 2 / ratio, (side - h) / 2 / ratio), pixmap)
+    painter.end()
+    return QIcon(canvas)
 
 
 def _cell(top: bool) -> QStandardItem:
@@ -156,13 +172,24 @@ class _Finer:
             _faces_placeholder(item)
 
     def fill(self, item: QStandardItem, cid: int) -> None:
+        """``cid``'s finer groups under ``item``. Where a level holds the whole group again (the hierarchy joined
+        nothing there), the next level down is shown instead, and at the finest level its faces: opening a group
+        to find the same group inside says nothing."""
         state = self.state
-        finer = state.groups_at(state.clusters[cid][0] - 1)  # finest group -> its group one level below cid's
-        sizes: Counter = Counter()
-        for d in state.auto:
-            child = finer[state.level0[d]]
-            if state.clusters[child][1] == cid:
-                sizes[child] += 1
+        while True:
+            finer = state.groups_at(state.clusters[cid][0] - 1)  # finest group -> its group one level below cid's
+            sizes: Counter = Counter()
+            for d in state.auto:
+                child = finer[state.level0[d]]
+                if state.clusters[child][1] == cid:
+                    sizes[child] += 1
+            if len(sizes) != 1:
+                break
+            cid = next(iter(sizes))
+            if state.clusters[cid][0] == 0:
+                item.removeRows(0, item.rowCount())
+                _faces_placeholder(item)
+                return
         item.removeRows(0, item.rowCount())
         for child in sorted(sizes, key=lambda c: (-sizes[c], c)):
             row = _row(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],

@@ -50,6 +50,7 @@ from .group_tree import (
     fill_groups,
     icon_face,
     pending,
+    square_icon,
 )
 from .not_faces_dialog import NotFacesDialog
 from .photo_viewer import PhotoViewer
@@ -492,7 +493,7 @@ class MainWindow(QMainWindow):
         for item, member in pairs:
             pixmap = self.loader.pixmap(member)
             if pixmap is not None:
-                item.setIcon(QIcon(pixmap))
+                item.setIcon(square_icon(pixmap))
             else:  # an empty icon of the right size until it comes, so the column is wide enough already
                 item.setIcon(self._blank_icon)
                 self._icon_items.setdefault(self.loader.key(member), []).append(item)
@@ -501,7 +502,7 @@ class MainWindow(QMainWindow):
         for item in self._icon_items.pop(key, []):
             pixmap = self.loader.cached(key)
             if pixmap is not None:
-                item.setIcon(QIcon(pixmap))
+                item.setIcon(square_icon(pixmap))
 
     def _fill(self, index: QPersistentModelIndex) -> None:
         """An opened group's finer groups, or at the finest level its faces, in place of the placeholder."""
@@ -511,8 +512,7 @@ class MainWindow(QMainWindow):
         what = pending(item) if item is not None else None
         if what == "groups":
             fill_groups(self.model, item)
-            self.tree.resizeColumnToContents(0)
-            return
+            what = pending(item)  # groups each holding the whole group again end at its faces
         if what != "faces":
             return
         try:
@@ -521,7 +521,6 @@ class MainWindow(QMainWindow):
             item.child(0, 0).setText(str(exc))
             return
         fill_faces(item, members)
-        self.tree.resizeColumnToContents(0)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.tree.viewport() and event.type() == QEvent.Type.Wheel and \

@@ -156,3 +156,39 @@ def test_the_tree_shows_every_column_without_scrolling(qtbot, tmp_path):
     assert header.sectionSize(0) > header.fontMetrics().horizontalAdvance(name)
     window.zoom.setValue(0)  # a rebuilt tree keeps the layout
     assert header.sectionViewportPosition(last) + header.sectionSize(last) <= window.tree.viewport().width()
+
+
+def test_opening_a_group_whose_finer_level_holds_it_whole_shows_its_faces(qtbot, tmp_path):
+    from photo_grouper.gui.group_tree import FACE_ROLE
+
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]})
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    rows = {ref: window.model.item(r, 0) for r, (_, _, ref) in enumerate(top_rows(window))}
+    c = rows[f"g{made.coarse['C']}"]
+    assert pending(c) == "groups"
+    window.tree.expand(c.index())
+    qtbot.waitUntil(lambda: pending(c) is None)
+    # Level 0 holds C whole again: its faces, not a group "g.. (level 0)" of the same two faces.
+    assert sorted(c.child(r, 0).data(FACE_ROLE) for r in range(c.rowCount())) == \
+        sorted([made.faces[("C", 0)], made.faces[("C", 1)]])
+    ab = rows[f"g{made.coarse['AB']}"]
+    window.tree.expand(ab.index())
+    qtbot.waitUntil(lambda: pending(ab) is None)
+    assert ab.rowCount() == 2 and all(ab.child(r, 0).data(FACE_ROLE) is None for r in range(2))
+
+
+def test_a_wide_photo_s_tree_icon_is_square_so_names_line_up(qtbot):
+    from PySide6.QtGui import QColor, QPixmap
+
+    from photo_grouper.gui.group_tree import square_icon
+
+    wide = QPixmap(40, 20)
+    wide.fill(QColor("red"))
+    icon = square_icon(wide)
+    assert [(s.width(), s.height()) for s in icon.availableSizes()] == [(40, 40)]
+    image = icon.pixmap(40, 40).toImage()
+    # The photo in the middle, transparent above and below it.
+    assert image.pixelColor(20, 20) == QColor("red") and image.pixelColor(20, 5).alpha() == 0
+    assert image.pixelColor(20, 35).alpha() == 0 and image.pixelColor(0, 10).alpha() == 255
