@@ -3,6 +3,7 @@ thumbnail grid, corrections through the organize core with undo, and indexing an
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from functools import partial
 from pathlib import Path
@@ -802,6 +803,22 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         self._job_ended()
         QMessageBox.critical(self, "The job failed", message)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Back in the window after the library changed elsewhere (an index or a correction from the command line,
+        another window): the groups listed again, so what is shown is what is there. Not while a job of this
+        window runs: it lists them when it ends."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and self.job is None and \
+                self.organizer is not None:
+            try:
+                changed = self.organizer.changed()
+            except sqlite3.Error:
+                return  # a library that cannot be read says so when it is next used
+            if changed:
+                self.undo_stack.load(self.organizer)  # corrections made there are undone from here too
+                self.refresh()
+                self.statusBar().showMessage("The library changed outside this window: its groups are listed again")
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

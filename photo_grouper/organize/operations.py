@@ -88,6 +88,11 @@ class Organizer:
             self._watch = sqlite3.connect(self.library.path, check_same_thread=False)
         return self._watch.execute("PRAGMA data_version").fetchone()[0]
 
+    def changed(self) -> bool:
+        """Whether anything committed to the library since the last listing (say an index run from a terminal
+        while the window was open): what was listed may name groups that are gone."""
+        return self._listed is not None and self._listed[0] != self._data_version()
+
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()

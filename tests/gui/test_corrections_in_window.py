@@ -341,3 +341,26 @@ def test_find_a_name_shows_only_the_groups_whose_name_holds_it(qtbot, window):
 
 def row_of_name(window, name):
     return next(r for r in range(window.model.rowCount()) if window.model.item(r, 0).text() == name)
+
+
+def test_coming_back_to_the_window_after_a_change_elsewhere_lists_the_groups_again(window, qtbot, capsys):
+    from PySide6.QtCore import QEvent
+
+    from photo_grouper.cli import main
+
+    c = f"g{window.made.coarse['C']}"
+    before = listed(window)
+    # From a terminal while the window is open: a correction the window has not seen.
+    assert main(["group", "name", c, "Cleo", "--library", str(window.library_path)]) == 0
+    assert listed(window) == before
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))  # the user clicks back into the window
+    assert ("Cleo", 2) in listed(window) and listed(window) != before
+    assert "changed outside this window" in window.statusBar().currentMessage()
+    assert window.undo_stack.undoText().startswith("named") and "Cleo" in window.undo_stack.undoText()
+    # Undone from the window, as its own corrections are.
+    window.undo_stack.undo()
+    assert listed(window) == before == in_library(window)
+    # Nothing changed since: coming back again lists nothing anew.
+    window.statusBar().clearMessage()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    assert window.statusBar().currentMessage() == ""
