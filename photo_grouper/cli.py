@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -172,10 +173,18 @@ def cmd_status(args) -> int:
         print(f"  {name}: {entry['analysed']} analysed, {entry['failed']} failed, {entry['pending']} pending, "
               f"{entry['found']} found")
     for run in status["runs"][:1]:
-        print(f"  last run: {run['status']} {run['mode']} {run['root']} at {run['started_at']}: "
+        print(f"  last run: {run['status']} {run['mode']} {run['root']} at {local_time(run['started_at'])}: "
               f"{run['new']} new, {run['unchanged']} unchanged, {run['moved']} moved, {run['missing']} missing, "
               f"{run['failed']} failed, {run['found']} found")
     return EXIT_OK
+
+
+def local_time(iso: str | None) -> str:
+    """A stored time (UTC; SQLite keeps no zone) as the user's clock reads it, to the minute."""
+    if not iso:
+        return "an unknown time"
+    when = datetime.fromisoformat(iso)
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def cmd_bench_index(args) -> int:

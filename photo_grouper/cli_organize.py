@@ -238,8 +238,10 @@ def cmd_history(args) -> int:
         return 0
     if not rows:
         print("no corrections yet")
+    from .cli import local_time
+
     for r in rows:
-        print(f"{r['operation']:>6} {r['at'] or '':<25} {'(undone) ' if r['undone'] else ''}{r['summary']}")
+        print(f"{r['operation']:>6} {local_time(r['at']):<17} {'(undone) ' if r['undone'] else ''}{r['summary']}")
     return 0
 
 

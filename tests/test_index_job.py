@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -133,7 +134,24 @@ def test_cli_index_and_status(photos, library_path, capsys):
     status = json.loads(capsys.readouterr().out)
     assert status["photos"]["total"] == 24 and status["faces"] >= 20
     assert main(["status", "--library", str(library_path)]) == 0
-    assert "24 ok" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "24 ok" in out
+    started = datetime.fromisoformat(status["runs"][0]["started_at"]).replace(tzinfo=timezone.utc).astimezone()
+    assert f"last run: completed faces {photos} at {started:%Y-%m-%d %H:%M}: 24 new" in out  # the user's clock
+
+
+def test_stored_times_are_said_on_the_user_s_clock(monkeypatch):
+    from photo_grouper.cli import local_time
+
+    monkeypatch.setenv("TZ", "IST-5:30")  # a POSIX zone (no tz database needed): UTC+5:30
+    time.tzset()
+    try:
+        assert local_time("2026-12-07T15:32:38.294342") == "2026-12-07 21:02"
+        assert local_time("2026-12-07T15:32:38+00:00") == "2026-12-07 21:02"
+        assert local_time(None) == "an unknown time"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_cli_species_mode(pets_data, library_path, tmp_path, capsys):

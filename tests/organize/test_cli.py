@@ -1,6 +1,7 @@
 """`photo-grouper groups | people | group ... | undo | redo | history` on a real library file."""
 
 import json
+import re
 
 from photo_grouper.cli import main
 
@@ -40,6 +41,7 @@ def test_name_merge_show_undo_from_the_command_line(made, capsys):
     assert code == 0 and out.startswith("Undid: merged")
     code, out, _ = run(capsys, "history", "--library", lib)
     assert "(undone) merged" in out and "named" in out
+    assert re.match(r" +2 \d{4}-\d\d-\d\d \d\d:\d\d  \(undone\) merged", out)  # to the minute, the user's clock
     code, out, _ = run(capsys, "redo", "--library", lib, "--json")
     assert json.loads(out)["summary"].startswith("redid")
 
