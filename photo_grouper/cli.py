@@ -17,10 +17,19 @@ class UserError(Exception):
     """Ends the command with one message and a non-zero status."""
 
 
-def _library(args):
-    from .store import Library, default_library_path
+def _library(args, *, create: bool = False):
+    """The library the command works on. Only ``index`` makes one: a mistyped --library given to a command that
+    reads it would otherwise leave an empty library (and its folders) behind and say it holds nothing."""
+    from .store import Library, LibraryError, default_library_path
 
-    return Library(args.library or default_library_path())
+    path = args.library or default_library_path()
+    try:
+        return Library(path, create=create)
+    except LibraryError as exc:
+        if create or Path(path).expanduser().exists():
+            raise
+        where = f" --library {args.library}" if args.library else ""
+        raise LibraryError(f"{exc}: index a folder into it first (photo-grouper index FOLDER{where})") from None
 
 
 STAGE_UNITS = (("scan", "file"), ("check", "face"), ("epochs", "epoch"), ("episodes", "episode"), ("cluster", "‰"))
@@ -90,7 +99,7 @@ def cmd_index(args) -> int:
         spec = EncoderSpec.of("species", weights=args.weights, device=args.device)
     cancel = _cancel_on_ctrl_c()
     progress = TerminalProgress(enabled=not args.quiet)
-    with _library(args) as library:
+    with _library(args, create=True) as library:
         try:
             report = index_folder(library, args.folder, spec, workers=args.workers, progress=progress,
                                   cancel=cancel, cluster=not args.no_cluster, device=args.device,

@@ -218,8 +218,22 @@ def test_groups_cli_leaves_out_small_groups_and_says_how_many(library, capsys):
 
 
 def test_groups_cli_on_a_library_never_grouped(tmp_path, capsys):
+    Library(tmp_path / "new.db").close()  # made, nothing indexed into it
     assert main(["groups", "--library", str(tmp_path / "new.db")]) == 0
     assert "no groups yet: run photo-grouper index FOLDER --mode faces" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["groups"], ["people"], ["status"], ["history"], ["undo"], ["group", "show", "g1"],
+                                  ["group", "name", "g1", "Ann"], ["export", "--out", "albums"]])
+def test_commands_that_read_a_library_do_not_make_one(tmp_path, capsys, monkeypatch, argv):
+    """A mistyped --library is said, not made: an empty library (and its folders) would be left behind, and the
+    command would say it holds nothing."""
+    monkeypatch.chdir(tmp_path)
+    typo = tmp_path / "elsewhere" / "libary.sqlite3"
+    assert main([*argv, "--library", str(typo)]) == 1
+    assert capsys.readouterr().err.strip() == (f"photo-grouper: error: no library at {typo}: index a folder into it "
+                                               f"first (photo-grouper index FOLDER --library {typo})")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_level_sizes_coarsen(library):
