@@ -239,16 +239,19 @@ def groups(s: Session, mode: str = "faces", level: int | None = None, *, include
             continue  # an unnamed person whose faces all went elsewhere is not a group any more
         out.append(GroupInfo(f"p{p.id}", "person", p.id, p.name, bool(p.hidden), None, size,
                              conf[p.id], sugg[p.id], peak_of_person.get(p.id), None))
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for d, cid in state.auto.items():
-        by_group[cid].append(d)
+    sizes = Counter(state.auto.values())  # counted in C: a million faces, not a list of them per group
+    # Where the peak face now belongs to a person, the group shows its first unowned face instead.
+    lost_peak = {cid for cid in sizes if state.auto.get(state.clusters[cid][2]) != cid}
+    first: dict[int, int] = {}
+    if lost_peak:
+        for d, cid in state.auto.items():
+            if cid in lost_peak and d < first.get(cid, d + 1):
+                first[cid] = d
     children = Counter(parent for lvl, parent, _ in state.clusters.values() if lvl == state.level - 1) \
         if state.level > 0 else Counter()
-    for cid, faces in by_group.items():
-        peak = state.clusters[cid][2]
-        if state.auto.get(peak) != cid:  # the peak face now belongs to a person: show another member
-            peak = min(faces)
-        out.append(GroupInfo(f"g{cid}", "auto", cid, None, False, state.level, len(faces), 0, 0, peak, None,
+    for cid, size in sizes.items():
+        peak = first.get(cid, state.clusters[cid][2])
+        out.append(GroupInfo(f"g{cid}", "auto", cid, None, False, state.level, size, 0, 0, peak, None,
                              children.get(cid, 0)))
     paths = _photo_paths(s, [g.peak_detection_id for g in out if g.peak_detection_id])
     for g in out:

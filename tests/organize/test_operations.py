@@ -205,6 +205,10 @@ def test_a_person_is_shown_by_the_peak_of_their_main_group_not_a_stray(made):
     bea = next(g for g in made.org.people() if g.name == "Bea")
     assert bea.confirmed == 4
     assert bea.peak_detection_id == made.faces[("B", 0)]  # the peak of fine group B, which holds 3 of her 4
+    # Group AB lost its peak (A0) to Bea: it is shown by its first face left, A1; C keeps its own.
+    groups = {g.ref: g for g in made.org.groups()[1]}
+    assert groups[f"g{made.coarse['AB']}"].peak_detection_id == made.faces[("A", 1)]
+    assert groups[f"g{made.coarse['C']}"].peak_detection_id == made.faces[("C", 0)]
 
 
 def test_a_photo_gone_from_disk_leaves_the_list_and_comes_back_with_its_person(made):
