@@ -202,8 +202,10 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel | N
     """The listed groups as rows; what each holds (finer groups, then faces) is built when it is opened
     (``fill_groups``, ``fill_faces``): at 100,000 faces building every level up front took most of a refresh."""
     model = model if model is not None else GroupTreeModel()
-    # All rows at once, not clear(): at 50,000 rows clear() took 3 s on 2 cores and one removeRows 0.13 s.
-    model.removeRows(0, model.rowCount())
+    # clear(), slow as it is (50,000 rows: 3 s on 2 cores), and not removeRows (0.13 s): PySide lets go of the
+    # removed items' wrappers only through clear(); after removeRows it handed a stale wrapper (a QStandardItem)
+    # for a new object at the same address (an AttributeError in a later window, now and then).
+    model.clear()
     model.setHorizontalHeaderLabels([COLUMNS[0], model.items.capitalize(), *COLUMNS[2:]])
     model.finer = _Finer(state)
     for g in groups:
