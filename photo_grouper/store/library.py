@@ -103,10 +103,14 @@ class Library:
             raise
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
+    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error. ``immediate``: the
+        transaction takes the write lock as it begins (BEGIN IMMEDIATE), so that nothing else commits between
+        what it reads and what it writes."""
         with self._sessions() as session:
             try:
+                if immediate:
+                    session.connection(execution_options={"immediate": True})
                 yield session
                 session.commit()
             except DBAPIError as exc:
@@ -149,6 +153,6 @@ def _make_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
     return engine

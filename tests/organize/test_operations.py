@@ -360,3 +360,30 @@ def test_boxes_the_face_check_turned_down_are_listed_by_photo(tmp_path):
     assert [b.photo for b in boxes] == ["/photos/A0.jpg", "/photos/B0.jpg", "/photos/B1.jpg"]
     assert [b.detection_id for b in boxes] == [m.faces[("A", 0)], m.faces[("B", 0)], m.faces[("B", 1)]]
     m.library.close()
+
+
+def test_a_correction_works_on_the_listing_only_where_nothing_committed_since(made, monkeypatch):
+    """The window lists the groups, then corrects: the correction reuses that listing (a million faces took
+    1.8 s to read) unless anything committed since, here another Organizer (a terminal, another window)."""
+    from photo_grouper.organize import operations
+
+    reads = []
+    real = operations.load_state
+    monkeypatch.setattr(operations, "load_state", lambda *a, **k: reads.append(1) or real(*a, **k))
+    a, b, c = (f"g{made.fine['A']}", f"g{made.fine['B']}", f"g{made.coarse['C']}")
+    made.org.groups(0)  # listed at the finest level; the correction works at the default one
+    made.org.name(b, "Bea")
+    assert reads == [] and made.org.show("Bea")[0].confirmed == 3
+    # A correction that fails leaves nothing half done behind, in the library or in what is listed next.
+    listed = [(g.ref, g.size) for g in made.org.groups()[1]]
+    assert listed == [(made.org.people()[0].ref, 3), (f"g{made.coarse['AB']}", 4), (c, 2)]
+    with pytest.raises(OrganizeError, match="listed twice"):
+        made.org.merge([c, a, a])
+    assert [(g.ref, g.size) for g in made.org.groups()[1]] == listed and reads == []
+    # Another Organizer names C meanwhile: this one must see it, not its own listing.
+    with Library(made.library.path) as other:
+        Organizer(other, "faces").name(c, "Cleo")  # nothing listed there: it reads
+    assert reads == [1]
+    with pytest.raises(OrganizeError, match="its faces are p2 \\(Cleo\\)'s now"):
+        made.org.name(c, "Carl")
+    assert reads == [1, 1]

@@ -279,3 +279,17 @@ def test_fetch_all_reads_what_the_session_would(library_path):
                  .order_by(Photo.id))
         assert fetch_all(s, query) == [tuple(r) for r in s.execute(query).all()] == [(2, "/p/1.jpg"), (4, "/p/3.jpg")]
         assert fetch_all(s, select(Photo.id).where(Photo.id.in_([]))) == []
+
+
+def test_an_immediate_session_holds_the_write_lock_from_its_start(library_path):
+    with Library(library_path) as lib:
+        other = sqlite3.connect(lib.path, timeout=0, isolation_level=None)
+        with lib.session(immediate=True) as s:
+            s.execute(text("SELECT 1"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        with lib.session() as s:  # a plain session only reads until it writes
+            s.execute(text("SELECT 1"))
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        other.close()
