@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QModelIndex, QPointF, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QLineEdit, QStyledItemDelegate
+from shiboken6 import Shiboken
 
 from ..organize.view import GroupInfo, State
 from .face_grid import FACES_MIME
@@ -142,6 +143,24 @@ def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStand
     return leaf
 
 
+def _drop_rows(item: QStandardItem) -> None:
+    """``item``'s rows removed, and the wrappers of what they held invalidated: PySide keeps the wrapper of an
+    item removeRows deletes as valid, and may later hand it out for a new object at the same address (a
+    QStandardItem where a QAction was: an AttributeError in a later window, now and then)."""
+    held, stack = [], [item]
+    while stack:
+        parent = stack.pop()
+        for r in range(parent.rowCount()):
+            for c in range(parent.columnCount()):
+                child = parent.child(r, c)
+                if child is not None:
+                    held.append(child)
+                    stack.append(child)
+    item.removeRows(0, item.rowCount())
+    for child in held:
+        Shiboken.invalidate(child)
+
+
 def _faces_placeholder(item: QStandardItem) -> None:
     """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
     _leaf(item, f"{item.model().items}…", {FACES_PENDING_ROLE: True})
@@ -149,7 +168,7 @@ def _faces_placeholder(item: QStandardItem) -> None:
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
     """Replace the placeholder under ``item`` by its faces (the first ``limit``; the grid shows them all)."""
-    item.removeRows(0, item.rowCount())
+    _drop_rows(item)
     for m in members[:limit]:
         _leaf(item, Path(m.photo).name, {FACE_ROLE: m.detection_id}).setToolTip(f"{m.photo} ({m.status})")
     if len(members) > limit:
@@ -187,10 +206,10 @@ class _Finer:
                 break
             cid = next(iter(sizes))
             if state.clusters[cid][0] == 0:
-                item.removeRows(0, item.rowCount())
+                _drop_rows(item)
                 _faces_placeholder(item)
                 return
-        item.removeRows(0, item.rowCount())
+        _drop_rows(item)
         for child in sorted(sizes, key=lambda c: (-sizes[c], c)):
             row = _row(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
                        peak=state.clusters[child][2])
@@ -202,9 +221,8 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel | N
     """The listed groups as rows; what each holds (finer groups, then faces) is built when it is opened
     (``fill_groups``, ``fill_faces``): at 100,000 faces building every level up front took most of a refresh."""
     model = model if model is not None else GroupTreeModel()
-    # clear(), slow as it is (50,000 rows: 3 s on 2 cores), and not removeRows (0.13 s): PySide lets go of the
-    # removed items' wrappers only through clear(); after removeRows it handed a stale wrapper (a QStandardItem)
-    # for a new object at the same address (an AttributeError in a later window, now and then).
+    # clear(), slow as it is (50,000 rows: 3 s on 2 cores), and not removeRows (0.13 s): clear() lets go of the
+    # items' wrappers, removeRows leaves them valid for deleted items (see _drop_rows).
     model.clear()
     model.setHorizontalHeaderLabels([COLUMNS[0], model.items.capitalize(), *COLUMNS[2:]])
     model.finer = _Finer(state)

@@ -192,3 +192,44 @@ def test_a_wide_photo_s_tree_icon_is_square_so_names_line_up(qtbot):
     # The photo in the middle, transparent above and below it.
     assert image.pixelColor(20, 20) == QColor("red") and image.pixelColor(20, 5).alpha() == 0
     assert image.pixelColor(20, 35).alpha() == 0 and image.pixelColor(0, 10).alpha() == 255
+
+
+def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
+    """A placeholder replaced by what a group holds is deleted through shiboken: an item deleted under PySide
+    keeps a valid wrapper, which PySide may hand out later for a new object at the same address."""
+    import gc
+
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QStandardItem
+    from PySide6.QtWidgets import QApplication
+    from shiboken6 import Shiboken
+
+    def wrappers_beyond_the_tree():
+        """Valid QStandardItem wrappers less the items the tree holds (the row prototypes and such stay)."""
+        for _ in range(3):  # earlier tests' windows, closed, are deleted when the events get round to them
+            QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            QApplication.processEvents()
+            gc.collect()
+        wrappers = sum(1 for w in Shiboken.getAllValidWrappers() if isinstance(w, QStandardItem))
+        held, stack = 0, [window.model.invisibleRootItem()]
+        while stack:
+            parent = stack.pop()
+            for r in range(parent.rowCount()):
+                for c in range(parent.columnCount()):
+                    child = parent.child(r, c)
+                    if child is not None:
+                        held += 1
+                        stack.append(child)
+        return wrappers - held
+
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]})
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    before = wrappers_beyond_the_tree()
+    for row in range(window.model.rowCount()):  # AB opens to A and B; C, held whole below, to its faces
+        item = window.model.item(row, 0)
+        window.tree.expand(item.index())
+        qtbot.waitUntil(lambda: pending(item) is None)
+        assert item.rowCount() == 2
+    assert wrappers_beyond_the_tree() == before
