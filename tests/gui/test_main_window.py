@@ -233,3 +233,5 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
         qtbot.waitUntil(lambda: pending(item) is None)
         assert item.rowCount() == 2
     assert wrappers_beyond_the_tree() == before
+    window.zoom.setValue(0)  # the tree built anew: every row of the last one let go
+    assert window.model.rowCount() == 3 and wrappers_beyond_the_tree() == before
