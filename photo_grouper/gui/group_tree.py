@@ -143,19 +143,24 @@ def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStand
     return leaf
 
 
-def _drop_rows(item: QStandardItem) -> None:
-    """``item``'s rows removed, and the wrappers of what they held invalidated: PySide keeps the wrapper of an
-    item removeRows deletes as valid, and may later hand it out for a new object at the same address (a
-    QStandardItem where a QAction was: an AttributeError in a later window, now and then)."""
-    held, stack = [], [item]
+def descendants(item: QStandardItem):
+    """Every item under ``item``, every column."""
+    stack = [item]
     while stack:
         parent = stack.pop()
         for r in range(parent.rowCount()):
             for c in range(parent.columnCount()):
                 child = parent.child(r, c)
                 if child is not None:
-                    held.append(child)
+                    yield child
                     stack.append(child)
+
+
+def _drop_rows(item: QStandardItem) -> None:
+    """``item``'s rows removed, and the wrappers of what they held invalidated: PySide keeps the wrapper of an
+    item removeRows deletes as valid, and may later hand it out for a new object at the same address (a
+    QStandardItem where a QAction was: an AttributeError in a later window, now and then)."""
+    held = list(descendants(item))
     item.removeRows(0, item.rowCount())
     for child in held:
         Shiboken.invalidate(child)

@@ -204,6 +204,8 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
     from PySide6.QtWidgets import QApplication
     from shiboken6 import Shiboken
 
+    from photo_grouper.gui.group_tree import descendants
+
     def wrappers_beyond_the_tree():
         """Valid QStandardItem wrappers less the items the tree holds (the row prototypes and such stay)."""
         for _ in range(3):  # earlier tests' windows, closed, are deleted when the events get round to them
@@ -211,16 +213,7 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
             QApplication.processEvents()
             gc.collect()
         wrappers = sum(1 for w in Shiboken.getAllValidWrappers() if isinstance(w, QStandardItem))
-        held, stack = 0, [window.model.invisibleRootItem()]
-        while stack:
-            parent = stack.pop()
-            for r in range(parent.rowCount()):
-                for c in range(parent.columnCount()):
-                    child = parent.child(r, c)
-                    if child is not None:
-                        held += 1
-                        stack.append(child)
-        return wrappers - held
+        return wrappers - sum(1 for _ in descendants(window.model.invisibleRootItem()))
 
     made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]})
     made.library.close()
