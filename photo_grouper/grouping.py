@@ -15,10 +15,10 @@ from sqlalchemy import delete, exists, func, insert, select
 from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
 from .clustering.weights import default_weights, load_weights
-from .organize.reconcile import suggest_in
+from .organize.reconcile import suggest_again
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
-from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Person,
-                    Photo, PhotoStatus, Suggestion)
+from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Photo,
+                    PhotoStatus)
 from .vision import EncoderSpec, make_encoder
 
 # Modes whose detections of one photo are never grouped together: two faces in one photo are two people (two
@@ -151,20 +151,9 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
             {"detection_id": int(d), "run_id": run.id, "cluster_id": int(row_ids[0][c])}
             for d, c in zip(ids, h.levels_[0])])
         # Suggestions for named people follow the new groups in the same transaction.
-        report.suggested, report.new_suggested = _suggest_again(s, mode, ids, x)
+        report.suggested, report.new_suggested = suggest_again(s, mode, ids, x)
     progress(Meter.STEPS, Meter.STEPS)  # stored: too late to cancel
     return report
-
-
-def _suggest_again(s, mode: str, ids: np.ndarray, x: np.ndarray) -> tuple[int, int]:
-    """The mode's suggestions made again over the stored grouping: (how many, how many were not there before)."""
-    def made() -> set[tuple[int, int]]:
-        return {tuple(r) for r in s.execute(select(Suggestion.detection_id, Suggestion.person_id).join(Person)
-                                            .where(Person.mode == mode))}
-
-    before = made()
-    total = suggest_in(s, mode, ids, x)
-    return total, len(made() - before)
 
 
 def _keep_stored(library: Library, mode: str, inputs: str, ids: np.ndarray, x: np.ndarray,
@@ -178,5 +167,5 @@ def _keep_stored(library: Library, mode: str, inputs: str, ids: np.ndarray, x: n
         report.unchanged, report.run_id, report.levels = True, run.id, run.levels
         report.groups = s.scalar(select(func.count()).select_from(Cluster)
                                  .where(Cluster.run_id == run.id, Cluster.level == run.levels - 1))
-        report.suggested, report.new_suggested = _suggest_again(s, mode, ids, x)
+        report.suggested, report.new_suggested = suggest_again(s, mode, ids, x)
     return True

@@ -24,11 +24,28 @@ from .view import load_state
 def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarray | None = None) -> int:
     """Replace the mode's suggestions inside the caller's transaction; ``ids``/``x`` (the clustered vectors)
     break ties between faces of one photo. Returns the number of faces suggested."""
-    person_ids = select(Person.id).where(Person.mode == mode)
-    s.execute(delete(Suggestion).where(Suggestion.person_id.in_(person_ids)))
+    return len(_suggest(s, mode, ids, x))
+
+
+def suggest_again(s: Session, mode: str, ids: np.ndarray | None = None,
+                  x: np.ndarray | None = None) -> tuple[int, int]:
+    """``suggest_in``, telling the new suggestions from those made before: (how many, how many are new)."""
+    before = {tuple(r) for r in s.execute(select(Suggestion.detection_id, Suggestion.person_id)
+                                          .where(Suggestion.person_id.in_(_people_of(mode))))}
+    made = _suggest(s, mode, ids, x)
+    return len(made), len(made - before)
+
+
+def _people_of(mode: str):
+    return select(Person.id).where(Person.mode == mode)
+
+
+def _suggest(s: Session, mode: str, ids: np.ndarray | None, x: np.ndarray | None) -> set[tuple[int, int]]:
+    """The mode's suggestions replaced; returns them as (detection, person)."""
+    s.execute(delete(Suggestion).where(Suggestion.person_id.in_(_people_of(mode))))
     state = load_state(s, mode)
     if state.run_id is None:
-        return 0
+        return set()
     rejected = {tuple(r) for r in s.execute(select(Rejection.detection_id, Rejection.person_id))}
     row_of = {int(d): i for i, d in enumerate(ids)} if ids is not None else {}
 
@@ -67,7 +84,7 @@ def suggest_in(s: Session, mode: str, ids: np.ndarray | None = None, x: np.ndarr
                     rows.append({"detection_id": _closest(same_photo, centre, x, row_of), "person_id": person})
     if rows:
         s.execute(insert(Suggestion), rows)
-    return len(rows)
+    return {(r["detection_id"], r["person_id"]) for r in rows}
 
 
 def suggest(library: Library, mode: str) -> int:
