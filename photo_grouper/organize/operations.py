@@ -56,6 +56,7 @@ class Organizer:
         self.mode = mode
         self._watch: sqlite3.Connection | None = None
         self._listed: tuple | None = None  # (data version, level, state, groups) of the last listing
+        self._read: State | None = None  # the last state read: its grouping part serves while unchanged
 
     @property
     def unit(self) -> str:
@@ -78,8 +79,8 @@ class Organizer:
         # Another level of an unchanged library (zooming): the owners already read, seen at that level.
         loaded = self._listed[2] if self._listed is not None and self._listed[0] == version else None
         with self.library.session() as s:
-            state, listed = groups(s, self.mode, level, include_hidden=True, loaded=loaded)
-        self._listed = (version, level, state, listed)
+            state, listed = groups(s, self.mode, level, include_hidden=True, loaded=loaded, reuse=self._read)
+        self._listed, self._read = (version, level, state, listed), state
         return state, listed
 
     def _data_version(self) -> int:
@@ -97,7 +98,8 @@ class Organizer:
         operation, then the listing after it). The listing itself is not used again: it is read anew after."""
         listed, self._listed = self._listed, None
         if listed is None or listed[0] != self._data_version():
-            return load_state(s, self.mode)
+            self._read = load_state(s, self.mode, reuse=self._read)
+            return self._read
         state = listed[2].at_level(max(listed[2].levels - 1, 0))
         return replace(state, confirmed=dict(state.confirmed), suggested=dict(state.suggested),
                        ignored=set(state.ignored),
@@ -112,7 +114,7 @@ class Organizer:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
-        self._listed = None
+        self._listed = self._read = None
 
     def people(self, include_hidden: bool = True) -> list[GroupInfo]:
         return [g for g in self.groups(include_hidden=include_hidden)[1] if g.kind == "person"]

@@ -2,6 +2,7 @@
 
 from .library import Library, LibraryError, default_library_path, explain_db_error, fetch_all, fetch_in, id_chunks
 from .models import (
+    GROUPING,
     KIND_OF_MODE,
     SCHEMA_VERSION,
     Analysis,
@@ -19,12 +20,13 @@ from .models import (
     Photo,
     PhotoStatus,
     Rejection,
+    Revision,
     Suggestion,
 )
 
 __all__ = [
-    "KIND_OF_MODE", "SCHEMA_VERSION", "Analysis", "Assignment", "Base", "Cluster", "ClusterMember", "ClusterRun",
-    "Detection", "Embedding", "Ignored", "IndexRun", "Library", "LibraryError", "Operation", "Person", "Photo",
-    "PhotoStatus", "Rejection", "Suggestion", "default_library_path", "explain_db_error", "fetch_all", "fetch_in",
-    "id_chunks",
+    "GROUPING", "KIND_OF_MODE", "SCHEMA_VERSION", "Analysis", "Assignment", "Base", "Cluster", "ClusterMember",
+    "ClusterRun", "Detection", "Embedding", "Ignored", "IndexRun", "Library", "LibraryError", "Operation", "Person",
+    "Photo", "PhotoStatus", "Rejection", "Revision", "Suggestion", "default_library_path", "explain_db_error",
+    "fetch_all", "fetch_in", "id_chunks",
 ]

@@ -47,6 +47,16 @@ def _add_run_inputs(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE cluster_runs ADD COLUMN inputs VARCHAR(64)")
 
 
+def add_revisions(conn: Connection) -> None:
+    """The change counts and the triggers that keep them (also made with a new library's tables)."""
+    from .models import GROUPING, REVISION_TRIGGERS, Revision
+
+    Base.metadata.create_all(conn, tables=[Revision.__table__])
+    conn.exec_driver_sql(f"INSERT OR IGNORE INTO revisions (name, value) VALUES ('{GROUPING}', 0)")
+    for trigger in REVISION_TRIGGERS:
+        conn.exec_driver_sql(trigger)
+
+
 # Step n brings version n-1 to n.
 MIGRATIONS: list[Migration] = [
     Migration(2, _add_clusters, "the Hi-LANDER hierarchy: cluster_runs, clusters, cluster_members"),
@@ -54,6 +64,8 @@ MIGRATIONS: list[Migration] = [
     Migration(4, _add_verified, "the face check's verdict on unsure detections: detections.verified"),
     Migration(5, _add_run_inputs, "what a grouping read, so that an unchanged library keeps its groups: "
                                   "cluster_runs.inputs"),
+    Migration(6, add_revisions, "a count of changes to photos, faces and groupings, kept by triggers, so that "
+                                "a window lists groups again without reading all of them: revisions"),
 ]
 
 
@@ -74,6 +86,7 @@ def migrate(engine: Engine, migrations: list[Migration], version: int) -> int:
             if inspect(conn).get_table_names():
                 raise LibraryError("this SQLite file holds other tables and is not a photo-grouper library")
             Base.metadata.create_all(conn)
+            add_revisions(conn)
         else:
             steps = {m.to: m for m in migrations}
             for to in range(found + 1, version + 1):

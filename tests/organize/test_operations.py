@@ -387,3 +387,29 @@ def test_a_correction_works_on_the_listing_only_where_nothing_committed_since(ma
     with pytest.raises(OrganizeError, match="its faces are p2 \\(Cleo\\)'s now"):
         made.org.name(c, "Carl")
     assert reads == [1, 1]
+
+
+def test_the_grouping_part_is_read_again_only_when_photos_faces_or_groupings_change(made):
+    """Corrections change who owns faces, never which faces there are or how they were grouped: that part of a
+    listing (a million faces took 1.6 s to read) is kept until the library's count of such changes moves,
+    whoever made them (the count is kept by triggers in the library)."""
+    state, _ = made.org.groups()
+    made.org.name(f"g{made.fine['A']}", "Ada")
+    with Library(made.library.path) as other:  # another process's correction
+        Organizer(other, "faces").name(f"g{made.coarse['C']}", "Cleo")
+    after, groups = made.org.groups()
+    assert after is not state and {g.name for g in groups} == {"Ada", "Cleo", None}
+    assert after.photo_of is state.photo_of and after.level0 is state.level0 and after.clusters is state.clusters
+    # An index run elsewhere finds a photo gone: read again, and its face leaves Ada's count.
+    with Library(made.library.path) as other, other.session() as s:
+        photo = s.get(Detection, made.faces[("A", 2)]).photo_id
+        s.execute(update(Photo).where(Photo.id == photo).values(status=PhotoStatus.MISSING))
+    gone, groups = made.org.groups()
+    assert gone.photo_of is not state.photo_of and made.faces[("A", 2)] not in gone.level0
+    assert next(g for g in groups if g.name == "Ada").size == 3
+    # A photo's new path (a move) is seen too: the groups' photos are kept with the grouping.
+    with made.library.session() as s:
+        photo = s.get(Detection, made.faces[("B", 0)]).photo_id
+        s.execute(update(Photo).where(Photo.id == photo).values(path="/moved/B0.jpg"))
+    b = next(g for g in made.org.groups()[1] if g.kind == "auto" and g.peak_detection_id == made.faces[("B", 0)])
+    assert b.peak_photo == "/moved/B0.jpg"

@@ -56,6 +56,42 @@ def test_deleting_a_photo_cascades_to_its_detections(library_path):
                 assert s.scalar(select(func.count()).select_from(table)) == 0
 
 
+def test_the_grouping_revision_counts_changes_to_photos_faces_and_groupings_only(library_path):
+    """Kept by triggers, so every writer counts (an index job in another process too); the user's corrections
+    and a rescan that finds a photo unchanged do not count (a window keeps what it read while it stands)."""
+    from photo_grouper.store import GROUPING, Assignment, ClusterRun, Person, Revision
+
+    with Library(library_path) as lib:
+        def revision():
+            with lib.session() as s:
+                return s.scalar(select(Revision.value).where(Revision.name == GROUPING))
+
+        counts = [revision()]
+        with lib.session() as s:  # a photo with a face: counted
+            photo = _photo()
+            analysis = Analysis(photo=photo, pipeline="p", status="done", found=1)
+            s.add(Detection(photo=photo, analysis=analysis, kind="face", x=0, y=0, w=1, h=1))
+        counts.append(revision())
+        with lib.session() as s:  # the user names the face: not counted
+            person = Person(mode="faces", name="Ada")
+            s.add(person)
+            s.flush()
+            s.add(Assignment(detection_id=s.scalars(select(Detection.id)).one(), person_id=person.id))
+        with lib.session() as s:  # a rescan finds the photo unchanged: not counted
+            s.scalars(select(Photo)).one().seen_at = __import__("datetime").datetime(2026, 12, 1)
+        counts.append(revision())
+        for change in (lambda s: setattr(s.scalars(select(Photo)).one(), "status", PhotoStatus.MISSING),
+                       lambda s: setattr(s.scalars(select(Photo)).one(), "path", "/photos/b.jpg"),
+                       lambda s: s.add(ClusterRun(mode="faces", model="m", weights="w", tau=0.8, items=1,
+                                                  levels=1)),
+                       lambda s: s.execute(text("DELETE FROM detections"))):
+            with lib.session() as s:
+                change(s)
+            counts.append(revision())
+    assert counts[0] == 0 and counts[1] > counts[0] and counts[2] == counts[1]
+    assert all(later > earlier for earlier, later in zip(counts[2:], counts[3:])), counts
+
+
 def test_wal_mode_and_schema_version(library_path):
     with Library(library_path) as lib:
         assert lib.schema_version() == SCHEMA_VERSION
@@ -223,7 +259,8 @@ def test_a_version_1_library_is_migrated_to_the_current_schema(library_path):
     from photo_grouper.store.models import Base
 
     later = {"cluster_runs", "clusters", "cluster_members",  # version 2
-             "people", "assignments", "rejections", "ignored", "suggestions", "operations"}  # version 3
+             "people", "assignments", "rejections", "ignored", "suggestions", "operations",  # version 3
+             "revisions"}  # version 6
     _write_old_library(library_path, 1, [NO_FACE_CHECK, A_PHOTO],
                        [t for t in Base.metadata.sorted_tables if t.name not in later])
     with Library(library_path) as lib:
@@ -265,6 +302,21 @@ def test_a_version_4_library_keeps_its_groups_and_gets_the_inputs_column(library
         assert lib.schema_version() == SCHEMA_VERSION >= 5
         with lib.session() as s:
             assert s.execute(select(ClusterRun.id, ClusterRun.tau, ClusterRun.inputs)).all() == [(1, 0.8, None)]
+
+
+def test_a_version_5_library_gets_the_revision_count_and_its_triggers(library_path):
+    from photo_grouper.store import GROUPING, Revision
+    from photo_grouper.store.models import Base
+
+    _write_old_library(library_path, 5, [A_PHOTO],
+                       [t for t in Base.metadata.sorted_tables if t.name != "revisions"])
+    with Library(library_path) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION >= 6
+        with lib.session() as s:
+            assert s.scalars(select(Photo.path)).all() == ["/a.jpg"]
+            assert s.scalar(select(Revision.value).where(Revision.name == GROUPING)) == 0
+            s.execute(text("UPDATE photos SET status = 'missing'"))
+            assert s.scalar(select(Revision.value).where(Revision.name == GROUPING)) == 1
 
 
 def test_fetch_all_reads_what_the_session_would(library_path):
