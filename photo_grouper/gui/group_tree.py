@@ -42,6 +42,7 @@ class GroupTreeModel(QStandardItemModel):
         super().__init__(parent)
         self.blank_icon = QIcon()  # what such a row shows until its thumbnail is there (sized like one)
         self.finer: _Finer | None = None
+        self.keys: list[tuple] = []  # what each listed row shows (``build_model``)
         self.items = "faces"  # what a group holds, as the header and placeholders say it ("photos": species)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -143,25 +144,28 @@ def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStand
     return leaf
 
 
-def descendants(item: QStandardItem):
-    """Every item under ``item``, every column."""
-    stack = [item]
+def descendants(item: QStandardItem, rows: range | None = None):
+    """Every item under ``item`` (in ``rows`` of it only, if given), every column."""
+    stack, first = [item], rows
     while stack:
         parent = stack.pop()
-        for r in range(parent.rowCount()):
+        for r in (first if first is not None else range(parent.rowCount())):
             for c in range(parent.columnCount()):
                 child = parent.child(r, c)
                 if child is not None:
                     yield child
                     stack.append(child)
+        first = None
 
 
-def _drop_rows(item: QStandardItem) -> None:
-    """``item``'s rows removed, and the wrappers of what they held invalidated: PySide keeps the wrapper of an
-    item removeRows deletes as valid, and may later hand it out for a new object at the same address (a
-    QStandardItem where a QAction was: an AttributeError in a later window, now and then)."""
-    held = list(descendants(item))
-    item.removeRows(0, item.rowCount())
+def _drop_rows(item: QStandardItem, rows: range | None = None) -> None:
+    """``item``'s rows (``rows`` of them, if given) removed, and the wrappers of what they held invalidated:
+    PySide keeps the wrapper of an item removeRows deletes as valid, and may later hand it out for a new object
+    at the same address (a QStandardItem where a QAction was: an AttributeError in a later window, now and
+    then)."""
+    rows = rows if rows is not None else range(item.rowCount())
+    held = list(descendants(item, rows))
+    item.removeRows(rows.start, len(rows))
     for child in held:
         Shiboken.invalidate(child)
 
@@ -222,24 +226,62 @@ class _Finer:
             self.placeholder(row[0], child)
 
 
-def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel | None = None) -> GroupTreeModel:
+def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) -> list[QStandardItem]:
     """The listed groups as rows; what each holds (finer groups, then faces) is built when it is opened
-    (``fill_groups``, ``fill_faces``): at 100,000 faces building every level up front took most of a refresh."""
-    model = model if model is not None else GroupTreeModel()
-    # Not clear(): 50,000 rows took 3.3 s on 2 cores, _drop_rows 0.5 s (both let go of the items' wrappers).
-    _drop_rows(model.invisibleRootItem())
+    (``fill_groups``, ``fill_faces``): at 100,000 faces building every level up front took most of a refresh.
+    A model listed before keeps the rows of groups listed as they were (a correction changes a few groups: at a
+    million faces building all rows again took most of a second); those of them that were opened are closed
+    again, to be filled anew, and returned."""
     model.setHorizontalHeaderLabels([COLUMNS[0], model.items.capitalize(), *COLUMNS[2:]])
     model.finer = _Finer(state)
-    for g in groups:
+    root = model.invisibleRootItem()
+    keys = [_key(g) for g in groups]
+    kept = set(keys) & set(model.keys) if len(model.keys) == root.rowCount() else set()
+    if len(kept) < len(keys) // 2:  # mostly new (another level, say): built whole, which is quicker then
+        kept = set()
+    gone = [r for r, key in enumerate(model.keys) if key not in kept] if kept else range(root.rowCount())
+    for first, last in reversed(_runs(gone)):  # from the end, so the rows before keep their numbers
+        _drop_rows(root, range(first, last + 1))
+    reopened = []
+    for r, key in enumerate(model.keys[i] for i in range(len(model.keys)) if model.keys[i] in kept):
+        item = root.child(r, 0)
+        if item.rowCount() and pending(item) is None:
+            _drop_rows(item)
+            _placeholder(model, item, key)
+            reopened.append(item)
+    for r, (g, key) in enumerate(zip(groups, keys)):
+        if key in kept:
+            continue
         row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
                    name=g.name, top=True, peak=g.peak_detection_id)
-        model.appendRow(row)
+        model.insertRow(r, row)
         row[0].setData(g.hidden, HIDDEN_ROLE)
-        if g.kind == "auto":
-            model.finer.placeholder(row[0], g.id)
+        _placeholder(model, row[0], key)
+    model.keys = keys
+    return reopened
+
+
+def _key(g: GroupInfo) -> tuple:
+    """All a listed row shows of a group: a row whose key is unchanged is kept as it is."""
+    return (g.ref, g.kind, g.id, g.title, g.hidden, g.name, g.size, g.confirmed, g.suggested, g.peak_detection_id)
+
+
+def _placeholder(model: GroupTreeModel, item: QStandardItem, key: tuple) -> None:
+    if key[1] == "auto":
+        model.finer.placeholder(item, key[2])
+    else:
+        _faces_placeholder(item)
+
+
+def _runs(rows) -> list[tuple[int, int]]:
+    """Ascending row numbers as (first, last) runs of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and runs[-1][1] == r - 1:
+            runs[-1] = (runs[-1][0], r)
         else:
-            _faces_placeholder(row[0])
-    return model
+            runs.append((r, r))
+    return runs
 
 
 def icon_face(index) -> int | None:

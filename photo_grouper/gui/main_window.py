@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import Shiboken
 
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
@@ -354,6 +355,7 @@ class MainWindow(QMainWindow):
         if self.organizer is not None:
             self.organizer.close()
         self.organizer = organizer
+        self.model.keys = []  # no row of another library or mode is kept (``build_model``)
         self._reset_zoom(levels)
         self.undo_stack.load(organizer)
         self.refresh()
@@ -397,9 +399,14 @@ class MainWindow(QMainWindow):
         single = len(groups) - len(listed)
         groups = listed
         self.tree.selectionModel().blockSignals(True)
-        self._icon_items, self._icons_wanted = {}, []
-        build_model(state, groups, self.model)
+        self._icons_wanted = []
+        reopened = build_model(state, groups, self.model)
         self.tree.selectionModel().blockSignals(False)
+        self._icon_items = {key: alive for key, items in self._icon_items.items()  # rows kept still wait
+                            if (alive := [i for i in items if Shiboken.isValid(i)])}
+        for item in reopened:  # a group left open shows what it holds now
+            if self.tree.isExpanded(item.index()):
+                self._fill(QPersistentModelIndex(item.index()))
         self._size_columns()
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
@@ -413,7 +420,10 @@ class MainWindow(QMainWindow):
         found = self._apply_find(select=False)
         row = next((r for r in found if self.model.item(r, 0).data(REF_ROLE) == keep), found[0] if found else None)
         if row is not None:
+            chosen = self.tree.selectionModel().selectedRows(0)
             self.select_ref_row(row)
+            if self.tree.selectionModel().selectedRows(0) == chosen:  # a row kept as it was: no signal
+                self._show_selected_group()
         else:
             self.faces.set_members(None, [])
             elsewhere = self.organizer.grouped_instead()
@@ -502,7 +512,7 @@ class MainWindow(QMainWindow):
     def _thumbnail_ready(self, key: str) -> None:
         for item in self._icon_items.pop(key, []):
             pixmap = self.loader.cached(key)
-            if pixmap is not None:
+            if pixmap is not None and Shiboken.isValid(item):  # not a face row a group's refill removed
                 item.setIcon(square_icon(pixmap))
 
     def _fill(self, index: QPersistentModelIndex) -> None:

@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
+from shiboken6 import Shiboken  # noqa: E402
 
 from photo_grouper.gui.group_tree import REF_ROLE, pending  # noqa: E402
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
@@ -364,3 +365,36 @@ def test_coming_back_to_the_window_after_a_change_elsewhere_lists_the_groups_aga
     window.statusBar().clearMessage()
     QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
     assert window.statusBar().currentMessage() == ""
+
+
+def test_a_correction_keeps_the_rows_it_left_as_they_were(qtbot, window, monkeypatch):
+    """Building every row again after each correction took most of a second at a million faces: the rows of the
+    groups a correction did not change stay (an open one stays open, with what it holds read again), the others
+    are made anew, in the list's order."""
+    made = window.made
+    ab_ref, c_ref = f"g{made.coarse['AB']}", f"g{made.coarse['C']}"
+    ab = window.model.item(row_of(window, ab_ref), 0)
+    window.tree.expand(ab.index())
+    qtbot.waitUntil(lambda: pending(ab) is None)
+    before = ab.child(0, 0)
+    c = window.model.item(row_of(window, c_ref), 0)
+    window.select_ref_row(row_of(window, c_ref))
+    window.rename(c_ref, "Cleo")
+    assert listed(window) == [("Cleo", 2), (f"unnamed group {ab_ref}", 7)]
+    assert window.model.item(1, 0) is ab and not Shiboken.isValid(c)  # kept; made anew as Cleo's
+    assert window.tree.isExpanded(ab.index()) and not Shiboken.isValid(before)  # open, filled again
+    assert sorted(ab.child(r, 0).data(REF_ROLE) for r in range(ab.rowCount())) == \
+        sorted([f"g{made.fine['A']}", f"g{made.fine['B']}"])
+    assert window.current_ref() == window.model.item(0, 0).data(REF_ROLE) and \
+        window.grid_title.text().startswith("Cleo: 2")
+    # The chosen row kept as it was: the grid still shows it, read again.
+    cleo, shown, show = window.model.item(0, 0), [], window.organizer.show
+    monkeypatch.setattr(window.organizer, "show", lambda ref, *a: shown.append(ref) or show(ref, *a))
+    window.rename(f"g{made.fine['B']}", "Bea")
+    assert listed(window) == [("Bea", 3), ("Cleo", 2), (f"unnamed group {ab_ref}", 4)]
+    assert window.model.item(1, 0) is cleo and not Shiboken.isValid(ab)
+    assert window.current_ref() == cleo.data(REF_ROLE) and window.grid_title.text().startswith("Cleo: 2")
+    assert len(window.faces.members) == 2 and shown == [cleo.data(REF_ROLE)]
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert listed(window) == [(f"unnamed group {ab_ref}", 7), (f"unnamed group {c_ref}", 2)]
