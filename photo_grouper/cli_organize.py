@@ -145,17 +145,13 @@ def _op(call):
 def cmd_groups(args) -> int:
     library, org = _organizer(args)
     with library:
-        state, groups = org.groups(args.level, include_hidden=args.hidden)
-        elsewhere = org.grouped_instead() if not groups else []
-    listed, small = [], []
-    for g in groups:
-        (small if g.kind == "auto" and g.size < args.min_size else listed).append(g)
-    groups = listed
+        state, groups = org.groups(args.level, include_hidden=args.hidden, min_size=args.min_size)
+        elsewhere = org.grouped_instead() if not groups and not groups.small else []
     if args.json:
         print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups],
-                          "left_out": {"groups": len(small), "faces": sum(g.size for g in small)}}, indent=2))
+                          "left_out": {"groups": groups.small, "faces": groups.small_items}}, indent=2))
         return 0
-    if not groups and not small:
+    if not groups and not groups.small:
         if elsewhere:  # --mode defaults to faces: a library indexed for species would look empty
             print(f"no {args.mode} groups in this library; it holds {elsewhere[0]} groups: "
                   f"photo-grouper groups --mode {elsewhere[0]}")
@@ -167,9 +163,9 @@ def cmd_groups(args) -> int:
     print(f"{named} and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
           "(0 = finest)")
     _print_table(groups)
-    if small:
+    if groups.small:
         unit = "faces" if args.mode == "faces" else "photos"
-        print(f"and {len(small)} automatic groups of fewer than {args.min_size} {unit} ({sum(g.size for g in small)} "
+        print(f"and {groups.small} automatic groups of fewer than {args.min_size} {unit} ({groups.small_items} "
               f"{unit}), not listed")
     return 0
 

@@ -391,13 +391,12 @@ class MainWindow(QMainWindow):
             return
         keep = self.current_ref()
         try:
-            state, groups = self.organizer.groups(self.zoom.value(), include_hidden=self.show_hidden)
+            state, groups = self.organizer.groups(self.zoom.value(), include_hidden=self.show_hidden,
+                                                  min_size=1 if self.show_single else 2)
         except (OrganizeError, LibraryError) as exc:
             QMessageBox.critical(self, "Cannot read the library", str(exc))
             return
-        listed = [g for g in groups if self.show_single or g.kind != "auto" or g.size > 1]
-        single = len(groups) - len(listed)
-        groups = listed
+        single = groups.small
         self.tree.selectionModel().blockSignals(True)
         self._icons_wanted = []
         reopened = build_model(state, groups, self.model)

@@ -32,6 +32,7 @@ from .history import Change, OrganizeError, Recorder
 from .view import (
     GroupInfo,
     GroupRef,
+    Listing,
     Member,
     State,
     current_run,
@@ -55,7 +56,7 @@ class Organizer:
         self.library = library
         self.mode = mode
         self._watch: sqlite3.Connection | None = None
-        self._listed: tuple | None = None  # (data version, level, state, groups) of the last listing
+        self._listed: tuple | None = None  # (data version, level, min_size, state, groups) of the last listing
         self._read: State | None = None  # the last state read: its grouping part serves while unchanged
 
     @property
@@ -65,22 +66,30 @@ class Organizer:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
-    def groups(self, level: int | None = None, include_hidden: bool = False) -> tuple[State, list[GroupInfo]]:
-        state, listed = self._all_groups(level)
-        return state, [g for g in listed if include_hidden or not g.hidden]
+    def groups(self, level: int | None = None, include_hidden: bool = False,
+               min_size: int = 1) -> tuple[State, Listing]:
+        """The groups at ``level`` (``view.groups``): automatic groups of fewer than ``min_size`` faces only
+        counted (``Listing.small``)."""
+        state, listed = self._all_groups(level, min_size)
+        return state, Listing([g for g in listed if include_hidden or not g.hidden], listed.small,
+                              listed.small_items)
 
-    def _all_groups(self, level: int | None) -> tuple[State, list[GroupInfo]]:
-        """Every group at ``level``, hidden ones included. The listing is kept until anything commits to the
-        library: reading who owns each face takes most of a second at 100,000 faces, and the window asks for the
-        same listing again when the user selects or opens a group (callers must not change what it returns)."""
+    def _all_groups(self, level: int | None, min_size: int | None = None) -> tuple[State, Listing]:
+        """Every group at ``level``, hidden ones included (``min_size`` None: as last listed, else all). The
+        listing is kept until anything commits to the library: reading who owns each face takes most of a second
+        at 100,000 faces, and the window asks for the same listing again when the user selects or opens a group
+        (callers must not change what it returns)."""
         version = self._data_version()
-        if self._listed is not None and self._listed[:2] == (version, level):
-            return self._listed[2], self._listed[3]
+        if self._listed is not None and self._listed[:2] == (version, level) and \
+                min_size in (None, self._listed[2]):
+            return self._listed[3], self._listed[4]
+        min_size = min_size or 1
         # Another level of an unchanged library (zooming): the owners already read, seen at that level.
-        loaded = self._listed[2] if self._listed is not None and self._listed[0] == version else None
+        loaded = self._listed[3] if self._listed is not None and self._listed[0] == version else None
         with self.library.session() as s:
-            state, listed = groups(s, self.mode, level, include_hidden=True, loaded=loaded, reuse=self._read)
-        self._listed, self._read = (version, level, state, listed), state
+            state, listed = groups(s, self.mode, level, include_hidden=True, min_size=min_size, loaded=loaded,
+                                   reuse=self._read)
+        self._listed, self._read = (version, level, min_size, state, listed), state
         return state, listed
 
     def _data_version(self) -> int:
@@ -100,7 +109,7 @@ class Organizer:
         if listed is None or listed[0] != self._data_version():
             self._read = load_state(s, self.mode, reuse=self._read)
             return self._read
-        state = listed[2].at_level(max(listed[2].levels - 1, 0))
+        state = listed[3].at_level(max(listed[3].levels - 1, 0))
         return replace(state, confirmed=dict(state.confirmed), suggested=dict(state.suggested),
                        ignored=set(state.ignored),
                        people={p.id: p for p in s.scalars(select(Person).where(Person.mode == self.mode))})
@@ -117,7 +126,13 @@ class Organizer:
         self._listed = self._read = None
 
     def people(self, include_hidden: bool = True) -> list[GroupInfo]:
-        return [g for g in self.groups(include_hidden=include_hidden)[1] if g.kind == "person"]
+        """The people (named or not): from the last listing at whatever level, if nothing committed since (the
+        window's menus ask for them; a listing at a million faces takes seconds)."""
+        if self._listed is not None and self._listed[0] == self._data_version():
+            listed = self._listed[4]
+        else:
+            listed = self._all_groups(None)[1]
+        return [g for g in listed if g.kind == "person" and (include_hidden or not g.hidden)]
 
     def show(self, ref: str, level: int | None = None) -> tuple[GroupInfo, list[Member]]:
         state, listed = self._all_groups(level)

@@ -263,12 +263,21 @@ def person_named(state: State, name: str, *, besides: int | None = None) -> Pers
     return next((p for p in state.people.values() if p.name and p.name.casefold() == key and p.id != besides), None)
 
 
+class Listing(list):
+    """Groups as listed, with the automatic groups left out for being smaller than asked: how many, how many faces
+    (a million faces make over a hundred thousand groups of one: their rows are not made only to be dropped)."""
+
+    def __init__(self, groups=(), small: int = 0, small_items: int = 0):
+        super().__init__(groups)
+        self.small, self.small_items = small, small_items
+
+
 def groups(s: Session, mode: str = "faces", level: int | None = None, *, include_hidden: bool = False,
-           loaded: State | None = None, reuse: State | None = None) -> tuple[State, list[GroupInfo]]:
+           min_size: int = 1, loaded: State | None = None, reuse: State | None = None) -> tuple[State, Listing]:
     """The group list at ``level`` (default: where the hierarchy stopped): named people by name, unnamed people,
-    then automatic groups, largest first. ``loaded``: a state read since the library last changed, seen at
-    ``level`` instead of reading the library again (zooming: a million faces take seconds to read); else
-    ``reuse``: one read before, whose grouping part is taken where it is unchanged (``load_state``)."""
+    then automatic groups of ``min_size`` faces or more, largest first. ``loaded``: a state read since the library
+    last changed, seen at ``level`` instead of reading the library again (zooming: a million faces take seconds to
+    read); else ``reuse``: one read before, whose grouping part is taken where it is unchanged (``load_state``)."""
     if loaded is None:
         state = load_state(s, mode, level, reuse)
     else:
@@ -285,6 +294,9 @@ def groups(s: Session, mode: str = "faces", level: int | None = None, *, include
         out.append(GroupInfo(f"p{p.id}", "person", p.id, p.name, bool(p.hidden), None, size,
                              conf[p.id], sugg[p.id], peak_of_person.get(p.id), None))
     sizes = Counter(state.auto.values())  # counted in C: a million faces, not a list of them per group
+    small = [size for size in sizes.values() if size < min_size]
+    if small:
+        sizes = Counter({cid: size for cid, size in sizes.items() if size >= min_size})
     # Where the peak face now belongs to a person, the group shows its first unowned face instead.
     lost_peak = {cid for cid in sizes if state.auto.get(state.clusters[cid][2]) != cid}
     first: dict[int, int] = {}
@@ -304,7 +316,7 @@ def groups(s: Session, mode: str = "faces", level: int | None = None, *, include
     for g in out:
         g.peak_photo = paths.get(g.peak_detection_id)
     out.sort(key=lambda g: (g.kind != "person", g.name is None, (g.name or "").casefold(), -g.size, g.id))
-    return state, out
+    return state, Listing(out, len(small), sum(small))
 
 
 def _person_peaks(state: State) -> dict[int, int]:

@@ -413,3 +413,22 @@ def test_the_grouping_part_is_read_again_only_when_photos_faces_or_groupings_cha
         s.execute(update(Photo).where(Photo.id == photo).values(path="/moved/B0.jpg"))
     b = next(g for g in made.org.groups()[1] if g.kind == "auto" and g.peak_detection_id == made.faces[("B", 0)])
     assert b.peak_photo == "/moved/B0.jpg"
+
+
+def test_small_groups_are_counted_not_listed_and_people_come_from_any_listing(made, monkeypatch):
+    """A million faces make over a hundred thousand groups of one: the window lists groups of two or more and
+    says how many it left out; its menus ask for the people, which any listing since the last commit holds."""
+    from photo_grouper.organize import view
+
+    made.org.name(f"g{made.fine['B']}", "Bea")
+    reads = []
+    real = view.load_state
+    monkeypatch.setattr(view, "load_state", lambda *a, **k: reads.append(1) or real(*a, **k))
+    _, listed = made.org.groups(0, min_size=3)  # level 0 now: A 4 faces, C 2, and Bea
+    assert [(g.ref, g.size) for g in listed] == [("p1", 3), (f"g{made.fine['A']}", 4)]
+    assert (listed.small, listed.small_items) == (1, 2)
+    assert [g.name for g in made.org.people()] == ["Bea"] and reads == [1]
+    info, members = made.org.show(f"g{made.fine['C']}", 0)  # a group left out is still shown when asked
+    assert (info.size, len(members)) == (2, 2) and reads == [1]
+    _, listed = made.org.groups(0)
+    assert (listed.small, len(listed)) == (0, 3) and reads == [1]  # the same owners, listed whole
