@@ -7,7 +7,8 @@ copies are written under a temporary name and renamed, so a killed export leaves
 
 Sidecars (``photo.xmp`` beside ``photo.jpg``, never the photo itself): MWG face regions (``mwg-rs:Regions``,
 exiftool's RegionInfo) with the person's name and the face's normalised centre and size in the upright image,
-``dc:subject`` and ``lr:hierarchicalSubject`` ``People|Name``. In species mode a group is of whole photos, so a
+``dc:subject`` and ``lr:hierarchicalSubject`` ``People|Name``, and IPTC's ``Iptc4xmpExt:PersonInImage`` (the
+"Person Shown" of Lightroom and Bridge). In species mode a group is of whole photos, so a
 sidecar holds no region, only the keywords, under ``Species|Name``. An existing sidecar is merged: its other content
 is kept, earlier regions of the same names are replaced, keywords are added to.
 """
@@ -41,6 +42,7 @@ NS = {
     "stArea": "http://ns.adobe.com/xmp/sType/Area#",
     "dc": "http://purl.org/dc/elements/1.1/",
     "lr": "http://ns.adobe.com/lightroom/1.0/",
+    "Iptc4xmpExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
 }
 for _prefix, _uri in NS.items():
     ET.register_namespace(_prefix, _uri)
@@ -332,6 +334,7 @@ def write_sidecar(target: Path, photo: PhotoFaces, mode: str = "faces") -> None:
     names = sorted({f.person for f in photo.faces})
     if mode == "faces":
         _write_regions(desc, photo, names)
+        _add_to_bag(desc, "Iptc4xmpExt:PersonInImage", names)
     _add_to_bag(desc, "dc:subject", names)
     _add_to_bag(desc, "lr:hierarchicalSubject", [f"{KEYWORD_ROOTS[mode]}|{n}" for n in names])
 

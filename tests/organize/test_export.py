@@ -104,7 +104,7 @@ def test_xmp_sidecars_read_by_exiftool_and_merged(album, tmp_path):
     meta = exif(photos / "A0.xmp")
     assert meta["Rating"] == 4
     assert sorted(meta["Subject"]) == ["Ada", "Holiday"]
-    assert meta["HierarchicalSubject"] == ["People|Ada"]
+    assert meta["HierarchicalSubject"] == ["People|Ada"] and meta["PersonInImage"] == ["Ada"]
     regions = meta["RegionInfo"]
     assert regions["AppliedToDimensions"] == {"W": 200, "H": 100, "Unit": "pixel"}
     [region] = regions["RegionList"]
@@ -115,6 +115,7 @@ def test_xmp_sidecars_read_by_exiftool_and_merged(album, tmp_path):
     shared = exif(photos / "A1.xmp")
     assert sorted(r["Name"] for r in shared["RegionInfo"]["RegionList"]) == ["AC/DC: Live?", "Ada"]
     assert sorted(shared["HierarchicalSubject"]) == ["People|AC/DC: Live?", "People|Ada"]
+    assert sorted(shared["PersonInImage"]) == ["AC/DC: Live?", "Ada"]
     # Unnamed groups are not written, and the originals are untouched.
     assert not (photos / "B0.xmp").exists()
     assert {p.name: digest(p) for p in photos.glob("*.jpg")} == before
@@ -171,4 +172,4 @@ def test_species_sidecars_name_the_species_without_face_regions(pets_data, tmp_p
     for sidecar in sidecars:
         meta = exif(sidecar)
         assert meta["Subject"] == ["Beagle"] and meta["HierarchicalSubject"] == ["Species|Beagle"]
-        assert "RegionInfo" not in meta
+        assert "RegionInfo" not in meta and "PersonInImage" not in meta
