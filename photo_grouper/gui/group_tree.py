@@ -45,6 +45,16 @@ class GroupTreeModel(QStandardItemModel):
         self.keys: list[tuple] = []  # what each listed row shows (``build_model``)
         self.items = "faces"  # what a group holds, as the header and placeholders say it ("photos": species)
 
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        """By the row's kind, not stored per cell (rows are made through the model: see ``_cells``): a listed
+        group is dragged and dropped on, and its name edited; anything else is only chosen."""
+        if not index.isValid():
+            return super().flags(index)
+        # The view asks for every row each time it lays the tree out: kept short, past this class's data().
+        if QStandardItemModel.data(self, index, TOP_ROLE):
+            return _NAMED_FLAGS if index.column() == 0 else _LISTED_FLAGS
+        return _PLAIN_FLAGS
+
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         value = super().data(index, role)
         if role == Qt.ItemDataRole.DecorationRole and value is None and index.column() == 0 and \
@@ -101,47 +111,43 @@ def square_icon(pixmap: QPixmap) -> QIcon:
     return QIcon(canvas)
 
 
-def _cell(top: bool) -> QStandardItem:
-    """A blank cell of a group row, flags set: read-only; a listed group is dragged and dropped on."""
-    cell = QStandardItem()
-    cell.setEditable(False)
-    cell.setDropEnabled(top)
-    cell.setDragEnabled(top)
-    cell.setData(top, TOP_ROLE)
-    return cell
+# Rows are made through the model (``insertRows``, ``setItemData``), never as QStandardItem objects in Python: a
+# million faces list tens of thousands of groups, and an item made in Python keeps a wrapper for as long as it
+# lives (made 0.7 s for 35,000 rows against 0.4 s, and every wrapper is walked by the garbage collector and had to
+# be let go by hand when its row went: see ``_drop_rows``).
+DISPLAY, TOOLTIP = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole)
+_PLAIN_FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+_LISTED_FLAGS = _PLAIN_FLAGS | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled
+_NAMED_FLAGS = _LISTED_FLAGS | Qt.ItemFlag.ItemIsEditable
 
 
-# Rows are cloned from these (one C++ call a cell instead of one per flag and role: a library of 100,000 faces
-# lists thousands of groups, and the tree is built anew after every correction).
-_PROTOTYPES = {top: _cell(top) for top in (False, True)}
+def _group_cells(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *,
+                 name: str | None = None, top: bool = False, peak: int | None = None, hidden: bool = False) -> list:
+    """The roles of a group row's four cells."""
+    first = {DISPLAY: title, REF_ROLE: ref, TOP_ROLE: top, NAME_ROLE: name or "", HIDDEN_ROLE: hidden}
+    if peak is not None:
+        first[PEAK_ROLE] = peak
+    return [first, *({DISPLAY: str(count), REF_ROLE: ref, TOP_ROLE: top} for count in (size, confirmed, suggested))]
 
 
-def _row(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *, name: str | None = None,
-         top: bool = False, peak: int | None = None) -> list[QStandardItem]:
-    proto = _PROTOTYPES[top]
-    cells = []
-    for text in (title, str(size), str(confirmed), str(suggested)):
-        cell = proto.clone()
-        cell.setText(text)
-        cell.setData(ref, REF_ROLE)
-        cells.append(cell)
-    cells[0].setEditable(top)
-    cells[0].setData(name or "", NAME_ROLE)
-    cells[0].setData(peak, PEAK_ROLE)
-    return cells
-
-
-def _leaf(parent: QStandardItem, text: str, roles: dict | None = None) -> QStandardItem:
+def _leaf_cells(parent: QModelIndex, text: str, roles: dict | None = None) -> list:
     """A row under a group that is filled in when opened (a face, or the placeholder for what it holds):
     read-only, neither dragged nor a drop target, and referring to its group."""
-    leaf = _PROTOTYPES[False].clone()
-    leaf.setText(text)
-    leaf.setData(parent.data(REF_ROLE), REF_ROLE)
-    leaf.setData(True, LEAF_ROLE)
-    for role, value in (roles or {}).items():
-        leaf.setData(value, role)
-    parent.appendRow(leaf)
-    return leaf
+    return [{DISPLAY: text, REF_ROLE: parent.data(REF_ROLE), LEAF_ROLE: True, TOP_ROLE: False, **(roles or {})}]
+
+
+def _insert(model: QStandardItemModel, parent: QModelIndex, at: int, rows: list[list[dict]]) -> None:
+    """``rows`` (each a list of cells' roles) inserted under ``parent`` from row ``at``, in one insertion."""
+    if not rows:
+        return
+    columns = max(len(cells) for cells in rows)
+    if model.columnCount(parent) < columns:
+        model.insertColumns(model.columnCount(parent), columns - model.columnCount(parent), parent)
+    model.insertRows(at, len(rows), parent)
+    index, set_roles = model.index, model.setItemData
+    for r, cells in enumerate(rows, at):
+        for c, roles in enumerate(cells):
+            set_roles(index(r, c, parent), roles)
 
 
 def descendants(item: QStandardItem, rows: range | None = None):
@@ -159,29 +165,45 @@ def descendants(item: QStandardItem, rows: range | None = None):
 
 
 def _drop_rows(item: QStandardItem, rows: range | None = None) -> None:
-    """``item``'s rows (``rows`` of them, if given) removed, and the wrappers of what they held invalidated:
-    PySide keeps the wrapper of an item removeRows deletes as valid, and may later hand it out for a new object
-    at the same address (a QStandardItem where a QAction was: an AttributeError in a later window, now and
-    then)."""
+    """``item``'s rows (``rows`` of them, if given) removed, and the Python wrappers still held of what they held
+    invalidated: PySide keeps the wrapper of an item removeRows deletes as valid, and may later hand it out for a
+    new object at the same address (a QStandardItem where a QAction was: an AttributeError in a later window)."""
     rows = rows if rows is not None else range(item.rowCount())
-    held = list(descendants(item, rows))
+    if not len(rows):
+        return
+    model, parent = item.model(), item.index()
+    held = [w for w in Shiboken.getAllValidWrappers()
+            if isinstance(w, QStandardItem) and w.model() is model and _under(w.index(), parent, rows)]
     item.removeRows(rows.start, len(rows))
-    for child in held:
-        Shiboken.invalidate(child)
+    for wrapper in held:
+        Shiboken.invalidate(wrapper)
 
 
-def _faces_placeholder(item: QStandardItem) -> None:
+def _under(index: QModelIndex, parent: QModelIndex, rows: range) -> bool:
+    """Whether ``index`` is in ``rows`` of ``parent`` or below them."""
+    while index.isValid():
+        up = index.parent()
+        if up == parent:
+            return index.row() in rows
+        index = up
+    return False
+
+
+def _faces_placeholder(model: GroupTreeModel, index: QModelIndex) -> list[dict]:
     """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
-    _leaf(item, f"{item.model().items}…", {FACES_PENDING_ROLE: True})
+    return _leaf_cells(index, f"{model.items}…", {FACES_PENDING_ROLE: True})
 
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
     """Replace the placeholder under ``item`` by its faces (the first ``limit``; the grid shows them all)."""
     _drop_rows(item)
-    for m in members[:limit]:
-        _leaf(item, Path(m.photo).name, {FACE_ROLE: m.detection_id}).setToolTip(f"{m.photo} ({m.status})")
+    index = item.index()
+    rows = [_leaf_cells(index, Path(m.photo).name, {FACE_ROLE: m.detection_id,
+                                                   TOOLTIP: f"{m.photo} ({m.status})"})
+            for m in members[:limit]]
     if len(members) > limit:
-        _leaf(item, f"… and {len(members) - limit} more in the grid")
+        rows.append(_leaf_cells(index, f"… and {len(members) - limit} more in the grid"))
+    _insert(item.model(), index, 0, rows)
 
 
 class _Finer:
@@ -191,13 +213,12 @@ class _Finer:
     def __init__(self, state: State):
         self.state = state
 
-    def placeholder(self, item: QStandardItem, cid: int) -> None:
+    def placeholder(self, model: GroupTreeModel, index: QModelIndex, cid: int) -> list[dict]:
         """Under an automatic group: its finer groups, or its faces at the finest level, when opened. (A group
         above level 0 that is listed holds unowned faces, so at least one of its finer groups does.)"""
         if self.state.clusters[cid][0] > 0:
-            _leaf(item, "groups…", {GROUPS_PENDING_ROLE: cid})
-        else:
-            _faces_placeholder(item)
+            return _leaf_cells(index, "groups…", {GROUPS_PENDING_ROLE: cid})
+        return _faces_placeholder(model, index)
 
     def fill(self, item: QStandardItem, cid: int) -> None:
         """``cid``'s finer groups under ``item``. Where a level holds the whole group again (the hierarchy joined
@@ -216,14 +237,15 @@ class _Finer:
             cid = next(iter(sizes))
             if state.clusters[cid][0] == 0:
                 _drop_rows(item)
-                _faces_placeholder(item)
+                _insert(item.model(), item.index(), 0, [_faces_placeholder(item.model(), item.index())])
                 return
         _drop_rows(item)
-        for child in sorted(sizes, key=lambda c: (-sizes[c], c)):
-            row = _row(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
-                       peak=state.clusters[child][2])
-            item.appendRow(row)
-            self.placeholder(row[0], child)
+        children = sorted(sizes, key=lambda c: (-sizes[c], c))
+        _insert(item.model(), item.index(), 0, [
+            _group_cells(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
+                         peak=state.clusters[child][2]) for child in children])
+        for r, child in enumerate(children):
+            _put_placeholder(item.model(), item.model().index(r, 0, item.index()), ("auto", child))
 
 
 def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) -> list[QStandardItem]:
@@ -243,20 +265,21 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
     for first, last in reversed(_runs(gone)):  # from the end, so the rows before keep their numbers
         _drop_rows(root, range(first, last + 1))
     reopened = []
-    for r, key in enumerate(model.keys[i] for i in range(len(model.keys)) if model.keys[i] in kept):
+    for r, key in enumerate(key for key in model.keys if key in kept):
         item = root.child(r, 0)
         if item.rowCount() and pending(item) is None:
             _drop_rows(item)
-            _placeholder(model, item, key)
+            _put_placeholder(model, item.index(), key[1:3])
             reopened.append(item)
-    for r, (g, key) in enumerate(zip(groups, keys)):
-        if key in kept:
-            continue
-        row = _row(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
-                   name=g.name, top=True, peak=g.peak_detection_id)
-        model.insertRow(r, row)
-        row[0].setData(g.hidden, HIDDEN_ROLE)
-        _placeholder(model, row[0], key)
+    # New rows go in runs (all of them at once where nothing is kept), each run in one insertion.
+    new = [r for r, key in enumerate(keys) if key not in kept]
+    for first, last in _runs(new):
+        _insert(model, QModelIndex(), first, [
+            _group_cells(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
+                         name=g.name, top=True, peak=g.peak_detection_id, hidden=g.hidden)
+            for g in groups[first:last + 1]])
+        for r in range(first, last + 1):
+            _put_placeholder(model, model.index(r, 0), keys[r][1:3])
     model.keys = keys
     return reopened
 
@@ -266,11 +289,11 @@ def _key(g: GroupInfo) -> tuple:
     return (g.ref, g.kind, g.id, g.title, g.hidden, g.name, g.size, g.confirmed, g.suggested, g.peak_detection_id)
 
 
-def _placeholder(model: GroupTreeModel, item: QStandardItem, key: tuple) -> None:
-    if key[1] == "auto":
-        model.finer.placeholder(item, key[2])
-    else:
-        _faces_placeholder(item)
+def _put_placeholder(model: GroupTreeModel, index: QModelIndex, what: tuple[str, int]) -> None:
+    """What a group row (``index``) holds, to be built when it is opened: ``what`` is (kind, id) of the group."""
+    kind, gid = what
+    cells = model.finer.placeholder(model, index, gid) if kind == "auto" else _faces_placeholder(model, index)
+    _insert(model, index, 0, [cells])
 
 
 def _runs(rows) -> list[tuple[int, int]]:

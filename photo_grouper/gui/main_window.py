@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import Shiboken
 
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
@@ -133,7 +132,7 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailCache(thumbnail_dir or default_thumbnail_dir())
         self.loader = ThumbnailLoader(self.thumbnails, self)
         self.loader.ready.connect(self._thumbnail_ready)
-        self._icon_items: dict[str, list] = {}  # thumbnail key -> tree items waiting for it as their icon
+        self._icon_items: dict[str, list] = {}  # thumbnail key -> tree rows waiting for it as their icon
         blank = QPixmap(TREE_ICON, TREE_ICON)
         blank.fill(Qt.GlobalColor.transparent)
         self._blank_icon = self.model.blank_icon = QIcon(blank)
@@ -401,8 +400,8 @@ class MainWindow(QMainWindow):
         self._icons_wanted = []
         reopened = build_model(state, groups, self.model)
         self.tree.selectionModel().blockSignals(False)
-        self._icon_items = {key: alive for key, items in self._icon_items.items()  # rows kept still wait
-                            if (alive := [i for i in items if Shiboken.isValid(i)])}
+        self._icon_items = {key: alive for key, rows in self._icon_items.items()  # rows kept still wait
+                            if (alive := [i for i in rows if i.isValid()])}
         for item in reopened:  # a group left open shows what it holds now
             if self.tree.isExpanded(item.index()):
                 self._fill(QPersistentModelIndex(item.index()))
@@ -506,13 +505,14 @@ class MainWindow(QMainWindow):
                 item.setIcon(square_icon(pixmap))
             else:  # an empty icon of the right size until it comes, so the column is wide enough already
                 item.setIcon(self._blank_icon)
-                self._icon_items.setdefault(self.loader.key(member), []).append(item)
+                self._icon_items.setdefault(self.loader.key(member), []).append(QPersistentModelIndex(item.index()))
 
     def _thumbnail_ready(self, key: str) -> None:
-        for item in self._icon_items.pop(key, []):
+        for row in self._icon_items.pop(key, []):
             pixmap = self.loader.cached(key)
-            if pixmap is not None and Shiboken.isValid(item):  # not a face row a group's refill removed
-                item.setIcon(square_icon(pixmap))
+            if pixmap is not None and row.isValid():  # not a row removed meanwhile
+                self.model.setData(self.model.index(row.row(), 0, row.parent()), square_icon(pixmap),
+                                   Qt.ItemDataRole.DecorationRole)
 
     def _fill(self, index: QPersistentModelIndex) -> None:
         """An opened group's finer groups, or at the finest level its faces, in place of the placeholder."""

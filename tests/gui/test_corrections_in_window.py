@@ -398,3 +398,19 @@ def test_a_correction_keeps_the_rows_it_left_as_they_were(qtbot, window, monkeyp
     window.undo_stack.undo()
     window.undo_stack.undo()
     assert listed(window) == [(f"unnamed group {ab_ref}", 7), (f"unnamed group {c_ref}", 2)]
+
+
+def test_only_listed_groups_are_dragged_dropped_on_and_renamed_in_place(qtbot, window):
+    """The rows are made through the model, their flags given by what they are: a listed group is dragged and
+    dropped on (any column) and its name edited (the first); a finer group or a face inside is only chosen."""
+    flag = Qt.ItemFlag
+    model = window.model
+    ab = model.item(row_of(window, f"g{window.made.coarse['AB']}"), 0)
+    window.tree.expand(ab.index())
+    qtbot.waitUntil(lambda: pending(ab) is None)
+    listed_name, listed_count = model.flags(ab.index()), model.flags(ab.index().siblingAtColumn(1))
+    finer = model.flags(model.index(0, 0, ab.index()))
+    assert listed_name & flag.ItemIsEditable and listed_name & flag.ItemIsDragEnabled
+    assert listed_count & flag.ItemIsDropEnabled and not listed_count & flag.ItemIsEditable
+    assert finer & flag.ItemIsSelectable and not finer & (flag.ItemIsEditable | flag.ItemIsDragEnabled |
+                                                          flag.ItemIsDropEnabled)

@@ -195,8 +195,10 @@ def test_a_wide_photo_s_tree_icon_is_square_so_names_line_up(qtbot):
 
 
 def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
-    """A placeholder replaced by what a group holds is deleted through shiboken: an item deleted under PySide
-    keeps a valid wrapper, which PySide may hand out later for a new object at the same address."""
+    """Rows the tree replaces (a placeholder by what a group holds, a level by another) let go of any Python
+    wrapper still held of them: an item deleted under PySide keeps a valid wrapper, which PySide may hand out
+    later for a new object at the same address. The tree's rows are made through the model, so it holds none
+    itself."""
     import gc
 
     from PySide6.QtCore import QEvent
@@ -206,14 +208,15 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
 
     from photo_grouper.gui.group_tree import descendants
 
-    def wrappers_beyond_the_tree():
-        """Valid QStandardItem wrappers less the items the tree holds (the row prototypes and such stay)."""
+    def wrappers_beyond_the_tree() -> set:
+        """Where valid QStandardItem wrappers point that no item of the tree is at."""
         for _ in range(3):  # earlier tests' windows, closed, are deleted when the events get round to them
             QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
             QApplication.processEvents()
             gc.collect()
-        wrappers = sum(1 for w in Shiboken.getAllValidWrappers() if isinstance(w, QStandardItem))
-        return wrappers - sum(1 for _ in descendants(window.model.invisibleRootItem()))
+        tree = {Shiboken.getCppPointer(i)[0] for i in descendants(window.model.invisibleRootItem())}
+        return {Shiboken.getCppPointer(w)[0] for w in Shiboken.getAllValidWrappers()
+                if isinstance(w, QStandardItem)} - tree
 
     made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]})
     made.library.close()
@@ -222,9 +225,12 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
     before = wrappers_beyond_the_tree()
     for row in range(window.model.rowCount()):  # AB opens to A and B; C, held whole below, to its faces
         item = window.model.item(row, 0)
+        placeholder = item.child(0, 0)
         window.tree.expand(item.index())
         qtbot.waitUntil(lambda: pending(item) is None)
-        assert item.rowCount() == 2
-    assert wrappers_beyond_the_tree() == before
-    window.zoom.setValue(0)  # the tree built anew: every row of the last one let go
-    assert window.model.rowCount() == 3 and wrappers_beyond_the_tree() == before
+        assert item.rowCount() == 2 and not Shiboken.isValid(placeholder)
+    assert wrappers_beyond_the_tree() <= before
+    rows = [window.model.item(r, 0) for r in range(window.model.rowCount())]
+    window.zoom.setValue(0)  # another level: every row of the last one goes
+    assert window.model.rowCount() == 3 and not any(Shiboken.isValid(i) for i in [*rows, item])
+    assert wrappers_beyond_the_tree() <= before
