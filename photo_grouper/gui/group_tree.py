@@ -150,20 +150,6 @@ def _insert(model: QStandardItemModel, parent: QModelIndex, at: int, rows: list[
             set_roles(index(r, c, parent), roles)
 
 
-def descendants(item: QStandardItem, rows: range | None = None):
-    """Every item under ``item`` (in ``rows`` of it only, if given), every column."""
-    stack, first = [item], rows
-    while stack:
-        parent = stack.pop()
-        for r in (first if first is not None else range(parent.rowCount())):
-            for c in range(parent.columnCount()):
-                child = parent.child(r, c)
-                if child is not None:
-                    yield child
-                    stack.append(child)
-        first = None
-
-
 def _drop_rows(item: QStandardItem, rows: range | None = None) -> None:
     """``item``'s rows (``rows`` of them, if given) removed, and the Python wrappers still held of what they held
     invalidated: PySide keeps the wrapper of an item removeRows deletes as valid, and may later hand it out for a

@@ -206,7 +206,16 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
     from PySide6.QtWidgets import QApplication
     from shiboken6 import Shiboken
 
-    from photo_grouper.gui.group_tree import descendants
+    def descendants(item):
+        """Every item under ``item``, every column."""
+        stack = [item]
+        while stack:
+            parent = stack.pop()
+            for r in range(parent.rowCount()):
+                for c in range(parent.columnCount()):
+                    if (child := parent.child(r, c)) is not None:
+                        yield child
+                        stack.append(child)
 
     def wrappers_beyond_the_tree() -> set:
         """Where valid QStandardItem wrappers point that no item of the tree is at."""
