@@ -127,13 +127,15 @@ def _group_cells(title: str, ref: str, size: int, confirmed: int = 0, suggested:
     first = {DISPLAY: title, REF_ROLE: ref, TOP_ROLE: top, NAME_ROLE: name or "", HIDDEN_ROLE: hidden}
     if peak is not None:
         first[PEAK_ROLE] = peak
-    return [first, *({DISPLAY: str(count), REF_ROLE: ref, TOP_ROLE: top} for count in (size, confirmed, suggested))]
+    return [first, {DISPLAY: str(size), REF_ROLE: ref, TOP_ROLE: top},
+            {DISPLAY: str(confirmed), REF_ROLE: ref, TOP_ROLE: top},
+            {DISPLAY: str(suggested), REF_ROLE: ref, TOP_ROLE: top}]
 
 
-def _leaf_cells(parent: QModelIndex, text: str, roles: dict | None = None) -> list:
-    """A row under a group that is filled in when opened (a face, or the placeholder for what it holds):
-    read-only, neither dragged nor a drop target, and referring to its group."""
-    return [{DISPLAY: text, REF_ROLE: parent.data(REF_ROLE), LEAF_ROLE: True, TOP_ROLE: False, **(roles or {})}]
+def _leaf_cells(ref: str, text: str, roles: dict | None = None) -> list:
+    """A row under group ``ref`` that is filled in when opened (a face, or the placeholder for what the group
+    holds): read-only, neither dragged nor a drop target, and referring to its group."""
+    return [{DISPLAY: text, REF_ROLE: ref, LEAF_ROLE: True, TOP_ROLE: False, **(roles or {})}]
 
 
 def _insert(model: QStandardItemModel, parent: QModelIndex, at: int, rows: list[list[dict]]) -> None:
@@ -175,20 +177,20 @@ def _under(index: QModelIndex, parent: QModelIndex, rows: range) -> bool:
     return False
 
 
-def _faces_placeholder(model: GroupTreeModel, index: QModelIndex) -> list[dict]:
+def _faces_placeholder(model: GroupTreeModel, ref: str) -> list[dict]:
     """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
-    return _leaf_cells(index, f"{model.items}…", {FACES_PENDING_ROLE: True})
+    return _leaf_cells(ref, f"{model.items}…", {FACES_PENDING_ROLE: True})
 
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
     """Replace the placeholder under ``item`` by its faces (the first ``limit``; the grid shows them all)."""
     _drop_rows(item)
-    index = item.index()
-    rows = [_leaf_cells(index, Path(m.photo).name, {FACE_ROLE: m.detection_id,
+    index, ref = item.index(), item.data(REF_ROLE)
+    rows = [_leaf_cells(ref, Path(m.photo).name, {FACE_ROLE: m.detection_id,
                                                    TOOLTIP: f"{m.photo} ({m.status})"})
             for m in members[:limit]]
     if len(members) > limit:
-        rows.append(_leaf_cells(index, f"… and {len(members) - limit} more in the grid"))
+        rows.append(_leaf_cells(ref, f"… and {len(members) - limit} more in the grid"))
     _insert(item.model(), index, 0, rows)
 
 
@@ -199,12 +201,12 @@ class _Finer:
     def __init__(self, state: State):
         self.state = state
 
-    def placeholder(self, model: GroupTreeModel, index: QModelIndex, cid: int) -> list[dict]:
+    def placeholder(self, model: GroupTreeModel, ref: str, cid: int) -> list[dict]:
         """Under an automatic group: its finer groups, or its faces at the finest level, when opened. (A group
         above level 0 that is listed holds unowned faces, so at least one of its finer groups does.)"""
         if self.state.clusters[cid][0] > 0:
-            return _leaf_cells(index, "groups…", {GROUPS_PENDING_ROLE: cid})
-        return _faces_placeholder(model, index)
+            return _leaf_cells(ref, "groups…", {GROUPS_PENDING_ROLE: cid})
+        return _faces_placeholder(model, ref)
 
     def fill(self, item: QStandardItem, cid: int) -> None:
         """``cid``'s finer groups under ``item``. Where a level holds the whole group again (the hierarchy joined
@@ -223,7 +225,7 @@ class _Finer:
             cid = next(iter(sizes))
             if state.clusters[cid][0] == 0:
                 _drop_rows(item)
-                _insert(item.model(), item.index(), 0, [_faces_placeholder(item.model(), item.index())])
+                _put_placeholder(item.model(), item.index(), ("faces", cid), item.data(REF_ROLE))
                 return
         _drop_rows(item)
         children = sorted(sizes, key=lambda c: (-sizes[c], c))
@@ -231,7 +233,7 @@ class _Finer:
             _group_cells(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
                          peak=state.clusters[child][2]) for child in children])
         for r, child in enumerate(children):
-            _put_placeholder(item.model(), item.model().index(r, 0, item.index()), ("auto", child))
+            _put_placeholder(item.model(), item.model().index(r, 0, item.index()), ("auto", child), f"g{child}")
 
 
 def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) -> list[QStandardItem]:
@@ -255,7 +257,7 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
         item = root.child(r, 0)
         if item.rowCount() and pending(item) is None:
             _drop_rows(item)
-            _put_placeholder(model, item.index(), key[1:3])
+            _put_placeholder(model, item.index(), key[1:3], key[0])
             reopened.append(item)
     # New rows go in runs (all of them at once where nothing is kept), each run in one insertion.
     new = [r for r, key in enumerate(keys) if key not in kept]
@@ -265,7 +267,7 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
                          name=g.name, top=True, peak=g.peak_detection_id, hidden=g.hidden)
             for g in groups[first:last + 1]])
         for r in range(first, last + 1):
-            _put_placeholder(model, model.index(r, 0), keys[r][1:3])
+            _put_placeholder(model, model.index(r, 0), keys[r][1:3], keys[r][0])
     model.keys = keys
     return reopened
 
@@ -275,11 +277,15 @@ def _key(g: GroupInfo) -> tuple:
     return (g.ref, g.kind, g.id, g.title, g.hidden, g.name, g.size, g.confirmed, g.suggested, g.peak_detection_id)
 
 
-def _put_placeholder(model: GroupTreeModel, index: QModelIndex, what: tuple[str, int]) -> None:
-    """What a group row (``index``) holds, to be built when it is opened: ``what`` is (kind, id) of the group."""
+def _put_placeholder(model: GroupTreeModel, index: QModelIndex, what: tuple[str, int], ref: str) -> None:
+    """What group ``ref``'s row (``index``, emptied) holds, to be built when it is opened: ``what`` is the group's
+    (kind, id): an automatic group's finer groups, else its faces (a finest group's, a person's: any other kind)."""
     kind, gid = what
-    cells = model.finer.placeholder(model, index, gid) if kind == "auto" else _faces_placeholder(model, index)
-    _insert(model, index, 0, [cells])
+    cells = model.finer.placeholder(model, ref, gid) if kind == "auto" else _faces_placeholder(model, ref)
+    if not model.columnCount(index):  # one row of one column, in fewer calls than _insert (one for every row)
+        model.insertColumns(0, 1, index)
+    model.insertRows(0, 1, index)
+    model.setItemData(model.index(0, 0, index), cells[0])
 
 
 def _runs(rows) -> list[tuple[int, int]]:
