@@ -46,7 +46,7 @@ class GroupTreeModel(QStandardItemModel):
         self.items = "faces"  # what a group holds, as the header and placeholders say it ("photos": species)
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        """By the row's kind, not stored per cell (rows are made through the model: see ``_cells``): a listed
+        """By the row's kind, not stored per cell (rows are made through the model: see ``_insert``): a listed
         group is dragged and dropped on, and its name edited; anything else is only chosen."""
         if not index.isValid():
             return super().flags(index)
@@ -155,16 +155,28 @@ def _insert(model: QStandardItemModel, parent: QModelIndex, at: int, rows: list[
 def _drop_rows(item: QStandardItem, rows: range | None = None) -> None:
     """``item``'s rows (``rows`` of them, if given) removed, and the Python wrappers still held of what they held
     invalidated: PySide keeps the wrapper of an item removeRows deletes as valid, and may later hand it out for a
-    new object at the same address (a QStandardItem where a QAction was: an AttributeError in a later window)."""
+    new object at the same address (a QStandardItem where a QAction was: an AttributeError in a later window).
+    Every valid QStandardItem wrapper is of a live item as long as each removal goes through here and each model
+    is let go of (``let_go``) before it is deleted: this asks them where they are."""
     rows = rows if rows is not None else range(item.rowCount())
     if not len(rows):
         return
     model, parent = item.model(), item.index()
-    held = [w for w in Shiboken.getAllValidWrappers()
-            if isinstance(w, QStandardItem) and w.model() is model and _under(w.index(), parent, rows)]
+    held = [w for w in _held(model) if _under(w.index(), parent, rows)]
     item.removeRows(rows.start, len(rows))
     for wrapper in held:
         Shiboken.invalidate(wrapper)
+
+
+def let_go(model: QStandardItemModel) -> None:
+    """The wrappers still held of ``model``'s items invalidated, before the model (a window's) is deleted."""
+    for wrapper in _held(model):
+        Shiboken.invalidate(wrapper)
+
+
+def _held(model: QStandardItemModel) -> list[QStandardItem]:
+    """The valid Python wrappers of ``model``'s items (few: the tree's rows are made in C++, see ``_insert``)."""
+    return [w for w in Shiboken.getAllValidWrappers() if isinstance(w, QStandardItem) and w.model() is model]
 
 
 def _under(index: QModelIndex, parent: QModelIndex, rows: range) -> bool:

@@ -50,6 +50,7 @@ from .group_tree import (
     fill_faces,
     fill_groups,
     icon_face,
+    let_go,
     pending,
     square_icon,
 )
@@ -841,6 +842,7 @@ class MainWindow(QMainWindow):
             self.organizer.close()
         if self.library is not None:
             self.library.close()
+        let_go(self.model)
         super().closeEvent(event)
 
 

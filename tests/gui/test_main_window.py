@@ -243,3 +243,6 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
     window.zoom.setValue(0)  # another level: every row of the last one goes
     assert window.model.rowCount() == 3 and not any(Shiboken.isValid(i) for i in [*rows, item])
     assert wrappers_beyond_the_tree() <= before
+    held = window.model.item(0, 0)
+    window.close()  # the model goes with the window: nothing held of it stays valid
+    assert not Shiboken.isValid(held)
