@@ -246,3 +246,84 @@ def test_opening_groups_leaves_no_wrapper_of_a_deleted_item(qtbot, tmp_path):
     held = window.model.item(0, 0)
     window.close()  # the model goes with the window: nothing held of it stays valid
     assert not Shiboken.isValid(held)
+
+
+def test_the_tree_after_each_correction_is_the_tree_built_anew(qtbot, tmp_path, monkeypatch):
+    """The tree keeps the rows of the groups a correction left as they were and makes the rest: after each of a
+    run of corrections, undos, zooms and view switches it shows what a tree built from nothing shows, row for row,
+    every role, with what each row holds (its placeholder, or its finer groups where it was left open)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from shiboken6 import Shiboken
+
+    from photo_grouper.gui.group_tree import (FACE_ROLE, FACES_PENDING_ROLE, GROUPS_PENDING_ROLE, HIDDEN_ROLE,
+                                              LEAF_ROLE, NAME_ROLE, PEAK_ROLE, TOP_ROLE, GroupTreeModel,
+                                              build_model, fill_groups)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2, "D": 1, "E": 3, "F": 1, "G": 2},
+                        {"AB": ["A", "B"], "C": ["C"], "DE": ["D", "E"], "F": ["F"], "G": ["G"]})
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    roles = [Qt.ItemDataRole.DisplayRole, REF_ROLE, NAME_ROLE, PEAK_ROLE, HIDDEN_ROLE, TOP_ROLE, LEAF_ROLE,
+             FACE_ROLE, FACES_PENDING_ROLE, GROUPS_PENDING_ROLE]
+
+    def rows(model, parent, depth=2):
+        """Each row's cells' roles and flags, with the rows below it (two levels: a group's placeholder, or its
+        finer groups and their placeholders)."""
+        cells = [[model.index(r, c, parent) for c in range(model.columnCount(parent))]
+                 for r in range(model.rowCount(parent))]
+        return [([i.data(role) for i in row for role in roles], [model.flags(i) for i in row],
+                 rows(model, row[0], depth - 1) if depth else None) for row in cells]
+
+    def check():
+        state, groups = window.organizer.groups(window.zoom.value(), include_hidden=window.show_hidden,
+                                                min_size=1 if window.show_single else 2)
+        fresh = GroupTreeModel()
+        fresh.items = window.model.items
+        build_model(state, groups, fresh)
+        for r in range(window.model.rowCount()):  # what is left open is filled in the fresh tree too
+            if window.tree.isExpanded(window.model.index(r, 0)):
+                item = fresh.item(r, 0)
+                if pending(item) == "groups":
+                    fill_groups(fresh, item)
+        assert rows(window.model, window.model.index(-1, -1)) == rows(fresh, fresh.index(-1, -1))
+        return groups
+
+    check()
+    window.rename(f"g{made.fine['A']}", "Ada")
+    check()
+    ab = window.model.item(next(r for r in range(window.model.rowCount())
+                                if window.model.item(r, 0).data(REF_ROLE) == f"g{made.coarse['AB']}"), 0)
+    de = window.model.item(next(r for r in range(window.model.rowCount())
+                                if window.model.item(r, 0).data(REF_ROLE) == f"g{made.coarse['DE']}"), 0)
+    window.tree.expand(de.index())
+    qtbot.waitUntil(lambda: pending(de) is None)
+    window.apply(lambda org: org.merge([f"g{made.coarse['C']}", f"g{made.coarse['G']}"]))
+    check()  # DE kept, open, its finer groups read again
+    assert window.tree.isExpanded(de.index())
+    window.rename(f"g{made.fine['B']}", "Bea")
+    check()
+    assert not Shiboken.isValid(ab)  # AB lost B: made anew
+    window.apply(lambda org: org.hide("Ada"))
+    check()
+    window._set_show_hidden(True)
+    check()
+    window.apply(lambda org: org.reject("Bea", [made.faces[("B", 1)]]))
+    check()
+    window.undo_stack.undo()
+    check()
+    window.undo_stack.undo()
+    check()
+    window.undo_stack.redo()
+    check()
+    window._set_show_single(True)
+    check()
+    window.zoom.setValue(0)
+    check()
+    window.apply(lambda org: org.move([made.faces[("E", 1)]], "Bea"))  # E keeps its peak, one face fewer
+    check()
+    window.rename(f"g{made.fine['F']}", "Fay")
+    groups = check()
+    assert {"Ada", "Bea", "Fay"} <= {g.name for g in groups}
