@@ -143,10 +143,13 @@ def _op(call):
 
 @_user_errors
 def cmd_groups(args) -> int:
+    from .organize.words import why_empty_said
+
     library, org = _organizer(args)
     with library:
         state, groups = org.groups(args.level, include_hidden=args.hidden, min_size=args.min_size)
         elsewhere = org.grouped_instead() if not groups and not groups.small else []
+        empty = org.why_empty() if not groups and not groups.small and not elsewhere else None
     if args.json:
         print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups],
                           "left_out": {"groups": groups.small, "faces": groups.small_items}}, indent=2))
@@ -156,7 +159,7 @@ def cmd_groups(args) -> int:
             print(f"no {args.mode} groups in this library; it holds {elsewhere[0]} groups: "
                   f"photo-grouper groups --mode {elsewhere[0]}")
         else:
-            print(f"no groups yet: run photo-grouper index FOLDER --mode {args.mode}")
+            print(why_empty_said(args.mode, *empty, f"run photo-grouper index FOLDER --mode {args.mode}"))
         return 0
     people = sum(g.kind == "person" for g in groups)
     named = f"{people} people" if args.mode == "faces" else f"{people} named species"

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
 from ..organize import Change, OrganizeError, Organizer
-from ..organize.words import WORDS, suggestions_said
+from ..organize.words import WORDS, suggestions_said, why_empty_said
 from ..store import Library, LibraryError, default_library_path
 from .export_dialog import ExportDialog
 from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
@@ -425,14 +425,18 @@ class MainWindow(QMainWindow):
                 self._show_selected_group()
         else:
             self.faces.set_members(None, [])
-            elsewhere = self.organizer.grouped_instead()
             one = WORDS[self.mode].one
-            self.grid_title.setText(
-                self._nothing_found() if self.model.rowCount()
-                else f"Only groups of one {one} here (View > Show groups of one {one})" if single
-                else f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
-                f"{MODES[elsewhere[0]].replace('&', '')} mode)" if elsewhere
-                else "No groups yet: index a photo folder (File > Index)")
+            if self.model.rowCount():
+                text = self._nothing_found()
+            elif single:
+                text = f"Only groups of one {one} here (View > Show groups of one {one})"
+            elif elsewhere := self.organizer.grouped_instead():
+                text = (f"No {self.mode} groups in this library; it holds {elsewhere[0]} groups (View > "
+                        f"{MODES[elsewhere[0]].replace('&', '')} mode)")
+            else:
+                said = why_empty_said(self.mode, *self.organizer.why_empty(), "index a photo folder (File > Index)")
+                text = said[0].upper() + said[1:]
+            self.grid_title.setText(text)
 
     def _focus_find(self) -> None:
         self.find.setFocus()

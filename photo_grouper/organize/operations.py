@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store import (
     KIND_OF_MODE,
+    Analysis,
     ClusterRun,
     Detection,
     Library,
@@ -160,6 +161,27 @@ class Organizer:
         with self.library.session() as s:
             modes = set(s.scalars(select(ClusterRun.mode).distinct()))
         return sorted(modes - {self.mode})
+
+    def why_empty(self) -> tuple[str, int]:
+        """Why this mode lists no group (where no other mode's groups explain it, ``grouped_instead``), as
+        (reason, count): ("no photos", 0); ("not indexed", photos the library holds, none analysed in this mode);
+        ("none found", photos analysed in this mode, none with a face); ("not grouped", faces an index found
+        and stopped before grouping); ("all set aside", faces the user ignored or turned down)."""
+        with self.library.session() as s:
+            photos = s.scalar(select(func.count()).select_from(Photo).where(Photo.status == PhotoStatus.OK))
+            analysed = s.scalar(select(func.count(func.distinct(Analysis.photo_id))).join(
+                Photo, Photo.id == Analysis.photo_id).where(Photo.status == PhotoStatus.OK,
+                                                            Analysis.pipeline.startswith(f"{self.mode}:")))
+            found = s.scalar(select(func.count()).select_from(Detection).join(Photo, Photo.id == Detection.photo_id)
+                             .where(Photo.status == PhotoStatus.OK, Detection.kind == KIND_OF_MODE[self.mode]))
+            grouped = current_run(s, self.mode) is not None
+        if not photos:
+            return "no photos", 0
+        if not analysed:
+            return "not indexed", photos
+        if not found:
+            return "none found", analysed
+        return ("all set aside" if grouped else "not grouped"), found
 
     def faces(self, detection_ids: Iterable[int]) -> dict[int, Member]:
         """Photo, box and content hash of each face (for thumbnails), whoever owns it."""

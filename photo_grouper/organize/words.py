@@ -23,3 +23,19 @@ def suggestions_said(mode: str, suggested: int, new: int) -> str:
         return f"{suggested} {w.one}(s) suggested to your {w.whom} still wait for a yes or a no"
     waiting = f", {suggested} waiting in all" if suggested > new else ""
     return f"{new} new {w.one}(s) suggested to your {w.whom}{waiting}"
+
+
+def why_empty_said(mode: str, reason: str, count: int, index: str) -> str:
+    """Why a mode lists no group (``Organizer.why_empty``), ``index`` saying how to index a folder where the
+    user's interface says it (a command, a menu)."""
+    w = WORDS[mode]
+    if reason == "no photos":
+        return f"no groups yet: {index}"
+    if reason == "not indexed":
+        return f"no {mode} groups yet: the library's {count} photo(s) were not indexed in {mode} mode: {index}"
+    if reason == "none found":
+        return f"no groups: no {w.many} were found in the {count} photo(s) indexed in {mode} mode"
+    if reason == "not grouped":
+        return (f"no groups yet: {count} {w.one}(s) found but not grouped (the last index stopped before "
+                f"grouping them): {index} again")
+    return f"no groups: all {count} {w.many} are set aside (ignored, turned down, or in hidden groups)"

@@ -109,6 +109,14 @@ def test_a_library_never_grouped_says_to_index(qtbot, tmp_path):
     qtbot.addWidget(window)
     assert window.library is not None and window.model.rowCount() == 0
     assert window.grid_title.text() == "No groups yet: index a photo folder (File > Index)"
+    # Photos indexed in which no face was found (a folder of landscapes): indexing again would not help.
+    from photo_grouper.store import Analysis, Photo
+
+    with Library(tmp_path / "new.sqlite3") as lib, lib.session() as s:
+        photo = Photo(path="/p/sea.jpg", size=1, mtime_ns=1, content_hash="h")
+        s.add(Analysis(photo=photo, pipeline="faces:x", status="done", found=0))
+    window.refresh()
+    assert window.grid_title.text() == "No groups: no faces were found in the 1 photo(s) indexed in faces mode"
 
 
 def test_indexing_a_missing_folder_says_so_and_starts_nothing(qtbot, window, tmp_path, monkeypatch):

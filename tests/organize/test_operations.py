@@ -432,3 +432,39 @@ def test_small_groups_are_counted_not_listed_and_people_come_from_any_listing(ma
     assert (info.size, len(members)) == (2, 2) and reads == [1]
     _, listed = made.org.groups(0)
     assert (listed.small, len(listed)) == (0, 3) and reads == [1]  # the same owners, listed whole
+
+
+def test_an_empty_list_says_why(tmp_path):
+    """No group to list has several causes, each with its own way on: nothing indexed, indexed in the other mode
+    only, no face found, an index stopped before grouping, every face set aside."""
+    from photo_grouper.organize.words import why_empty_said
+    from photo_grouper.store import Analysis, ClusterRun, Ignored
+
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        org = Organizer(lib, "faces")
+        steps = [org.why_empty()]
+        with lib.session() as s:
+            for i in range(3):
+                s.add(Photo(path=f"/p/{i}.jpg", size=1, mtime_ns=1, content_hash=f"h{i}"))
+            s.flush()
+            s.add(Analysis(photo_id=1, pipeline="species:x", status="done", found=1))
+        steps.append(org.why_empty())
+        with lib.session() as s:
+            s.add_all(Analysis(photo_id=i, pipeline="faces:x", status="done", found=0) for i in (1, 2))
+        steps.append(org.why_empty())
+        with lib.session() as s:
+            analysis = s.scalars(select(Analysis).where(Analysis.photo_id == 2, Analysis.pipeline == "faces:x")).one()
+            s.add_all(Detection(photo_id=2, analysis_id=analysis.id, kind="face", x=0, y=0, w=1, h=1)
+                      for _ in range(2))
+        steps.append(org.why_empty())
+        with lib.session() as s:
+            s.add(ClusterRun(mode="faces", model="m", weights="w", tau=0.8, items=0, levels=1))
+            s.add_all(Ignored(detection_id=d, reason="ignored") for d in s.scalars(select(Detection.id)))
+        steps.append(org.why_empty())
+    assert steps == [("no photos", 0), ("not indexed", 3), ("none found", 2), ("not grouped", 2),
+                     ("all set aside", 2)]
+    said = [why_empty_said("faces", *step, "run photo-grouper index FOLDER") for step in steps]
+    assert said[0] == "no groups yet: run photo-grouper index FOLDER"
+    assert "3 photo(s) were not indexed in faces mode" in said[1] and "no faces were found in the 2" in said[2]
+    assert "2 face(s) found but not grouped" in said[3] and said[3].endswith("FOLDER again")
+    assert said[4].startswith("no groups: all 2 faces are set aside")
