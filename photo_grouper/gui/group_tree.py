@@ -23,10 +23,10 @@ NAME_ROLE = Qt.ItemDataRole.UserRole + 2  # a person's name ("" for unnamed grou
 TOP_ROLE = Qt.ItemDataRole.UserRole + 3  # True for the groups of the list (not finer groups inside them)
 PEAK_ROLE = Qt.ItemDataRole.UserRole + 4  # the group's representative face: its icon
 FACE_ROLE = Qt.ItemDataRole.UserRole + 5  # leaves: the face's detection id
-FACES_PENDING_ROLE = Qt.ItemDataRole.UserRole + 6  # a finest group's faces, filled in when it is expanded
-LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # faces under a finest group, and placeholders for what a group holds
+FACES_PENDING_ROLE = Qt.ItemDataRole.UserRole + 6  # on a group's row: its faces, made when it is opened
+LEAF_ROLE = Qt.ItemDataRole.UserRole + 7  # faces under a finest group, and lines of text below a group
 HIDDEN_ROLE = Qt.ItemDataRole.UserRole + 8  # a hidden person (listed only with View > Show hidden groups)
-GROUPS_PENDING_ROLE = Qt.ItemDataRole.UserRole + 9  # a group's finer groups, built when it is opened (its id)
+GROUPS_PENDING_ROLE = Qt.ItemDataRole.UserRole + 9  # on a group's row: its finer groups, made when opened (its id)
 GROUPS_MIME = "application/x-photo-grouper-groups"
 COLUMNS = ["Group", "Faces", "Confirmed", "Suggested"]  # in species mode the second is "Photos" (``items``)
 
@@ -43,7 +43,7 @@ class GroupTreeModel(QStandardItemModel):
         self.blank_icon = QIcon()  # what such a row shows until its thumbnail is there (sized like one)
         self.finer: _Finer | None = None
         self.keys: list[tuple] = []  # what each listed row shows (``build_model``)
-        self.items = "faces"  # what a group holds, as the header and placeholders say it ("photos": species)
+        self.items = "faces"  # what a group holds, as the header says it ("photos": species)
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         """By the row's kind, not stored per cell (rows are made through the model: see ``_insert``): a listed
@@ -54,6 +54,15 @@ class GroupTreeModel(QStandardItemModel):
         if QStandardItemModel.data(self, index, TOP_ROLE):
             return _NAMED_FLAGS if index.column() == 0 else _LISTED_FLAGS
         return _PLAIN_FLAGS
+
+    def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:
+        """A group not opened yet holds what it will show when it is (its finer groups or faces, made then: see
+        ``pending``), so the view offers to open it."""
+        if parent.isValid() and parent.column() == 0 and (
+                QStandardItemModel.data(self, parent, GROUPS_PENDING_ROLE) is not None
+                or QStandardItemModel.data(self, parent, FACES_PENDING_ROLE)):
+            return True
+        return super().hasChildren(parent)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         value = super().data(index, role)
@@ -122,9 +131,11 @@ _NAMED_FLAGS = _LISTED_FLAGS | Qt.ItemFlag.ItemIsEditable
 
 
 def _group_cells(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *,
-                 name: str | None = None, top: bool = False, peak: int | None = None, hidden: bool = False) -> list:
-    """The roles of a group row's four cells."""
-    first = {DISPLAY: title, REF_ROLE: ref, TOP_ROLE: top, NAME_ROLE: name or "", HIDDEN_ROLE: hidden}
+                 name: str | None = None, top: bool = False, peak: int | None = None, hidden: bool = False,
+                 pending: dict | None = None) -> list:
+    """The roles of a group row's four cells (``pending``: what it holds, ``_pending``)."""
+    first = {DISPLAY: title, REF_ROLE: ref, TOP_ROLE: top, NAME_ROLE: name or "", HIDDEN_ROLE: hidden,
+             **(pending or {})}
     if peak is not None:
         first[PEAK_ROLE] = peak
     return [first, {DISPLAY: str(size), REF_ROLE: ref, TOP_ROLE: top},
@@ -133,8 +144,8 @@ def _group_cells(title: str, ref: str, size: int, confirmed: int = 0, suggested:
 
 
 def _leaf_cells(ref: str, text: str, roles: dict | None = None) -> list:
-    """A row under group ``ref`` that is filled in when opened (a face, or the placeholder for what the group
-    holds): read-only, neither dragged nor a drop target, and referring to its group."""
+    """A row under group ``ref`` made when it is opened (a face, or a line of text): read-only, neither dragged
+    nor a drop target, and referring to its group."""
     return [{DISPLAY: text, REF_ROLE: ref, LEAF_ROLE: True, TOP_ROLE: False, **(roles or {})}]
 
 
@@ -189,14 +200,28 @@ def _under(index: QModelIndex, parent: QModelIndex, rows: range) -> bool:
     return False
 
 
-def _faces_placeholder(model: GroupTreeModel, ref: str) -> list[dict]:
-    """A finest group gets its faces as leaves only when opened: thousands of rows up front would not do."""
-    return _leaf_cells(ref, f"{model.items}…", {FACES_PENDING_ROLE: True})
+def _pending(finer: _Finer, what: tuple[str, int]) -> dict:
+    """The role on a group's row saying what it holds, made when it is opened (nothing is made before: thousands
+    of rows up front would not do): an automatic group above the finest level, its finer groups; any other
+    (``what``: (kind, id)), its faces."""
+    kind, gid = what
+    if kind == "auto" and finer.state.clusters[gid][0] > 0:
+        return {GROUPS_PENDING_ROLE: gid}
+    return {FACES_PENDING_ROLE: True}
+
+
+def _set_pending(item: QStandardItem, roles: dict | None) -> None:
+    """``item``'s pending role set to ``roles`` (None: what it holds is made)."""
+    item.setData(None, GROUPS_PENDING_ROLE)
+    item.setData(None, FACES_PENDING_ROLE)
+    for role, value in (roles or {}).items():
+        item.setData(value, role)
 
 
 def fill_faces(item: QStandardItem, members, limit: int = 500) -> None:
-    """Replace the placeholder under ``item`` by its faces (the first ``limit``; the grid shows them all)."""
+    """``item``'s faces below it (the first ``limit``; the grid shows them all), in place of what it held."""
     _drop_rows(item)
+    _set_pending(item, None)
     index, ref = item.index(), item.data(REF_ROLE)
     rows = [_leaf_cells(ref, Path(m.photo).name, {FACE_ROLE: m.detection_id,
                                                    TOOLTIP: f"{m.photo} ({m.status})"})
@@ -212,13 +237,6 @@ class _Finer:
 
     def __init__(self, state: State):
         self.state = state
-
-    def placeholder(self, model: GroupTreeModel, ref: str, cid: int) -> list[dict]:
-        """Under an automatic group: its finer groups, or its faces at the finest level, when opened. (A group
-        above level 0 that is listed holds unowned faces, so at least one of its finer groups does.)"""
-        if self.state.clusters[cid][0] > 0:
-            return _leaf_cells(ref, "groups…", {GROUPS_PENDING_ROLE: cid})
-        return _faces_placeholder(model, ref)
 
     def fill(self, item: QStandardItem, cid: int) -> None:
         """``cid``'s finer groups under ``item``. Where a level holds the whole group again (the hierarchy joined
@@ -237,15 +255,15 @@ class _Finer:
             cid = next(iter(sizes))
             if state.clusters[cid][0] == 0:
                 _drop_rows(item)
-                _put_placeholder(item.model(), item.index(), ("faces", cid), item.data(REF_ROLE))
+                _set_pending(item, {FACES_PENDING_ROLE: True})
                 return
         _drop_rows(item)
+        _set_pending(item, None)
         children = sorted(sizes, key=lambda c: (-sizes[c], c))
         _insert(item.model(), item.index(), 0, [
             _group_cells(f"g{child} (level {state.clusters[child][0]})", f"g{child}", sizes[child],
-                         peak=state.clusters[child][2]) for child in children])
-        for r, child in enumerate(children):
-            _put_placeholder(item.model(), item.model().index(r, 0, item.index()), ("auto", child), f"g{child}")
+                         peak=state.clusters[child][2], pending=_pending(self, ("auto", child)))
+            for child in children])
 
 
 def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) -> list[QStandardItem]:
@@ -267,19 +285,18 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
     reopened = []
     for r, key in enumerate(key for key in model.keys if key in kept):
         item = root.child(r, 0)
-        if item.rowCount() and pending(item) is None:
+        if item.rowCount():  # opened: closed again, to be made anew
             _drop_rows(item)
-            _put_placeholder(model, item.index(), key[1:3], key[0])
+            _set_pending(item, _pending(model.finer, key[1:3]))
             reopened.append(item)
     # New rows go in runs (all of them at once where nothing is kept), each run in one insertion.
     new = [r for r, key in enumerate(keys) if key not in kept]
     for first, last in _runs(new):
         _insert(model, QModelIndex(), first, [
             _group_cells(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
-                         name=g.name, top=True, peak=g.peak_detection_id, hidden=g.hidden)
-            for g in groups[first:last + 1]])
-        for r in range(first, last + 1):
-            _put_placeholder(model, model.index(r, 0), keys[r][1:3], keys[r][0])
+                         name=g.name, top=True, peak=g.peak_detection_id, hidden=g.hidden,
+                         pending=_pending(model.finer, keys[r][1:3]))
+            for r, g in enumerate(groups[first:last + 1], first)])
     model.keys = keys
     return reopened
 
@@ -287,17 +304,6 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
 def _key(g: GroupInfo) -> tuple:
     """All a listed row shows of a group: a row whose key is unchanged is kept as it is."""
     return (g.ref, g.kind, g.id, g.title, g.hidden, g.name, g.size, g.confirmed, g.suggested, g.peak_detection_id)
-
-
-def _put_placeholder(model: GroupTreeModel, index: QModelIndex, what: tuple[str, int], ref: str) -> None:
-    """What group ``ref``'s row (``index``, emptied) holds, to be built when it is opened: ``what`` is the group's
-    (kind, id): an automatic group's finer groups, else its faces (a finest group's, a person's: any other kind)."""
-    kind, gid = what
-    cells = model.finer.placeholder(model, ref, gid) if kind == "auto" else _faces_placeholder(model, ref)
-    if not model.columnCount(index):  # one row of one column, in fewer calls than _insert (one for every row)
-        model.insertColumns(0, 1, index)
-    model.insertRows(0, 1, index)
-    model.setItemData(model.index(0, 0, index), cells[0])
 
 
 def _runs(rows) -> list[tuple[int, int]]:
@@ -318,18 +324,22 @@ def icon_face(index) -> int | None:
 
 
 def pending(item: QStandardItem) -> str | None:
-    """"groups" or "faces" if what ``item`` holds is still to be built (it was not opened yet), else None."""
-    first = item.child(0, 0) if item.rowCount() else None
-    if first is None:
-        return None
-    if first.data(GROUPS_PENDING_ROLE) is not None:
+    """"groups" or "faces" if what ``item`` holds is still to be made (it was not opened yet), else None."""
+    if item.data(GROUPS_PENDING_ROLE) is not None:
         return "groups"
-    return "faces" if first.data(FACES_PENDING_ROLE) else None
+    return "faces" if item.data(FACES_PENDING_ROLE) else None
 
 
 def fill_groups(model: GroupTreeModel, item: QStandardItem) -> None:
-    """Replace the placeholder under ``item`` by its finer groups (see ``build_model``)."""
-    model.finer.fill(item, item.child(0, 0).data(GROUPS_PENDING_ROLE))
+    """``item``'s finer groups below it (see ``build_model``)."""
+    model.finer.fill(item, item.data(GROUPS_PENDING_ROLE))
+
+
+def say_below(item: QStandardItem, text: str) -> None:
+    """A line of text below ``item`` in place of what it holds (why it could not be shown)."""
+    _drop_rows(item)
+    _set_pending(item, None)
+    _insert(item.model(), item.index(), 0, [_leaf_cells(item.data(REF_ROLE), text)])
 
 
 def items(model: QStandardItemModel):

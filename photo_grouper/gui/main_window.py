@@ -52,6 +52,7 @@ from .group_tree import (
     icon_face,
     let_go,
     pending,
+    say_below,
     square_icon,
 )
 from .not_faces_dialog import NotFacesDialog
@@ -520,7 +521,7 @@ class MainWindow(QMainWindow):
                                    Qt.ItemDataRole.DecorationRole)
 
     def _fill(self, index: QPersistentModelIndex) -> None:
-        """An opened group's finer groups, or at the finest level its faces, in place of the placeholder."""
+        """An opened group's finer groups, or at the finest level its faces, made now."""
         if not index.isValid() or self.organizer is None:  # the tree was rebuilt meanwhile
             return
         item = self.model.itemFromIndex(self.model.index(index.row(), 0, index.parent()))
@@ -533,7 +534,7 @@ class MainWindow(QMainWindow):
         try:
             _, members = self.organizer.show(item.data(REF_ROLE), self.zoom.value())
         except (OrganizeError, LibraryError) as exc:
-            item.child(0, 0).setText(str(exc))
+            say_below(item, str(exc))
             return
         fill_faces(item, members)
 

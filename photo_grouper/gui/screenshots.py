@@ -67,7 +67,7 @@ def take(app, window, out: Path) -> list[Path]:
         window.select_ref_row(top.row())
         window.tree.expand(top.index())
         first = top.child(0, 0)
-        if first is not None and first.rowCount() and not first.data(LEAF_ROLE):
+        if first is not None and not first.data(LEAF_ROLE):
             window.tree.expand(first.index())
         for _ in range(3):  # the faces are filled in just after the expansion
             app.processEvents()
