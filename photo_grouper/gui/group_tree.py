@@ -284,8 +284,8 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
         _drop_rows(root, range(first, last + 1))
     reopened = []
     for r, key in enumerate(key for key in model.keys if key in kept):
-        item = root.child(r, 0)
-        if item.rowCount():  # opened: closed again, to be made anew
+        if model.rowCount(model.index(r, 0)):  # opened: closed again, to be made anew
+            item = root.child(r, 0)
             _drop_rows(item)
             _set_pending(item, _pending(model.finer, key[1:3]))
             reopened.append(item)

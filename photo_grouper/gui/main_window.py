@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setAlternatingRowColors(True)
+        # Every row is as tall as the first (each shows a face, or a blank one of the same size until its thumbnail
+        # is made): the view lays out 100,000 rows without asking each for its size.
+        self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.tree.setDefaultDropAction(Qt.DropAction.MoveAction)
@@ -418,7 +421,7 @@ class MainWindow(QMainWindow):
         self.zoom_in_action.setEnabled(state.level > 0)
         self.zoom_out_action.setEnabled(not top)
         found = self._apply_find(select=False)
-        row = next((r for r in found if self.model.item(r, 0).data(REF_ROLE) == keep), found[0] if found else None)
+        row = next((r for r in found if self.model.keys[r][0] == keep), found[0] if found else None)
         if row is not None:
             chosen = self.tree.selectionModel().selectedRows(0)
             self.select_ref_row(row)
