@@ -127,13 +127,10 @@ class Organizer:
         self._listed = self._read = None
 
     def people(self, include_hidden: bool = True) -> list[GroupInfo]:
-        """The people (named or not): from the last listing at whatever level, if nothing committed since (the
-        window's menus ask for them; a listing at a million faces takes seconds)."""
-        if self._listed is not None and self._listed[0] == self._data_version():
-            listed = self._listed[4]
-        else:
-            listed = self._all_groups(None)[1]
-        return [g for g in listed if g.kind == "person" and (include_hidden or not g.hidden)]
+        """The people (named or not), at the level listed last: people are the same at every level, and that
+        listing is kept while nothing commits (the window's menus ask; a listing at a million faces takes seconds)."""
+        level = self._listed[1] if self._listed is not None else None
+        return [g for g in self._all_groups(level)[1] if g.kind == "person" and (include_hidden or not g.hidden)]
 
     def show(self, ref: str, level: int | None = None) -> tuple[GroupInfo, list[Member]]:
         state, listed = self._all_groups(level)
