@@ -45,16 +45,6 @@ class GroupTreeModel(QStandardItemModel):
         self.keys: list[tuple] = []  # what each listed row shows (``build_model``)
         self.items = "faces"  # what a group holds, as the header says it ("photos": species)
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        """By the row's kind, not stored per cell (rows are made through the model: see ``_insert``): a listed
-        group is dragged and dropped on, and its name edited; anything else is only chosen."""
-        if not index.isValid():
-            return super().flags(index)
-        # The view asks for every row each time it lays the tree out: kept short, past this class's data().
-        if QStandardItemModel.data(self, index, TOP_ROLE):
-            return _NAMED_FLAGS if index.column() == 0 else _LISTED_FLAGS
-        return _PLAIN_FLAGS
-
     def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:
         """A group not opened yet holds what it will show when it is (its finer groups or faces, made then: see
         ``pending``), so the view offers to open it."""
@@ -125,28 +115,35 @@ def square_icon(pixmap: QPixmap) -> QIcon:
 # lives (made 0.7 s for 35,000 rows against 0.4 s, and every wrapper is walked by the garbage collector and had to
 # be let go by hand when its row went: see ``_drop_rows``).
 DISPLAY, TOOLTIP = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole)
-_PLAIN_FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
-_LISTED_FLAGS = _PLAIN_FLAGS | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled
-_NAMED_FLAGS = _LISTED_FLAGS | Qt.ItemFlag.ItemIsEditable
+# Each cell's flags are stored with it, where QStandardItem keeps them (``setFlags`` writes this role): the view asks
+# every row for them each time it lays the tree out, and a Python ``flags`` took a third of a second at 140,000 rows.
+# A listed group is dragged and dropped on, and its name edited; anything else is only chosen.
+FLAGS = int(Qt.ItemDataRole.UserRole) - 1
+_F = Qt.ItemFlag
+_PLAIN = int((_F.ItemIsSelectable | _F.ItemIsEnabled).value)
+_LEAF = _PLAIN | int(_F.ItemNeverHasChildren.value)  # a face, or a line of text: not asked whether it holds rows
+_LISTED = _PLAIN | int((_F.ItemIsDragEnabled | _F.ItemIsDropEnabled).value)
+_NAMED = _LISTED | int(_F.ItemIsEditable.value)
 
 
 def _group_cells(title: str, ref: str, size: int, confirmed: int = 0, suggested: int = 0, *,
                  name: str | None = None, top: bool = False, peak: int | None = None, hidden: bool = False,
                  pending: dict | None = None) -> list:
     """The roles of a group row's four cells (``pending``: what it holds, ``_pending``)."""
+    flags = _LISTED if top else _PLAIN
     first = {DISPLAY: title, REF_ROLE: ref, TOP_ROLE: top, NAME_ROLE: name or "", HIDDEN_ROLE: hidden,
-             **(pending or {})}
+             FLAGS: _NAMED if top else _PLAIN, **(pending or {})}
     if peak is not None:
         first[PEAK_ROLE] = peak
-    return [first, {DISPLAY: str(size), REF_ROLE: ref, TOP_ROLE: top},
-            {DISPLAY: str(confirmed), REF_ROLE: ref, TOP_ROLE: top},
-            {DISPLAY: str(suggested), REF_ROLE: ref, TOP_ROLE: top}]
+    return [first, {DISPLAY: str(size), REF_ROLE: ref, TOP_ROLE: top, FLAGS: flags},
+            {DISPLAY: str(confirmed), REF_ROLE: ref, TOP_ROLE: top, FLAGS: flags},
+            {DISPLAY: str(suggested), REF_ROLE: ref, TOP_ROLE: top, FLAGS: flags}]
 
 
 def _leaf_cells(ref: str, text: str, roles: dict | None = None) -> list:
     """A row under group ``ref`` made when it is opened (a face, or a line of text): read-only, neither dragged
     nor a drop target, and referring to its group."""
-    return [{DISPLAY: text, REF_ROLE: ref, LEAF_ROLE: True, TOP_ROLE: False, **(roles or {})}]
+    return [{DISPLAY: text, REF_ROLE: ref, LEAF_ROLE: True, TOP_ROLE: False, FLAGS: _LEAF, **(roles or {})}]
 
 
 def _insert(model: QStandardItemModel, parent: QModelIndex, at: int, rows: list[list[dict]]) -> None:
@@ -156,11 +153,16 @@ def _insert(model: QStandardItemModel, parent: QModelIndex, at: int, rows: list[
     columns = max(len(cells) for cells in rows)
     if model.columnCount(parent) < columns:
         model.insertColumns(model.columnCount(parent), columns - model.columnCount(parent), parent)
+    # A row of fewer cells than its table's columns gets the rest with its first cell's flags: a cell never set
+    # would have QStandardItemModel's default ones (editable, a drop target).
+    columns = model.columnCount(parent)
     model.insertRows(at, len(rows), parent)
     index, set_roles = model.index, model.setItemData
     for r, cells in enumerate(rows, at):
         for c, roles in enumerate(cells):
             set_roles(index(r, c, parent), roles)
+        for c in range(len(cells), columns):
+            set_roles(index(r, c, parent), {FLAGS: cells[0][FLAGS]})
 
 
 def _drop_rows(item: QStandardItem, rows: range | None = None) -> None:

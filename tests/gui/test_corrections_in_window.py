@@ -11,7 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
 from shiboken6 import Shiboken  # noqa: E402
 
-from photo_grouper.gui.group_tree import REF_ROLE, pending  # noqa: E402
+from photo_grouper.gui.group_tree import FACE_ROLE, REF_ROLE, pending  # noqa: E402
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
 from photo_grouper.organize import Organizer  # noqa: E402
 from photo_grouper.store import Library  # noqa: E402
@@ -414,3 +414,12 @@ def test_only_listed_groups_are_dragged_dropped_on_and_renamed_in_place(qtbot, w
     assert listed_count & flag.ItemIsDropEnabled and not listed_count & flag.ItemIsEditable
     assert finer & flag.ItemIsSelectable and not finer & (flag.ItemIsEditable | flag.ItemIsDragEnabled |
                                                           flag.ItemIsDropEnabled)
+    # A face at the leaves: only chosen, and the view need not ask whether it holds rows (every cell of it).
+    group = ab.child(0, 0)
+    while group.data(FACE_ROLE) is None:
+        window.tree.expand(group.index())
+        qtbot.waitUntil(lambda: pending(group) is None)
+        group = group.child(0, 0)
+    face_row = [group.index().siblingAtColumn(c) for c in range(model.columnCount(group.index().parent()))]
+    assert face_row and all(model.flags(i) == flag.ItemIsSelectable | flag.ItemIsEnabled |
+                            flag.ItemNeverHasChildren for i in face_row)
