@@ -344,6 +344,10 @@ class Organizer:
             dest_ref = resolve(s, state, to)
             notes: list[str] = []
             dest = _adopt(rec, state, dest_ref, notes)
+            if all(state.confirmed.get(d) == dest.id and d not in state.ignored for d in faces):
+                w = WORDS[self.mode]
+                raise OrganizeError(f"{'that ' + w.one + ' is' if len(faces) == 1 else 'those ' + w.many + ' are'} "
+                                    f"{_title(dest)}'s already")
             for d in faces:
                 owner = state.owner(d)
                 if owner is not None and owner.kind == "person" and owner.id != dest.id:

@@ -133,6 +133,10 @@ def test_move_a_face_hide_and_ignore(made):
     a0 = made.faces[("A", 0)]
     made.org.move([a0], "Cleo")
     assert made.org.show("Cleo")[0].confirmed == 3
+    with pytest.raises(OrganizeError, match="that face is Cleo's already"):
+        made.org.move([a0], "Cleo")
+    with pytest.raises(OrganizeError, match="those faces are Cleo's already"):
+        made.org.move([a0, made.faces[("C", 0)]], "Cleo")
     made.org.move([a0], f"g{made.coarse['AB']}")  # to an automatic group: it becomes a person
     assert made.org.show("Cleo")[0].confirmed == 2
     made.org.hide("Cleo")
