@@ -202,11 +202,14 @@ def _under(index: QModelIndex, parent: QModelIndex, rows: range) -> bool:
     return False
 
 
-def _pending(finer: _Finer, what: tuple[str, int]) -> dict:
+def _pending(finer: _Finer, what: tuple[str, int], size: int = 1) -> dict:
     """The role on a group's row saying what it holds, made when it is opened (nothing is made before: thousands
     of rows up front would not do): an automatic group above the finest level, its finer groups; any other
-    (``what``: (kind, id)), its faces."""
+    (``what``: (kind, id)), its faces; none where it holds none (a named person whose faces all went elsewhere:
+    nothing to open)."""
     kind, gid = what
+    if not size:
+        return {}
     if kind == "auto" and finer.state.clusters[gid][0] > 0:
         return {GROUPS_PENDING_ROLE: gid}
     return {FACES_PENDING_ROLE: True}
@@ -289,7 +292,7 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
         if model.rowCount(model.index(r, 0)):  # opened: closed again, to be made anew
             item = root.child(r, 0)
             _drop_rows(item)
-            _set_pending(item, _pending(model.finer, key[1:3]))
+            _set_pending(item, _pending(model.finer, key[1:3], key[6]))
             reopened.append(item)
     # New rows go in runs (all of them at once where nothing is kept), each run in one insertion.
     new = [r for r, key in enumerate(keys) if key not in kept]
@@ -297,7 +300,7 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
         _insert(model, QModelIndex(), first, [
             _group_cells(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
                          name=g.name, top=True, peak=g.peak_detection_id, hidden=g.hidden,
-                         pending=_pending(model.finer, keys[r][1:3]))
+                         pending=_pending(model.finer, keys[r][1:3], g.size))
             for r, g in enumerate(groups[first:last + 1], first)])
     model.keys = keys
     return reopened

@@ -328,3 +328,21 @@ def test_the_tree_after_each_correction_is_the_tree_built_anew(qtbot, tmp_path, 
     window.rename(f"g{made.fine['F']}", "Fay")
     groups = check()
     assert {"Ada", "Bea", "Fay"} <= {g.name for g in groups}
+
+
+def test_a_person_left_without_faces_is_listed_with_nothing_to_open(qtbot, tmp_path):
+    """A named person whose faces all went elsewhere stays listed (the name is kept for later), with no arrow that
+    would open onto nothing."""
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 2, "B": 3}, {"A": ["A"], "B": ["B"]})
+    made.org.name(f"g{made.coarse['A']}", "Ada")
+    made.org.name(f"g{made.coarse['B']}", "Bea")
+    made.org.move([made.faces[("A", 0)], made.faces[("A", 1)]], "Bea")
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    (ada,) = [r for r, (title, _, _) in enumerate(top_rows(window)) if title == "Ada"]
+    assert top_rows(window)[ada][1] == 0
+    assert not window.model.hasChildren(window.model.index(ada, 0))
+    assert pending(window.model.item(ada, 0)) is None
+    bea = next(r for r, (title, _, _) in enumerate(top_rows(window)) if title == "Bea")
+    assert window.model.hasChildren(window.model.index(bea, 0)) and pending(window.model.item(bea, 0)) == "faces"
