@@ -395,6 +395,9 @@ class MainWindow(QMainWindow):
             return
         keep = self.current_ref()
         try:
+            levels = max(self.organizer.levels(), 1)
+            if levels != self.zoom.maximum() + 1:  # grouped again elsewhere (an index from a terminal), to other
+                self._reset_zoom(levels)  # levels: the zoom's level may be gone; shown where the new one stopped
             state, groups = self.organizer.groups(self.zoom.value(), include_hidden=self.show_hidden,
                                                   min_size=1 if self.show_single else 2)
         except (OrganizeError, LibraryError) as exc:

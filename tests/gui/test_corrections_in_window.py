@@ -367,6 +367,54 @@ def test_coming_back_to_the_window_after_a_change_elsewhere_lists_the_groups_aga
     assert window.statusBar().currentMessage() == ""
 
 
+def test_a_grouping_made_elsewhere_with_other_levels_is_shown_where_it_stopped(window, qtbot, monkeypatch):
+    """An index from a terminal groups the library again while the window shows level 1 of 2, and the new grouping
+    has one level: coming back to the window shows that level (not an error that level 1 does not exist). Grouped
+    again into two levels, a correction made in the window before it was looked at again shows the new levels."""
+    from PySide6.QtCore import QEvent
+
+    from photo_grouper.store import Cluster, ClusterMember, ClusterRun
+
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: pytest.fail(a[2]))
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(a[2]))
+    assert window.zoom.value() == 1 and "level 1 of 2" in window.zoom_label.text()
+
+    def group_again(coarse: list[str], levels: int) -> dict:
+        """Each letter a finest group; with two levels, each string of ``coarse`` joins its letters above."""
+        faces = window.made.faces
+        made = {}
+        with Library(window.library_path) as lib, lib.session() as s:
+            run = ClusterRun(mode="faces", model="test", weights="test", tau=0.8, items=len(faces), levels=levels)
+            s.add(run)
+            s.flush()
+            for letters in coarse:
+                members = [d for (letter, _), d in faces.items() if letter in letters]
+                top = None
+                if levels == 2:
+                    top = Cluster(run_id=run.id, level=1, size=len(members), peak_detection_id=members[0])
+                    s.add(top)
+                    s.flush()
+                    made[letters] = top.id
+                for letter in letters:
+                    mine = [d for (x, _), d in faces.items() if x == letter]
+                    c = Cluster(run_id=run.id, level=0, size=len(mine), peak_detection_id=mine[0],
+                                parent_id=top.id if top else None)
+                    s.add(c)
+                    s.flush()
+                    made.setdefault(letter, c.id)
+                    s.add_all(ClusterMember(detection_id=d, run_id=run.id, cluster_id=c.id) for d in mine)
+        return made
+
+    group_again(["A", "B", "C"], levels=1)
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))  # the user clicks back into the window
+    assert "level 0 of 1" in window.zoom_label.text() and window.zoom.maximum() == 0
+    assert sorted(n for _, n in listed(window)) == [2, 3, 4]
+    made = group_again(["AB", "C"], levels=2)
+    window.apply(lambda org: org.name(f"g{made['C']}", "Cleo"))
+    assert "level 1 of 2" in window.zoom_label.text() and window.zoom.maximum() == 1
+    assert listed(window) == [("Cleo", 2), (f"unnamed group g{made['AB']}", 7)]
+
+
 def test_a_correction_keeps_the_rows_it_left_as_they_were(qtbot, window, monkeypatch):
     """Building every row again after each correction took most of a second at a million faces: the rows of the
     groups a correction did not change stay (an open one stays open, with what it holds read again), the others
