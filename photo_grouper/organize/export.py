@@ -30,6 +30,7 @@ from ..progress import CancelFlag, Progress, no_progress
 from ..store import Assignment, Detection, Library, Person, Photo, Suggestion
 from .history import OrganizeError
 from .view import GroupRef
+from .words import WORDS
 
 MANIFEST = ".photo-grouper-export.json"
 LINKS = ("copy", "hardlink", "symlink")
@@ -119,7 +120,7 @@ def _collect_named(library: Library, mode: str, people: list[str] | None, includ
             by_key = {n.casefold(): pid for pid, n in named.items()}
             unknown = [n for n in people if n.casefold() not in by_key]
             if unknown:
-                raise OrganizeError(f"no person named {unknown[0]!r}")
+                raise OrganizeError(f"no {WORDS[mode].who} named {unknown[0]!r}")
             named = {by_key[n.casefold()]: named[by_key[n.casefold()]] for n in people}
         owners = list(s.execute(select(Assignment.detection_id, Assignment.person_id)
                                 .where(Assignment.person_id.in_(named))))

@@ -65,6 +65,11 @@ class Organizer:
         """What one item of a group is called: "face", or "photo" in species mode."""
         return WORDS[self.mode].one
 
+    def _these(self, faces: list) -> str:
+        """"that face is" or "those faces are", to say what is so already."""
+        w = WORDS[self.mode]
+        return f"that {w.one} is" if len(faces) == 1 else f"those {w.many} are"
+
     # -- reading -----------------------------------------------------------------------------------------------
 
     def groups(self, level: int | None = None, include_hidden: bool = False,
@@ -271,9 +276,9 @@ class Organizer:
                     raise OrganizeError(f"{text} is not a finer group inside {ref}")
                 moving |= set(state.members(sub))
             if not moving:
-                raise OrganizeError("choose the faces or finer groups to split off")
+                raise OrganizeError(f"choose the {WORDS[self.mode].many} or finer groups to split off")
             if moving == inside and to is None:
-                raise OrganizeError(f"that is every face of {ref}: nothing would be left; rename it instead")
+                raise OrganizeError(f"that is every {self.unit} of {ref}: nothing would be left; rename it instead")
             notes: list[str] = []
             if to is not None:
                 dest_ref = resolve(s, state, to)
@@ -321,13 +326,14 @@ class Organizer:
             inside = set(state.members(source))
             out = set(_faces_in(state, source, inside, faces))
             if not out:
-                raise OrganizeError("choose the faces to reject")
+                raise OrganizeError(f"choose the {WORDS[self.mode].many} to reject")
             notes = []
             if source.kind == "person":
                 person = state.people[source.id]
             else:
                 if out == inside:
-                    raise OrganizeError(f"that is every face of {ref}; hide the group or ignore the faces instead")
+                    raise OrganizeError(f"that is every {self.unit} of {ref}; hide the group or ignore the "
+                                         f"{WORDS[self.mode].many} instead")
                 person = rec.create_person(self.mode)
                 notes.append(f"the rest of {ref} is kept as {_title(person)}")
                 _confirm_group(rec, state, sorted(inside - out), person, notes)
@@ -345,9 +351,7 @@ class Organizer:
             notes: list[str] = []
             dest = _adopt(rec, state, dest_ref, notes)
             if all(state.confirmed.get(d) == dest.id and d not in state.ignored for d in faces):
-                w = WORDS[self.mode]
-                raise OrganizeError(f"{'that ' + w.one + ' is' if len(faces) == 1 else 'those ' + w.many + ' are'} "
-                                    f"{_title(dest)}'s already")
+                raise OrganizeError(f"{self._these(faces)} {_title(dest)}'s already")
             for d in faces:
                 owner = state.owner(d)
                 if owner is not None and owner.kind == "person" and owner.id != dest.id:
@@ -379,6 +383,8 @@ class Organizer:
         turned down included (the user's word: a face; grouped at the next grouping)."""
         if reason not in ("ignored", "not-a-face", None):
             raise OrganizeError(f"unknown reason {reason!r}")
+        if reason == "not-a-face" and self.mode != "faces":
+            raise OrganizeError(f"only a face can be marked as not a face: set the {self.unit} aside instead")
         with self.library.session(immediate=True) as s:
             state, rec = self._state_to_change(s), Recorder(s)
             faces = _known_faces(state, faces)
@@ -391,6 +397,9 @@ class Organizer:
                 if reason is None and d in turned_down:
                     rec.verify(d, True)
             what = {"ignored": "ignored", "not-a-face": "marked as not a face", None: "brought back"}[reason]
+            if not rec.changes:
+                raise OrganizeError(f"{self._these(faces)} not set aside" if reason is None else
+                                    f"{self._these(faces)} {what} already")
             notes = [f"{len(turned_down)} of them the face check had turned down: they join the groups at the next "
                      "index"] if reason is None and turned_down else []
             return rec.commit(self.mode, "ignore", f"{what} {len(faces)} {self.unit}(s)", notes)
@@ -436,10 +445,10 @@ def _title(person: Person) -> str:
 def _known_faces(state: State, faces: Iterable[int]) -> list[int]:
     faces = sorted({int(d) for d in faces})
     if not faces:
-        raise OrganizeError("choose at least one face")
+        raise OrganizeError(f"choose at least one {WORDS[state.mode].one}")
     unknown = [d for d in faces if d not in state.photo_of]
     if unknown:
-        raise OrganizeError(f"no face {unknown[0]} in this library ({state.mode} mode)")
+        raise OrganizeError(f"no {WORDS[state.mode].one} {unknown[0]} in this library ({state.mode} mode)")
     return faces
 
 
@@ -447,7 +456,7 @@ def _faces_in(state: State, ref: GroupRef, inside: set[int], faces: Iterable[int
     faces = sorted({int(d) for d in faces})
     outside = [d for d in faces if d not in inside]
     if outside:
-        raise OrganizeError(f"face {outside[0]} is not in group {ref}")
+        raise OrganizeError(f"{WORDS[state.mode].one} {outside[0]} is not in group {ref}")
     return faces
 
 

@@ -34,6 +34,7 @@ from ..store import (
     fetch_in,
 )
 from .history import OrganizeError
+from .words import WORDS
 
 
 @dataclass
@@ -229,7 +230,7 @@ def resolve(s: Session, state: State, text: str) -> GroupRef:
         ref = GroupRef("person" if text[0] in "pP" else "auto", int(text[1:]))
         if ref.kind == "person":
             if ref.id not in state.people:
-                raise OrganizeError(f"no person {text} in this library ({state.mode} mode)")
+                raise OrganizeError(f"no {WORDS[state.mode].who} {text} in this library ({state.mode} mode)")
         elif ref.id not in state.clusters:
             other = s.get(Cluster, ref.id)
             if other is not None:
@@ -240,11 +241,14 @@ def resolve(s: Session, state: State, text: str) -> GroupRef:
                                     "list the groups again")
             raise OrganizeError(f"no group {text} in the current grouping")
         elif not state.members(ref):
-            raise OrganizeError(f"group {text} has no faces left that belong to no person{_now_whose(state, ref.id)}")
+            w = WORDS[state.mode]
+            raise OrganizeError(f"group {text} has no {w.many} left that belong to no {w.who}"
+                                f"{_now_whose(state, ref.id)}")
         return ref
     matches = [p for p in state.people.values() if p.name and p.name.casefold() == text.casefold()]
     if not matches:
-        raise OrganizeError(f"no person named {text!r} (and not a group reference such as p12 or g345)")
+        raise OrganizeError(f"no {WORDS[state.mode].who} named {text!r} (and not a group reference such as p12 or "
+                            "g345)")
     return GroupRef("person", matches[0].id)
 
 

@@ -1,5 +1,7 @@
 """Name, merge, split, reject, move, hide, ignore, undo/redo on a real SQLite library."""
 
+import re
+
 import pytest
 from sqlalchemy import select, update
 
@@ -148,6 +150,11 @@ def test_move_a_face_hide_and_ignore(made):
     c0 = made.faces[("C", 0)]
     made.org.ignore([c0], "not-a-face")
     assert made.org.show("Cleo")[0].confirmed == 1
+    # Asked again, it says that is so already (not "nothing to do: marked 1 face(s)").
+    with pytest.raises(OrganizeError, match="that face is marked as not a face already"):
+        made.org.ignore([c0], "not-a-face")
+    with pytest.raises(OrganizeError, match="those faces are not set aside"):
+        made.org.ignore([a0, made.faces[("B", 0)]], None)
     made.org.undo()
     assert made.org.show("Cleo")[0].confirmed == 2
 
@@ -472,3 +479,31 @@ def test_an_empty_list_says_why(tmp_path):
     assert "3 photo(s) were not indexed in faces mode" in said[1] and "no faces were found in the 2" in said[2]
     assert "2 face(s) found but not grouped" in said[3] and said[3].endswith("FOLDER again")
     assert said[4].startswith("no groups: all 2 faces are set aside")
+
+
+def test_species_mode_refusals_speak_of_photos_and_species(made):
+    """In species mode a group holds whole photos and a named group is a species: what a refusal says is in
+    those words (the command line prints it as it is), and no photo is marked as "not a face"."""
+    from photo_grouper.store import ClusterRun
+
+    with made.library.session() as s:
+        s.query(ClusterRun).one().mode = "species"
+        for det in s.query(Detection):
+            det.kind = "photo"
+    org = Organizer(made.library, "species")
+    c, ab = f"g{made.coarse['C']}", f"g{made.coarse['AB']}"
+    org.name(c, "Beagle")
+    for call, said in [
+        (lambda: org.name("p77", "X"), "no species p77 in this library (species mode)"),
+        (lambda: org.name("Nobody", "X"), "no species named 'Nobody'"),
+        (lambda: org.reject(ab, []), "choose the photos to reject"),
+        (lambda: org.reject(ab, [made.faces[("C", 0)]]), f"photo {made.faces[('C', 0)]} is not in group {ab}"),
+        (lambda: org.move([10**6], ab), "no photo 1000000 in this library"),
+        (lambda: org.move([made.faces[("C", 0)]], "Beagle"), "that photo is Beagle's already"),
+        (lambda: org.split(ab), "choose the photos or finer groups to split off"),
+        (lambda: org.ignore([made.faces[("A", 0)]], "not-a-face"), "only a face can be marked as not a face"),
+        (lambda: org.ignore([made.faces[("A", 0)]], None), "that photo is not set aside"),
+    ]:
+        with pytest.raises(OrganizeError, match=re.escape(said)):
+            call()
+    org.close()
