@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp"}
@@ -21,8 +22,8 @@ try:  # HEIC/HEIF only when the optional pillow-heif is installed.
 except ImportError:
     pass
 
-# Pillow refuses images over 2 x MAX_IMAGE_PIXELS as decompression bombs. Real cameras reach ~100 MP, and
-# panoramas more; 400 MP still catches a crafted file without refusing a real photo.
+# Pillow warns of a decompression bomb over MAX_IMAGE_PIXELS, and ``_open`` refuses the file then: real cameras
+# reach ~100 MP and stitched panoramas more; 200 MP still catches a crafted file without refusing a real photo.
 Image.MAX_IMAGE_PIXELS = 200_000_000
 
 _EXIF_ORIENTATION = 0x0112
@@ -103,6 +104,24 @@ def read_info(path: Path) -> ImageInfo:
     return ImageInfo(width, height, orientation, taken)
 
 
+# Grey images of more than 8 bits a sample (16-bit PNG and TIFF from scanners and raw converters): Pillow's
+# convert("RGB") clips their values at 255 instead of scaling them, which whitens the whole photo.
+_WIDE_GREY = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+
+
+def _grey_to_8_bits(im: Image.Image) -> Image.Image:
+    """``im`` (one of _WIDE_GREY) as 8-bit grey: 16-bit samples scaled from 0-65535; 32-bit ones (which say
+    nothing of their range) from the smallest of 1 (floating point), 255, 65535 or their largest value that
+    holds them."""
+    a = np.asarray(im, dtype=np.float64)
+    if im.mode.startswith("I;16"):
+        top = 65535.0
+    else:
+        top = next((t for t in ((1.0,) if im.mode == "F" else ()) + (255.0, 65535.0) if a.max() <= t),
+                   float(a.max()))
+    return Image.fromarray(np.clip(a * (255.0 / top), 0, 255).round().astype(np.uint8), "L")
+
+
 def load_upright(path: Path, max_side: int | None = None) -> Image.Image:
     """Decode to upright RGB. With ``max_side``, a JPEG is decoded at a reduced scale (libjpeg's DCT scaling,
     several times faster than a full decode) and the result is shrunk so its longer side is at most ``max_side``.
@@ -115,6 +134,8 @@ def load_upright(path: Path, max_side: int | None = None) -> Image.Image:
             im.draft("RGB", (math.ceil(im.width * scale), math.ceil(im.height * scale)))
         im.load()
         im = ImageOps.exif_transpose(im)
+        if im.mode in _WIDE_GREY:
+            im = _grey_to_8_bits(im)
         if im.mode != "RGB":
             im = im.convert("RGB")
         if max_side and max(im.size) > max_side:

@@ -67,3 +67,21 @@ def test_truncated_jpeg_fails_on_decode(tmp_path):
     assert read_info(cut).width == 600  # the header alone is fine
     with pytest.raises(ImageError, match="truncated"):
         load_upright(cut)
+
+
+@pytest.mark.parametrize("name, make", [
+    ("grey16.png", lambda g: Image.fromarray(g.astype(np.uint16) * 257)),  # PNG: opened as I;16
+    ("grey16.tif", lambda g: Image.fromarray(g.astype(np.uint16) * 257)),
+    ("grey32.tif", lambda g: Image.fromarray(g.astype(np.int32))),  # 8-bit values held in 32 bits
+    ("float.tif", lambda g: Image.fromarray(g.astype(np.float32) / 255)),  # 0..1
+])
+def test_grey_photos_of_more_than_8_bits_keep_their_tones(tmp_path, name, make):
+    """A 16-bit grey scan or a float TIFF is scaled to 8 bits, not clipped at 255 (which made it white and hid
+    every face in it)."""
+    grey = np.tile(np.linspace(0, 255, 64).round(), (48, 1))  # a ramp from black to white
+    path = tmp_path / name
+    make(grey).save(path)
+    assert Image.open(path).mode not in ("L", "RGB")
+    im = load_upright(path)
+    assert im.mode == "RGB" and im.size == (64, 48)
+    assert np.abs(np.asarray(im)[..., 0].astype(int) - grey).max() <= 1
