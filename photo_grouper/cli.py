@@ -158,7 +158,11 @@ def format_index_report(report) -> str:
     elif report.cluster_note:
         lines.append(f"  {report.cluster_note}")
     if sc.unreadable_folders:
-        lines.append(f"  could not read {len(sc.unreadable_folders)} folder(s), e.g. {sc.unreadable_folders[0]}")
+        lines.append(f"  could not read {len(sc.unreadable_folders)} file(s) or folder(s), e.g. "
+                     f"{sc.unreadable_folders[0]}")
+    if sc.bad_names:
+        lines.append(f"  left out {len(sc.bad_names)} file(s) or folder(s) whose names are not UTF-8 text (rename "
+                     f"them to index them, with convmv say), e.g. {sc.bad_names[0]}")
     if report.status == "cancelled":
         lines.append("  everything done so far is saved; run the same command again to resume")
     return "\n".join(lines)

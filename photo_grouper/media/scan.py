@@ -39,6 +39,9 @@ class ScanReport:
     missing: int = 0
     failed: int = 0
     unreadable_folders: list[str] = field(default_factory=list)
+    # Files and folders whose names are not UTF-8 (written by an old system in another encoding): the library
+    # stores paths as text, so they are left out, shown with the odd bytes escaped, until renamed.
+    bad_names: list[str] = field(default_factory=list)
     complete: bool = False
 
 
@@ -67,7 +70,24 @@ def check_folder(root: Path | str) -> Path:
         raise ScanError(f"not a folder: {root}")
     if not os.access(root, os.R_OK | os.X_OK):
         raise ScanError(f"cannot read folder: {root} (permission denied)")
-    return root.resolve()
+    root = root.resolve()
+    if not _is_utf8(str(root)):
+        raise ScanError(f"the folder's path is not UTF-8 text: {shown(str(root))} (rename it to index it)")
+    return root
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name read from the disk is text (Python holds the bytes of one that is not as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: str) -> str:
+    """A path for a message, its bytes that are not UTF-8 escaped (\\xe9)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def under(root: Path):
@@ -77,17 +97,24 @@ def under(root: Path):
     return (Photo.path >= prefix) & (Photo.path < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
-def walk_images(root: Path, errors: list[str]) -> Iterator[_File]:
-    """Image files under root, hidden files and folders skipped, symlinked folders not followed."""
+def walk_images(root: Path, errors: list[str], bad_names: list[str] | None = None) -> Iterator[_File]:
+    """Image files under root, hidden files and folders skipped, symlinked folders not followed; those whose
+    names are not UTF-8 skipped into ``bad_names``."""
     def onerror(exc: OSError) -> None:
         errors.append(f"{exc.filename}: {exc.strerror}")
 
+    bad_names = bad_names if bad_names is not None else []
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        bad_names.extend(shown(os.path.join(dirpath, d)) + os.sep for d in dirnames if not _is_utf8(d))
+        dirnames[:] = [d for d in dirnames if _is_utf8(d)]
         for name in sorted(filenames):
             if name.startswith(".") or not is_image_path(Path(name)):
                 continue
             path = os.path.join(dirpath, name)
+            if not _is_utf8(name):
+                bad_names.append(shown(path))
+                continue
             try:
                 st = os.stat(path)
             except OSError as exc:
@@ -125,7 +152,7 @@ def scan_folder(library: Library, root: Path | str, *, progress: Progress = no_p
     """Bring the library's view of ``root`` up to date with the disk. Raises ``Cancelled`` if cancelled."""
     root = check_folder(root)
     report = ScanReport()
-    files = list(walk_images(root, report.unreadable_folders))
+    files = list(walk_images(root, report.unreadable_folders, report.bad_names))
     report.files = len(files)
     total = len(files)
     progress(0, total)

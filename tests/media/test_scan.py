@@ -188,3 +188,21 @@ def test_cancelled_scan_keeps_its_work_and_marks_nothing_missing(folder, library
         assert photos["p5.jpg"].status == PhotoStatus.OK  # not walked to the end: nothing marked missing
         report = scan_folder(lib, folder)
         assert (report.new, report.missing) == (4, 1)
+
+
+def test_names_that_are_not_utf8_are_left_out_and_said(folder, library_path, tmp_path):
+    """A file or folder named in another encoding (an old camera card, a Windows share: b'caf\\xe9.jpg') cannot be
+    stored as a path: it is left out and named in the report, its bytes escaped, and the rest is indexed. A folder
+    to index with such a name is refused with the same words."""
+    raw = os.fsencode(folder)
+    shutil.copy(folder / "p0.jpg", raw + b"/caf\xe9.jpg")
+    os.makedirs(raw + b"/dir\xff")
+    shutil.copy(folder / "p0.jpg", raw + b"/dir\xff/inside.jpg")
+    lib = Library(library_path)
+    report = scan_folder(lib, folder)
+    assert report.complete and report.new == 6 and report.failed == 0
+    assert sorted(report.bad_names) == [f"{folder}/caf\\xe9.jpg", f"{folder}/dir\\xff/"]
+    assert len(_photos(lib)) == 6
+    lib.close()
+    with Library(tmp_path / "other.sqlite3") as other, pytest.raises(ScanError, match=r"not UTF-8 text: .*dir\\xff"):
+        scan_folder(other, os.fsdecode(raw + b"/dir\xff"))
