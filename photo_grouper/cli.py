@@ -138,11 +138,12 @@ def format_index_report(report) -> str:
         c = report.cluster
         what = "faces" if report.mode == "faces" else "photos"
         levels = f"{c['levels']} level" + "s" * (c["levels"] != 1)
+        groups = f"{c['groups']} group" + "s" * (c["groups"] != 1)
         if c.get("unchanged"):
             lines.append(f"  groups kept: nothing the grouping reads has changed since it last ran ({c['items']} "
-                         f"{what}, {c['groups']} groups over {levels}; --regroup groups them again)")
+                         f"{what}, {groups} over {levels}; --regroup groups them again)")
         else:
-            lines.append(f"  grouped {c['items']} {what} into {c['groups']} groups over {levels} in "
+            lines.append(f"  grouped {c['items']} {what} into {groups} over {levels} in "
                          f"{c['seconds']:.1f} s (photo-grouper groups lists them)")
         if c.get("copies"):
             lines.append(f"  {c['copies']} of them copies of a photo kept or saved twice: grouped with it")
