@@ -631,6 +631,24 @@ class MainWindow(QMainWindow):
             self.tree.edit(index.siblingAtColumn(0))
 
     def rename(self, ref: str, name: str) -> Change | None:
+        """Name a group; a name another person already has joins the group to them, so the user is asked first
+        (a typo or a namesake would otherwise merge two people, as photo apps ask "same person?")."""
+        if self.organizer is None:
+            return None
+        key = " ".join(name.split()).casefold()
+        try:
+            people = self.organizer.people()
+        except (OrganizeError, LibraryError):
+            people = []  # the rename says what is wrong
+        same = next((p for p in people if p.name and p.name.casefold() == key
+                     and ref.strip().casefold() not in (p.ref, key)), None)  # not the group itself, by its name
+        if same is not None:
+            w = WORDS[self.mode]
+            answer = QMessageBox.question(
+                self, f"Same {w.who}?", f"{same.name} is already a {w.who} ({same.size} {w.many}). Is "
+                f"{self._title_of(ref)} the same {w.who}? Its {w.many} will be {same.name}'s.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
         return self.apply(lambda org: org.name(ref, name), "Cannot rename")
 
     def merge_selected(self) -> Change | None:

@@ -367,6 +367,27 @@ def test_coming_back_to_the_window_after_a_change_elsewhere_lists_the_groups_aga
     assert window.statusBar().currentMessage() == ""
 
 
+def test_a_name_someone_already_has_asks_whether_it_is_the_same_person(window, monkeypatch):
+    """Naming a group with a name another person has joins the group to them: the window asks first (a typo or a
+    namesake would merge two people), and No changes nothing."""
+    asked = []
+    answer = QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or answer)
+    c, ab = f"g{window.made.coarse['C']}", f"g{window.made.coarse['AB']}"
+    window.rename(c, "Cleo")
+    assert asked == []  # a new name: nothing to ask
+    before = listed(window)
+    assert window.rename(ab, " cleo ") is None
+    assert asked == [f"Cleo is already a person (2 faces). Is unnamed group {ab} (7 faces) the same person? Its "
+                     "faces will be Cleo's."]
+    assert listed(window) == before == in_library(window)
+    answer = QMessageBox.StandardButton.Yes
+    assert window.rename(ab, "cleo") is not None
+    assert listed(window) == [("Cleo", 9)]
+    window.rename("Cleo", "CLEO")  # the person's own name, written otherwise: nothing to ask
+    assert len(asked) == 2 and listed(window) == [("CLEO", 9)]
+
+
 def test_a_grouping_made_elsewhere_with_other_levels_is_shown_where_it_stopped(window, qtbot, monkeypatch):
     """An index from a terminal groups the library again while the window shows level 1 of 2, and the new grouping
     has one level: coming back to the window shows that level (not an error that level 1 does not exist). Grouped
