@@ -39,6 +39,18 @@ class ClusterReport:
     copies: int = 0  # items clustered as copies of another (a photo kept or saved twice)
     parted: int = 0  # joins not made because they would have put two faces of one photo in one group
     unchanged: bool = False  # nothing the grouping reads had changed: the stored groups were kept
+    fallback: str | None = None  # why the grouping ran elsewhere than asked (a GPU out of memory: on the CPU)
+
+
+def _gpu_ran_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch running out of GPU memory (after which the card's cache is let go)."""
+    import torch
+
+    if not isinstance(exc, torch.cuda.OutOfMemoryError) and "CUDA out of memory" not in str(exc):
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return True
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,11 +116,22 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         report.seconds = time.monotonic() - started
         progress(Meter.STEPS, Meter.STEPS)
         return report
+    def group(on):
+        return HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=on,
+                        near_copy=NEAR_COPY.get(mode)).fit(x, apart=photos if mode in APART_MODES else None,
+                                                           progress=meter.part(0.0, 0.95).report, cancel=cancel)
+
     try:
         # Grouping is nearly all of the time (a million faces: 327 s of 346; storing the hierarchy 19 s).
-        h = HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=device,
-                     near_copy=NEAR_COPY.get(mode)).fit(x, apart=photos if mode in APART_MODES else None,
-                                                        progress=meter.part(0.0, 0.95).report, cancel=cancel)
+        try:
+            h = group(device)
+        except RuntimeError as exc:  # torch's OutOfMemoryError is one
+            if str(device or "").startswith("cpu") or not _gpu_ran_out(exc):
+                raise
+            # A small card, or one another program holds: the grouping is done on the CPU rather than not at all
+            # (every later index would run out again).
+            report.fallback = "the GPU ran out of memory: grouped on the CPU instead"
+            h = group("cpu")
         meter(0.95)  # a cancel that came after the last report: the stored hierarchy is left as it was
     except Cancelled:
         raise Cancelled(report) from None

@@ -91,6 +91,40 @@ def test_reclustering_replaces_the_previous_result(library, capsys):
     assert f"group g{before[0].id} is from an earlier grouping that re-clustering replaced" in capsys.readouterr().err
 
 
+def test_a_gpu_out_of_memory_groups_on_the_cpu_and_says_so(library, monkeypatch):
+    """A small card, or one another program holds, runs out of memory while grouping: the grouping is done on the
+    CPU instead (not failed, which every later index would repeat), the same groups, and the report says why.
+    Run here without a GPU: the first grouping, on the default device, is made to run out as CUDA would."""
+    import torch
+
+    from photo_grouper.clustering.hilander import HiLander
+
+    fit, devices, error = HiLander.fit, [], {}
+
+    def on_a_small_card(self, *args, **kwargs):
+        devices.append(self.device)
+        if self.device == error.get("on"):
+            raise error["raise"]
+        return fit(self, *args, **kwargs)
+
+    with Library(library) as lib:
+        before = list_groups(lib)[2]
+        monkeypatch.setattr(HiLander, "fit", on_a_small_card)
+        out_of_memory = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        error.update({"on": None, "raise": out_of_memory})
+        report = cluster_library(lib, "faces")
+        assert devices == [None, "cpu"]
+        assert report.fallback == "the GPU ran out of memory: grouped on the CPU instead"
+        assert [g.size for g in list_groups(lib)[2]] == [g.size for g in before]
+        # Asked for the CPU, or another error: nothing is tried again, and the error is the caller's.
+        for on, raised in [("cpu", out_of_memory), (None, RuntimeError("something else"))]:
+            devices.clear()
+            error.update({"on": on, "raise": raised})
+            with pytest.raises(RuntimeError, match=str(raised)):
+                cluster_library(lib, "faces", device=on)
+            assert devices == [on]
+
+
 def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp_path, capsys):
     """Indexing an unchanged folder again keeps the stored grouping (at a million faces grouping takes minutes,
     and where the search falls back to hnswlib its threaded index would not give the same groups twice); a change to what

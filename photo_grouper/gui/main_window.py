@@ -826,6 +826,7 @@ class MainWindow(QMainWindow):
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \
                 (["groups kept: nothing new to group"] if c.get("unchanged") else []) + \
+                ([c["fallback"]] if c.get("fallback") else []) + \
                 ([f"{len(report.scan.bad_names)} file(s) or folder(s) left out: their names are not UTF-8 text, "
                   f"e.g. {report.scan.bad_names[0]}"] if report.scan.bad_names else []) + \
                 ([f"{suggestions_said(self.mode, c['suggested'], c.get('new_suggested', 0))} (Edit > Confirm "
