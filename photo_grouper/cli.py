@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detect-size", type=int, default=None,
                    help="longest side, in pixels, of the image the face detector scans (default 1024)")
     p.add_argument("--weights", type=Path, default=None, help="species encoder weights file (species mode)")
-    p.add_argument("--device", default=None, help="torch device for embedding (species mode) and grouping (default: cuda if present)")
+    p.add_argument("--device", default=None,
+                   help="torch device for embedding (species mode) and grouping (default: cuda if present)")
     p.add_argument("--no-cluster", action="store_true", help="detect and embed only; do not regroup")
     p.add_argument("--regroup", action="store_true",
                    help="group again even where nothing the grouping reads has changed (kept by default)")
