@@ -116,6 +116,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         report.seconds = time.monotonic() - started
         progress(Meter.STEPS, Meter.STEPS)
         return report
+
     def group(on):
         return HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=on,
                         near_copy=NEAR_COPY.get(mode)).fit(x, apart=photos if mode in APART_MODES else None,
