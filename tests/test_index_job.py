@@ -289,6 +289,28 @@ def test_the_index_summary_says_levels_and_suggestions_in_the_modes_words(mode, 
     assert level_words in text and suggested_words in text
 
 
+def test_the_index_summary_says_what_was_left_out_and_why():
+    """What the scan left out (names that are not UTF-8, photos this install cannot read, files that could not be
+    read) and a grouping done on the CPU after the GPU ran out of memory are said, each with what to do."""
+    from photo_grouper.cli import format_index_report
+    from photo_grouper.jobs import IndexReport
+    from photo_grouper.media.scan import ScanReport
+
+    scan = ScanReport(files=3, new=3, unreadable_folders=["/photos/gone.jpg: No such file or directory"],
+                      bad_names=["/photos/caf\\xe9.jpg"], unsupported=["/photos/IMG_1.HEIC", "/photos/IMG_2.HEIC"])
+    report = IndexReport("/photos", "faces", "test", scan=scan, status="completed",
+                         cluster={"items": 3, "groups": 1, "levels": 1, "seconds": 0.5,
+                                  "fallback": "the GPU ran out of memory: grouped on the CPU instead"})
+    lines = format_index_report(report).splitlines()
+    assert "  grouped 3 faces into 1 group over 1 level in 0.5 s (photo-grouper groups lists them)" in lines
+    assert "  the GPU ran out of memory: grouped on the CPU instead" in lines
+    assert "  could not read 1 file(s) or folder(s), e.g. /photos/gone.jpg: No such file or directory" in lines
+    assert ("  left out 2 HEIC/HEIF photo(s): this install cannot read them (pip install pillow-heif to index "
+            "them), e.g. /photos/IMG_1.HEIC") in lines
+    assert ("  left out 1 file(s) or folder(s) whose names are not UTF-8 text (rename them to index them, with "
+            "convmv say), e.g. /photos/caf\\xe9.jpg") in lines
+
+
 def test_a_species_library_embedded_the_old_way_is_embedded_again_in_place(pets_data, library_path, tmp_path):
     """A new framing of the species photo replaces each photo's vector where it is (its box, id, and the names
     on it stay), in every folder of the library at once, and refuses nothing."""

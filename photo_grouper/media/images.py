@@ -13,12 +13,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+HEIF_EXTENSIONS = {".heic", ".heif"}  # a phone's photos: read only where the optional pillow-heif is installed
+HEIF_HOW = "pip install pillow-heif"
 
-try:  # HEIC/HEIF only when the optional pillow-heif is installed.
+try:
     import pillow_heif
 
     pillow_heif.register_heif_opener()
-    IMAGE_EXTENSIONS |= {".heic", ".heif"}
+    IMAGE_EXTENSIONS |= HEIF_EXTENSIONS
 except ImportError:
     pass
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from ..progress import Cancelled, CancelFlag, Progress, no_progress
 from ..store import Analysis, Library, Photo, PhotoStatus
 from ..store.models import utcnow
-from .images import ImageError, ImageInfo, content_hash, is_image_path, read_info
+from .images import HEIF_EXTENSIONS, ImageError, ImageInfo, content_hash, is_image_path, read_info
 
 BATCH = 256
 
@@ -42,6 +42,8 @@ class ScanReport:
     # Files and folders whose names are not UTF-8 (written by an old system in another encoding): the library
     # stores paths as text, so they are left out, shown with the odd bytes escaped, until renamed.
     bad_names: list[str] = field(default_factory=list)
+    # Photos this install cannot read (HEIC without pillow-heif): left out, but counted, not passed over in silence.
+    unsupported: list[str] = field(default_factory=list)
     complete: bool = False
 
 
@@ -97,19 +99,25 @@ def under(root: Path):
     return (Photo.path >= prefix) & (Photo.path < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
-def walk_images(root: Path, errors: list[str], bad_names: list[str] | None = None) -> Iterator[_File]:
+def walk_images(root: Path, errors: list[str], bad_names: list[str] | None = None,
+                unsupported: list[str] | None = None) -> Iterator[_File]:
     """Image files under root, hidden files and folders skipped, symlinked folders not followed; those whose
-    names are not UTF-8 skipped into ``bad_names``."""
+    names are not UTF-8 skipped into ``bad_names``, photos this install cannot read into ``unsupported``."""
     def onerror(exc: OSError) -> None:
         errors.append(f"{exc.filename}: {exc.strerror}")
 
     bad_names = bad_names if bad_names is not None else []
+    unsupported = unsupported if unsupported is not None else []
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         bad_names.extend(shown(os.path.join(dirpath, d)) + os.sep for d in dirnames if not _is_utf8(d))
         dirnames[:] = [d for d in dirnames if _is_utf8(d)]
         for name in sorted(filenames):
-            if name.startswith(".") or not is_image_path(Path(name)):
+            if name.startswith("."):
+                continue
+            if not is_image_path(Path(name)):
+                if Path(name).suffix.lower() in HEIF_EXTENSIONS and _is_utf8(name):
+                    unsupported.append(os.path.join(dirpath, name))
                 continue
             path = os.path.join(dirpath, name)
             if not _is_utf8(name):
@@ -152,7 +160,7 @@ def scan_folder(library: Library, root: Path | str, *, progress: Progress = no_p
     """Bring the library's view of ``root`` up to date with the disk. Raises ``Cancelled`` if cancelled."""
     root = check_folder(root)
     report = ScanReport()
-    files = list(walk_images(root, report.unreadable_folders, report.bad_names))
+    files = list(walk_images(root, report.unreadable_folders, report.bad_names, report.unsupported))
     report.files = len(files)
     total = len(files)
     progress(0, total)

@@ -206,3 +206,19 @@ def test_names_that_are_not_utf8_are_left_out_and_said(folder, library_path, tmp
     lib.close()
     with Library(tmp_path / "other.sqlite3") as other, pytest.raises(ScanError, match=r"not UTF-8 text: .*dir\\xff"):
         scan_folder(other, os.fsdecode(raw + b"/dir\xff"))
+
+
+def test_heic_photos_this_install_cannot_read_are_counted_not_passed_over(folder, library_path, monkeypatch):
+    """Without pillow-heif a phone's HEIC photos cannot be read: they are left out, but the report names them, so
+    a library of iPhone photos does not look indexed when most of it was not."""
+    from photo_grouper.media import images
+
+    monkeypatch.setattr(scan_module, "is_image_path", lambda p: p.suffix.lower() in
+                        images.IMAGE_EXTENSIONS - images.HEIF_EXTENSIONS)  # as where pillow-heif is not installed
+    (folder / "sub" / "IMG_0001.HEIC").write_bytes(b"not read")
+    (folder / "IMG_0002.heif").write_bytes(b"not read")
+    with Library(library_path) as lib:
+        report = scan_folder(lib, folder)
+        assert report.new == 6 and sorted(report.unsupported) == [str(folder / "IMG_0002.heif"),
+                                                                 str(folder / "sub" / "IMG_0001.HEIC")]
+        assert len(_photos(lib)) == 6
