@@ -13,6 +13,7 @@ from . import __version__
 from .clustering.weights import save_weights
 from .clustering.training import TrainConfig, TrainResult, curve_json, train
 from .labelled import embed_labelled
+from .organize.words import WORDS
 from .vision import EncoderSpec, make_encoder
 
 # The recipe the shipped weights use; docs/hilander-ablation.md says what each choice did.
@@ -74,6 +75,12 @@ def train_folder(data_dir: Path, mode: str, out: Path, *, holdout: float = 0.0, 
     data = embed_labelled(data_dir, spec, progress=progress)
     if len(np.unique(data.labels)) < 4:
         raise ValueError(f"{data_dir} has fewer than 4 labelled folders with detections; nothing to learn from")
+    # Links are learned from two photos of one label: labels of one photo each teach only to link nothing (and
+    # cross-validation would score that as perfect, on folds of such labels).
+    counts = np.unique(data.labels, return_counts=True)[1]
+    if (counts >= 2).sum() < 4:
+        raise ValueError(f"{data_dir} has fewer than 4 labelled folders with two or more {WORDS[mode].many} "
+                         f"({int((counts < 2).sum())} of {len(counts)} hold one); nothing to learn links from")
     held_out: list[str] = []
     if holdout > 0:
         data, rest = data.split_by_label(1 - holdout, seed=seed)

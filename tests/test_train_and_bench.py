@@ -116,6 +116,20 @@ def test_train_refuses_an_output_it_cannot_write_before_training(pets_data, tmp_
     assert not private_cache.exists()  # stopped before embedding anything, let alone training
 
 
+def test_train_refuses_labels_of_one_photo_each(faces_data, tmp_path, private_cache, capsys):
+    """Links are learned from two photos of one person: with one photo per folder there is nothing to learn (the
+    weights would link nothing, and cross-validation over such folders would call that perfect)."""
+    from .conftest import copy_identities
+
+    folder = tmp_path / "once"
+    copy_identities(faces_data, folder, sorted(p.name for p in faces_data.iterdir())[:5], per=1)
+    out = tmp_path / "w.pt"
+    assert main(["train", str(folder), "--mode", "faces", "--out", str(out), "--quiet"]) == 1
+    assert ("has fewer than 4 labelled folders with two or more faces (5 of 5 hold one); nothing to learn links "
+            "from") in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_validation_and_conv_choices_match_training_s(capsys):
     from photo_grouper import cli
     from photo_grouper.clustering.lander import CONVS
