@@ -22,6 +22,9 @@ class _Clusterer:
         raise NotImplementedError
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:  # as HiLander: no items, no groups (scikit-learn's estimators refuse an empty array)
+            self.labels_ = np.zeros(0, dtype=np.int64)
+            return self.labels_
         return self.fit(x).labels_
 
     def get_params(self) -> dict:
@@ -135,6 +138,10 @@ class HDBSCANFaces(_Clusterer):
     def fit(self, x):
         from sklearn.cluster import HDBSCAN
 
+        if len(x) < max(2, self.min_cluster_size, self.min_samples or 0):
+            # Too few items to make one cluster of the smallest size: all noise, so singletons (HDBSCAN refuses).
+            self.labels_ = np.arange(len(x))
+            return self
         labels = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
                          copy=True).fit_predict(l2_normalise(x))
         self.labels_ = _noise_to_singletons(labels)
