@@ -52,6 +52,7 @@ from .group_tree import (
     fill_groups,
     icon_face,
     let_go,
+    listed_row,
     pending,
     say_below,
     square_icon,
@@ -671,10 +672,8 @@ class MainWindow(QMainWindow):
         return self.apply(lambda org: org.merge(refs), "Cannot merge")
 
     def _title_of(self, ref: str) -> str:
-        for r in range(self.model.rowCount()):
-            if self.model.item(r, 0).data(REF_ROLE) == ref:
-                return f"{self.model.item(r, 0).text()} ({self.model.item(r, 1).text()} {WORDS[self.mode].many})"
-        return ref
+        row = listed_row(self.model, ref)
+        return f"{row[0]} ({row[1]} {WORDS[self.mode].many})" if row else ref
 
     def split_selected(self) -> Change | None:
         """The faces selected in the grid, or the finer groups selected in the tree, become a new group."""
