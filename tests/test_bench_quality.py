@@ -140,9 +140,8 @@ def test_the_bench_tells_hi_lander_the_group_photos_and_counts_clashes_for_every
     assert "60% of the test faces in group photos" in table and "clashes |" in table.splitlines()[3]
 
 
-def test_the_bench_lists_zoom_out_levels_by_step_when_asked(monkeypatch):
+def test_the_bench_lists_zoom_out_levels_by_step_when_asked():
     from photo_grouper.bench.quality import score_methods
-    from photo_grouper.clustering import hilander
     from photo_grouper.clustering.knn import l2_normalise
     from photo_grouper.clustering.weights import default_weights, load_weights
 
@@ -152,8 +151,6 @@ def test_the_bench_lists_zoom_out_levels_by_step_when_asked(monkeypatch):
     x = l2_normalise(centres[labels] + 0.02 * rng.standard_normal((240, 128))).astype(np.float32)
     data = LabelledEmbeddings(x, np.array([f"person{i}" for i in labels]), [f"p{i}.jpg" for i in range(240)])
     tuning, test = data.subset(labels < 12), data.subset(labels >= 12)
-    # These people are far apart: steps far wider than the shipped ones, so that zooming out joins some of them.
-    monkeypatch.setattr(hilander, "ZOOM_FLOOR_STEP", 12.0)
     model, card = load_weights(default_weights("faces"))
     rows, hl, _ = score_methods(test, tuning, model, card["tau"], "faces", join_floor=card["join_floor"],
                                 zoom_out=2)

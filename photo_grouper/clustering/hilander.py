@@ -6,6 +6,7 @@ one before; the app zooms through it.
 from __future__ import annotations
 
 import hashlib
+import math
 import inspect
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from .graph import LevelGraph, build_level_graph
 from .knn import knn_graph, l2_normalise
 from .lander import Lander, LanderEnsemble, deterministic
 from .weights import default_weights, load_weights
-from .zoom import linkage_levels
+from .zoom import cheapest_levels
 
 # The taus training's cross-validation scores (TrainConfig.tau_grid); the per-library search stays inside them.
 TAU_GRID = tuple(float(t) for t in np.round(np.arange(0.30, 0.96, 0.05), 2))
@@ -35,9 +36,9 @@ NODES_PER_NEIGHBOUR = 4
 SEARCH_MAX_ITEMS = 300_000
 # Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
 LEVEL0_KNN_SHARE = 0.66
-# Zoom-out levels past the stop (``HiLander.zoom_out``, opt-in): step s is average linkage over the stop's groups
-# down to the join floor less ZOOM_FLOOR_STEP * s of its distance to 1 (faces: 0.92 -> 0.915, 0.91, ...).
-ZOOM_FLOOR_STEP = 0.0625
+# Zoom-out levels past the stop (``HiLander.zoom_out``, opt-in): step s has ceil(s * ZOOM_STEP * n) groups fewer
+# than the stop's n (``zoom.cheapest_levels``).
+ZOOM_STEP = 0.1
 # Progress: the share of fit's time the zoom-out levels take.
 ZOOM_SHARE = 0.05
 
@@ -100,13 +101,14 @@ class HiLander:
     photo held by one link"): more of the people seen once left alone, nothing lower.
 
     ``zoom_out`` (opt-in, 0 by default): that many levels past the stop, for zooming out from the default view
-    (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): average linkage over the
-    stop's groups, among groups the first level's links join, step s down to the join floor less
-    ``ZOOM_FLOOR_STEP`` * s of its distance to 1 (``zoom.linkage_levels``), so the groups most alike on average
-    join first. A step that joins nothing adds no level; it needs a join floor. Neither this rule nor an earlier
-    one (the evidence merge at lower boundaries) was purer than a same-count cut of the average-linkage tree
-    often enough on face partitions not used to make them (docs/hilander-ablation.md, "Zoom-out levels past the
-    stop" and "Zoom-out levels by average linkage over the default groups"), so the app does not ask for them.
+    (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): step s has
+    ceil(s * ``ZOOM_STEP`` * n) groups fewer than the stop's n, made by joining, among groups the first level's
+    links join, always the pair whose join costs the fewest expected wrong pairs (``zoom.cheapest_levels``, its
+    chance of one person from the pair's mean similarity against the join floor, so it needs one). Judged on
+    face partitions not used to make it: purer than a same-count cut of the average-linkage tree on 24 of 24
+    zoom-out levels (docs/hilander-ablation.md, "Zoom-out levels that join the cheapest pairs first"); three
+    rules before it, joining the groups most alike first, were not. The app does not ask for them yet. Links that
+    run out end the steps early (fewer levels).
 
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
     copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity to the first of
@@ -193,8 +195,8 @@ class HiLander:
         self.tree_floor_ = self.join_floor_ is not None and self.tree_floor is not False
         self.lone_leaves_ = self.join_floor_ is not None and self.lone_leaves
         if self.zoom_out and self.join_floor_ is None:
-            raise ValueError("zoom-out levels need a join floor: their steps go down from it (weights whose card "
-                             "has none, or join_floor=None)")
+            raise ValueError("zoom-out levels need a join floor: their joins are weighed against it (weights whose "
+                             "card has none, or join_floor=None)")
         device = choose_device(self.device)
         model = model.to(device).eval()
         knn0, rest = None, meter  # rest: the meter for what follows the near copies' search, if there is one
@@ -399,8 +401,10 @@ class HiLander:
         """Appends up to ``zoom_out`` levels past the stop (see the class docstring), with their timings."""
         t0 = time.perf_counter()
         top = levels[-1]
-        floors = [self._below_floor(ZOOM_FLOOR_STEP * step) for step in range(1, self.zoom_out + 1)]
-        for merged in linkage_levels(top.labels, x, evidence.src, evidence.dst, floors, apart, meter):
+        groups = int(top.labels.max()) + 1 if top.labels.size else 0
+        fewer = [math.ceil(step * groups * ZOOM_STEP) for step in range(1, self.zoom_out + 1)]
+        for merged in cheapest_levels(top.labels, x, evidence.src, evidence.dst, fewer, self.join_floor_, apart,
+                                      meter):
             below = levels[-1]
             if merged.max() < below.labels.max():
                 # ``merged`` says where each of the stop's groups goes; the level below is a coarsening of them.

@@ -1,11 +1,13 @@
-"""Zoom-out levels past the stop (``HiLander(zoom_out=N)``, opt-in): average linkage over the default groups.
+"""Zoom-out levels past the stop (``HiLander(zoom_out=N)``, opt-in): the default groups joined two at a time, the
+pair whose join costs the fewest expected wrong pairs first.
 
 The hierarchy stops where the model predicts no more links, and that level is what the app shows. Zooming out
-from it joins the groups whose photos are most alike on average first (average linkage, the heuristic whose
-threshold the join floor is learned as), one level for each floor under the join floor. Judged on face
-partitions never used to make it, these levels were purer than a same-count cut of the average-linkage tree on 11
-of 17 (docs/hilander-ablation.md, "Zoom-out levels by average linkage over the default groups"), not often
-enough for the app to ask for them.
+from it has to join groups, and every join of two people costs pairwise precision |A| |B| pairs: joining first
+what is cheapest (a stray photo or a small piece to the group it most likely belongs to, before two large groups)
+kept the zoom-out levels purer than a same-count cut of the average-linkage tree on 24 of 24 levels of face
+partitions never used to make it (docs/hilander-ablation.md, "Zoom-out levels that join the cheapest pairs
+first"). Three rules before it, joining the groups most alike first (the last of them average linkage over the
+default groups), stayed purer on too few levels. The app does not ask for zoom-out levels yet.
 """
 
 from __future__ import annotations
@@ -21,60 +23,57 @@ from .decode import group_sums, linked_group_pairs, photos_of_groups
 TICK_JOINS = 1 << 12
 
 
-def linkage_levels(labels: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.ndarray, floors: list[float],
-                   apart: tuple[np.ndarray, np.ndarray] | None = None, meter: Meter = NO_METER
-                   ) -> list[np.ndarray]:
-    """Average linkage over the groups of ``labels`` (the group of each item; ``x``: the items' unit vectors),
-    among pairs of groups with a link (``src``, ``dst``: item pairs, the first level's kNN links) between them:
-    the pair whose items' mean similarity is highest is joined first, and a joined group's mean similarity to a
-    third is recomputed from its members. For each of ``floors`` (highest first in the result), the merged group
-    (0..m'-1) of each of ``labels``' groups once no linked pair reaches it. ``apart`` (items, photos): two groups
-    holding items of one photo are never joined (two faces in one photo are two people)."""
-    floors = sorted(floors, reverse=True)
-    if not floors:
+# The temperature of the chance that two groups are one person, from their mean photo similarity s against the
+# join floor (cheapest_levels): p = 1 / (1 + exp(-(s - floor) / ZOOM_TEMPERATURE)).
+ZOOM_TEMPERATURE = 0.02
+
+
+def cheapest_levels(labels: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.ndarray, fewer: list[int],
+                    floor: float, apart: tuple[np.ndarray, np.ndarray] | None = None, meter: Meter = NO_METER
+                    ) -> list[np.ndarray]:
+    """Joins of the groups of ``labels`` (the group of each item; ``x``: the items' unit vectors), two at a time
+    among pairs with a link (``src``, ``dst``: item pairs, the first level's kNN links) between them, always the
+    pair whose join costs the fewest expected wrong pairs: |A| |B| (1 - p), p the chance they are one person from
+    their items' mean similarity against ``floor`` (``ZOOM_TEMPERATURE``). Pairwise precision counts pairs, so a
+    stray photo or a small piece is joined where it most likely belongs before two large groups are. For each of
+    ``fewer`` (ascending joins made), the merged group (0..m'-1) of each of ``labels``' groups once that many
+    joins are made; fewer levels where the links run out first. ``apart`` (items, photos): two groups holding
+    items of one photo are never joined. Judged on face partitions never used to make it: purer than a same-count
+    cut of the average-linkage tree on 24 of 24 zoom-out levels (docs/hilander-ablation.md, "Zoom-out levels that
+    join the cheapest pairs first")."""
+    fewer = sorted(f for f in fewer if f > 0)
+    if labels.size == 0 or not fewer:
         return []
-    if labels.size == 0:
-        return [np.zeros(0, dtype=np.int64) for _ in floors]
     g = int(labels.max()) + 1
     vectors = group_sums(x, labels, g).astype(np.float64)
     sizes = np.bincount(labels, minlength=g).astype(np.float64)
     keys, _, _ = linked_group_pairs(labels, src, dst, g)
     lo, hi = np.divmod(keys, g)
-    mean = np.einsum("ij,ij->i", vectors[lo], vectors[hi]) / (sizes[lo] * sizes[hi])
-    last = floors[-1]
-    keep = mean >= last
-    # Lazy: a group joined since a pair was pushed makes the pair stale; it is weighed again when popped. A joined
-    # group's mean to a third is a weighted mean of its parts' means, so a stale value is never below the pair's
-    # current one (where each part has a link to the third) and no pair is popped later than it should be.
+    neighbours: dict[int, set[int]] = {}
+    for a, b in zip(lo.tolist(), hi.tolist()):
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+
+    def costs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """|A| |B| (1 - p) for each pair (a, b), p from their items' mean similarity against the floor."""
+        pairs = sizes[a] * sizes[b]
+        mean = np.einsum("ij,ij->i", vectors[a], vectors[b]) / pairs
+        return pairs / (1.0 + np.exp(np.minimum((mean - floor) / ZOOM_TEMPERATURE, 700.0)))
+
+    # Every pair touching a joined group is pushed again with its new cost (a join can lower a cost as well as
+    # raise it), and the entries of the groups before the join are dropped when popped (their version is old).
     version = [0] * g
-    heap = [(-s, i, j, 0, 0) for s, i, j in zip(mean[keep].tolist(), lo[keep].tolist(), hi[keep].tolist())]
+    heap = [(c, a, b, 0, 0) for c, a, b in zip(costs(lo, hi).tolist(), lo.tolist(), hi.tolist())]
     heapq.heapify(heap)
     photos = photos_of_groups(labels, apart)
-    owner = np.arange(g)  # each group's current merged group (the root it belongs to)
+    owner = np.arange(g)
     members = {i: [i] for i in range(g)}
     out: list[np.ndarray] = []
-    at = 0  # the floor being filled
-    joins, planned = 0, max(1, len(heap))
-
-    def snapshot():
-        return np.unique(owner, return_inverse=True)[1]
-
-    while heap:
-        neg, i, j, vi, vj = heapq.heappop(heap)
-        ri, rj = int(owner[i]), int(owner[j])
-        if ri == rj:
-            continue
-        if (ri, rj, vi, vj) != (i, j, version[i], version[j]):  # stale: weigh the pair of roots again
-            value = float(vectors[ri] @ vectors[rj]) / (sizes[ri] * sizes[rj])
-            if value >= last:
-                ri, rj = min(ri, rj), max(ri, rj)
-                heapq.heappush(heap, (-value, ri, rj, version[ri], version[rj]))
-            continue
-        while at < len(floors) and -neg < floors[at]:
-            out.append(snapshot())
-            at += 1
-        if at == len(floors):
-            break
+    joins = 0
+    while heap and len(out) < len(fewer):
+        _, i, j, vi, vj = heapq.heappop(heap)
+        if i not in members or j not in members or (vi, vj) != (version[i], version[j]):
+            continue  # a group joined since: its pairs were pushed again
         if i in photos and j in photos and not photos[i].isdisjoint(photos[j]):
             continue  # a photo has an item in each: never (groups only grow)
         big, small = (i, j) if len(members[i]) >= len(members[j]) else (j, i)
@@ -86,11 +85,19 @@ def linkage_levels(labels: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.n
         members[big] += moved
         if small in photos:
             photos.setdefault(big, set()).update(photos.pop(small))
+        around = (neighbours.pop(big, set()) | neighbours.pop(small, set())) - {big, small}
+        neighbours[big] = around
+        if around:
+            others = np.fromiter(around, dtype=np.int64, count=len(around))
+            for c, cost in zip(others.tolist(), costs(np.full(len(others), big), others).tolist()):
+                neighbours[c].discard(small)
+                neighbours[c].add(big)
+                a, b = min(big, c), max(big, c)
+                heapq.heappush(heap, (cost, a, b, version[a], version[b]))
         joins += 1
+        while len(out) < len(fewer) and joins == fewer[len(out)]:
+            out.append(np.unique(owner, return_inverse=True)[1])
         if joins % TICK_JOINS == 0:
-            meter(min(0.99, joins / planned))
-    while at < len(floors):
-        out.append(snapshot())
-        at += 1
+            meter(min(0.99, joins / fewer[-1]))
     meter(1.0)
     return out

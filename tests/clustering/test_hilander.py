@@ -939,8 +939,7 @@ def test_hilander_on_cuda_groups_as_on_the_cpu_and_repeats():
 
 @pytest.mark.parametrize("floor", [0.45, 0.6])
 def test_zoom_out_levels_coarsen_the_default_which_stays_as_it_was(trained, floor):
-    from photo_grouper.clustering.hilander import ZOOM_FLOOR_STEP
-    from photo_grouper.clustering.zoom import linkage_levels
+    from photo_grouper.clustering.zoom import cheapest_levels
 
     x, _ = _identities(40, seed=11, spread=0.8)
     plain = HiLander(model=trained.model, tau=trained.tau, join_floor=floor).fit(x)
@@ -958,19 +957,21 @@ def test_zoom_out_levels_coarsen_the_default_which_stays_as_it_was(trained, floo
     for level, peaks in zip(zoomed.levels_, zoomed.peaks_):
         assert np.array_equal(level[peaks], np.arange(len(peaks)))
     assert len(zoomed.timings_) == len(zoomed.levels_)
-    # Each step is average linkage over the default groups down to a lower floor, among groups the first level's
-    # links join: spelt out with those links.
+    # Step s has ceil(s n / 10) groups fewer than the default's n, joined cheapest first among groups the first
+    # level's links join: spelt out with those links.
     graph, _, _, _ = zoomed._predict_level(trained.model.eval(), "cpu",
                                            {"features": l2_normalise(x), "centres": l2_normalise(x)})
     src, dst = graph.edge_index.numpy()
-    floors = [floor - ZOOM_FLOOR_STEP * step * (1 - floor) for step in (1, 2, 3)]
+    n = plain.labels_.max() + 1
+    fewer = [int(np.ceil(step * n / 10)) for step in (1, 2, 3)]
     expected, labels = [], plain.labels_
-    for merged in linkage_levels(plain.labels_, l2_normalise(x), src, dst, floors):
+    for merged in cheapest_levels(plain.labels_, l2_normalise(x), src, dst, fewer, floor):
         if merged[plain.labels_].max() < labels.max():
             labels = merged[plain.labels_]
             expected.append(labels)
     assert len(expected) == len(extra)
     assert all(np.array_equal(a, b) for a, b in zip(expected, extra))
+    assert [n - (level.max() + 1) for level in extra] == fewer[:len(extra)]
 
 
 def test_zoom_out_levels_need_a_join_floor(trained):
