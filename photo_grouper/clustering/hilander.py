@@ -6,8 +6,8 @@ one before; the app zooms through it.
 from __future__ import annotations
 
 import hashlib
-import math
 import inspect
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
