@@ -126,10 +126,12 @@ class Recorder:
 
     # -- the operation as a whole ------------------------------------------------------------------------------
 
-    def commit(self, mode: str, kind: str, summary: str, notes: list[str] | None = None) -> Change:
-        """Store the operation (dropping any undone ones: they can no longer be redone) and describe it."""
+    def commit(self, mode: str, kind: str, summary: str, notes: list[str] | None = None,
+               unchanged: str | None = None) -> Change:
+        """Store the operation (dropping any undone ones: they can no longer be redone) and describe it. Where it
+        changed nothing it is refused, saying ``unchanged`` (what is so already) where the operation can."""
         if not self.changes:
-            raise OrganizeError(f"nothing to do: {summary}")
+            raise OrganizeError(unchanged or f"nothing to do: {summary}")
         self.s.execute(delete(Operation).where(Operation.mode == mode, Operation.undone.is_(True)))
         op = Operation(mode=mode, kind=kind, summary=summary, changes=json.dumps(self.changes))
         self.s.add(op)

@@ -350,8 +350,6 @@ class Organizer:
             dest_ref = resolve(s, state, to)
             notes: list[str] = []
             dest = _adopt(rec, state, dest_ref, notes)
-            if all(state.confirmed.get(d) == dest.id and d not in state.ignored for d in faces):
-                raise OrganizeError(f"{self._these(faces)} {_title(dest)}'s already")
             for d in faces:
                 owner = state.owner(d)
                 if owner is not None and owner.kind == "person" and owner.id != dest.id:
@@ -359,7 +357,8 @@ class Organizer:
                 rec.ignore(d, None)
                 rec.reject(d, dest.id, False)
                 rec.assign(d, dest.id)
-            return rec.commit(self.mode, "move", f"moved {len(faces)} {self.unit}(s) to {_title(dest)}", notes)
+            return rec.commit(self.mode, "move", f"moved {len(faces)} {self.unit}(s) to {_title(dest)}", notes,
+                              unchanged=f"{self._these(faces)} {_title(dest)}'s already")
 
     def hide(self, ref: str, hidden: bool = True) -> Change:
         with self.library.session(immediate=True) as s:
@@ -397,12 +396,11 @@ class Organizer:
                 if reason is None and d in turned_down:
                     rec.verify(d, True)
             what = {"ignored": "ignored", "not-a-face": "marked as not a face", None: "brought back"}[reason]
-            if not rec.changes:
-                raise OrganizeError(f"{self._these(faces)} not set aside" if reason is None else
-                                    f"{self._these(faces)} {what} already")
             notes = [f"{len(turned_down)} of them the face check had turned down: they join the groups at the next "
                      "index"] if reason is None and turned_down else []
-            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} {self.unit}(s)", notes)
+            return rec.commit(self.mode, "ignore", f"{what} {len(faces)} {self.unit}(s)", notes,
+                              unchanged=f"{self._these(faces)} " + ("not set aside" if reason is None else
+                                                                   f"{what} already"))
 
     def not_faces(self) -> list[Member]:
         """The boxes the face check turned down (jobs.check_faces): kept, out of the groups; ``ignore(faces,
