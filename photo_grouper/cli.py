@@ -114,7 +114,6 @@ def cmd_index(args) -> int:
 
 
 def format_index_report(report) -> str:
-    from .media.images import HEIF_HOW
     from .organize.words import suggestions_said
 
     sc, an = report.scan, report.analyse
@@ -164,12 +163,7 @@ def format_index_report(report) -> str:
     if sc.unreadable_folders:
         lines.append(f"  could not read {len(sc.unreadable_folders)} file(s) or folder(s), e.g. "
                      f"{sc.unreadable_folders[0]}")
-    if sc.unsupported:
-        lines.append(f"  left out {len(sc.unsupported)} HEIC/HEIF photo(s): this install cannot read them "
-                     f"({HEIF_HOW} to index them), e.g. {sc.unsupported[0]}")
-    if sc.bad_names:
-        lines.append(f"  left out {len(sc.bad_names)} file(s) or folder(s) whose names are not UTF-8 text (rename "
-                     f"them to index them, with convmv say), e.g. {sc.bad_names[0]}")
+    lines += [f"  {line}" for line in sc.left_out()]
     if report.status == "cancelled":
         lines.append("  everything done so far is saved; run the same command again to resume")
     return "\n".join(lines)

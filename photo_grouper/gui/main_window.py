@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..media.images import HEIF_HOW
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
 from ..organize import Change, OrganizeError, Organizer
@@ -827,10 +826,7 @@ class MainWindow(QMainWindow):
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \
                 (["groups kept: nothing new to group"] if c.get("unchanged") else []) + \
                 ([c["fallback"]] if c.get("fallback") else []) + \
-                ([f"{len(report.scan.bad_names)} file(s) or folder(s) left out: their names are not UTF-8 text, "
-                  f"e.g. {report.scan.bad_names[0]}"] if report.scan.bad_names else []) + \
-                ([f"{len(report.scan.unsupported)} HEIC/HEIF photo(s) left out: this install cannot read them "
-                  f"({HEIF_HOW})"] if report.scan.unsupported else []) + \
+                report.scan.left_out() + \
                 ([f"{suggestions_said(self.mode, c['suggested'], c.get('new_suggested', 0))} (Edit > Confirm "
                   "suggested)"] if c.get("suggested") else [])
             self.statusBar().showMessage(f"Indexed {report.root}: {an.found} found in {report.seconds:.0f} s"

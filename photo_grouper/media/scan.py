@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from ..progress import Cancelled, CancelFlag, Progress, no_progress
 from ..store import Analysis, Library, Photo, PhotoStatus
 from ..store.models import utcnow
-from .images import HEIF_EXTENSIONS, ImageError, ImageInfo, content_hash, is_image_path, read_info
+from .images import HEIF_EXTENSIONS, HEIF_HOW, ImageError, ImageInfo, content_hash, is_image_path, read_info
 
 BATCH = 256
 
@@ -45,6 +45,18 @@ class ScanReport:
     # Photos this install cannot read (HEIC without pillow-heif): left out, but counted, not passed over in silence.
     unsupported: list[str] = field(default_factory=list)
     complete: bool = False
+
+    def left_out(self) -> list[str]:
+        """What the scan left out that the user can do something about, a line each (the command line's summary
+        and the window's status bar say the same)."""
+        lines = []
+        if self.unsupported:
+            lines.append(f"left out {len(self.unsupported)} HEIC/HEIF photo(s): this install cannot read them "
+                         f"({HEIF_HOW} to index them), e.g. {self.unsupported[0]}")
+        if self.bad_names:
+            lines.append(f"left out {len(self.bad_names)} file(s) or folder(s) whose names are not UTF-8 text "
+                         f"(rename them to index them, with convmv say), e.g. {self.bad_names[0]}")
+        return lines
 
 
 @dataclass(frozen=True)
@@ -99,15 +111,14 @@ def under(root: Path):
     return (Photo.path >= prefix) & (Photo.path < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
-def walk_images(root: Path, errors: list[str], bad_names: list[str] | None = None,
-                unsupported: list[str] | None = None) -> Iterator[_File]:
-    """Image files under root, hidden files and folders skipped, symlinked folders not followed; those whose
-    names are not UTF-8 skipped into ``bad_names``, photos this install cannot read into ``unsupported``."""
+def walk_images(root: Path, report: ScanReport) -> Iterator[_File]:
+    """Image files under root, hidden files and folders skipped, symlinked folders not followed; what could not
+    be read, names that are not UTF-8 and photos this install cannot read are noted in ``report``."""
+    errors, bad_names, unsupported = report.unreadable_folders, report.bad_names, report.unsupported
+
     def onerror(exc: OSError) -> None:
         errors.append(f"{exc.filename}: {exc.strerror}")
 
-    bad_names = bad_names if bad_names is not None else []
-    unsupported = unsupported if unsupported is not None else []
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         bad_names.extend(shown(os.path.join(dirpath, d)) + os.sep for d in dirnames if not _is_utf8(d))
@@ -160,7 +171,7 @@ def scan_folder(library: Library, root: Path | str, *, progress: Progress = no_p
     """Bring the library's view of ``root`` up to date with the disk. Raises ``Cancelled`` if cancelled."""
     root = check_folder(root)
     report = ScanReport()
-    files = list(walk_images(root, report.unreadable_folders, report.bad_names, report.unsupported))
+    files = list(walk_images(root, report))
     report.files = len(files)
     total = len(files)
     progress(0, total)
