@@ -257,9 +257,9 @@ def test_the_tree_after_each_correction_is_the_tree_built_anew(qtbot, tmp_path, 
 
     from shiboken6 import Shiboken
 
-    from photo_grouper.gui.group_tree import (FACE_ROLE, FACES_PENDING_ROLE, GROUPS_PENDING_ROLE, HIDDEN_ROLE,
-                                              LEAF_ROLE, NAME_ROLE, PEAK_ROLE, TOP_ROLE, GroupTreeModel,
-                                              build_model, fill_groups)
+    from photo_grouper.gui.group_tree import GroupTreeModel, build_model, fill_groups
+
+    from .tree_rows import rows
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2, "D": 1, "E": 3, "F": 1, "G": 2},
@@ -267,16 +267,6 @@ def test_the_tree_after_each_correction_is_the_tree_built_anew(qtbot, tmp_path, 
     made.library.close()
     window = MainWindow(tmp_path / "lib.sqlite3")
     qtbot.addWidget(window)
-    roles = [Qt.ItemDataRole.DisplayRole, REF_ROLE, NAME_ROLE, PEAK_ROLE, HIDDEN_ROLE, TOP_ROLE, LEAF_ROLE,
-             FACE_ROLE, FACES_PENDING_ROLE, GROUPS_PENDING_ROLE]
-
-    def rows(model, parent, depth=2):
-        """Each row's cells' roles and flags, with the rows below it (two levels: a group's placeholder, or its
-        finer groups and their placeholders)."""
-        cells = [[model.index(r, c, parent) for c in range(model.columnCount(parent))]
-                 for r in range(model.rowCount(parent))]
-        return [([i.data(role) for i in row for role in roles], [model.flags(i) for i in row],
-                 rows(model, row[0], depth - 1) if depth else None) for row in cells]
 
     def check():
         state, groups = window.organizer.groups(window.zoom.value(), include_hidden=window.show_hidden,

@@ -8,29 +8,18 @@ import random
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from photo_grouper.gui.group_tree import (FACE_ROLE, FACES_PENDING_ROLE, GROUPS_PENDING_ROLE,  # noqa: E402
-                                          HIDDEN_ROLE, LEAF_ROLE, NAME_ROLE, PEAK_ROLE, REF_ROLE, TOP_ROLE,
-                                          GroupTreeModel, build_model, fill_faces, fill_groups, pending)
+from photo_grouper.gui.group_tree import (REF_ROLE, GroupTreeModel, build_model, fill_faces,  # noqa: E402
+                                          fill_groups, pending)
 from photo_grouper.gui.main_window import MainWindow  # noqa: E402
 from photo_grouper.organize import Organizer  # noqa: E402
 from photo_grouper.store import Library  # noqa: E402
 
 from ..organize.conftest import make_library  # noqa: E402
+from .tree_rows import rows  # noqa: E402
 
-ROLES = [Qt.ItemDataRole.DisplayRole, REF_ROLE, NAME_ROLE, PEAK_ROLE, HIDDEN_ROLE, TOP_ROLE, LEAF_ROLE, FACE_ROLE,
-         FACES_PENDING_ROLE, GROUPS_PENDING_ROLE]
 NAMES = ["Ada", "Bea", "Cy", "Dot"]
-
-
-def rows(model, parent, depth=2):
-    """Each row's cells' roles and flags, with the rows below it (two levels down)."""
-    cells = [[model.index(r, c, parent) for c in range(model.columnCount(parent))]
-             for r in range(model.rowCount(parent))]
-    return [([i.data(role) for i in row for role in ROLES], [model.flags(i) for i in row],
-             rows(model, row[0], depth - 1) if depth else None) for row in cells]
 
 
 def listing_key(groups):
