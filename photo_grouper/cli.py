@@ -138,6 +138,8 @@ def format_index_report(report) -> str:
         c = report.cluster
         what = "faces" if report.mode == "faces" else "photos"
         levels = f"{c['levels']} level" + "s" * (c["levels"] != 1)
+        if c.get("zoom_out"):
+            levels += f" (and {c['zoom_out']} coarser to zoom out to)"
         groups = f"{c['groups']} group" + "s" * (c["groups"] != 1)
         if c.get("unchanged"):
             lines.append(f"  groups kept: nothing the grouping reads has changed since it last ran ({c['items']} "
@@ -354,9 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forced-clashes", action="store_true",
                    help="also make clashes on purpose (each stray face declared one photo with faces of the group it "
                         "sits in) and print what keeping them apart changes")
-    p.add_argument("--zoom-out", type=int, default=0, metavar="N",
-                   help="also build N zoom-out levels past the stop (HiLander.zoom_out, opt-in: judged and not used "
-                        "by the app) and check them against the same-count cut with the other levels")
+    p.add_argument("--zoom-out", type=int, default=None, metavar="N",
+                   help="build N zoom-out levels past the stop (default: as many as the app stores, 4 for faces, "
+                        "none for species) and check them against the same-count cut with the other levels")
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")

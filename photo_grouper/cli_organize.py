@@ -15,7 +15,8 @@ def add_parsers(sub, with_library) -> None:
         return p
 
     p = common(sub.add_parser("groups", help="people, then the automatic groups of one hierarchy level"))
-    p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: coarsest)")
+    p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: where the grouping stopped; the levels "
+                        "above it zoom out, joining groups the model kept apart)")
     p.add_argument("--hidden", action="store_true", help="list hidden groups too")
     p.add_argument("--min-size", type=int, default=1, metavar="N",
                    help="list only automatic groups of at least N faces (a library has many people seen once); "
@@ -143,7 +144,7 @@ def _op(call):
 
 @_user_errors
 def cmd_groups(args) -> int:
-    from .organize.words import why_empty_said
+    from .organize.words import level_said, why_empty_said
 
     library, org = _organizer(args)
     with library:
@@ -151,7 +152,8 @@ def cmd_groups(args) -> int:
         elsewhere = org.grouped_instead() if not groups and not groups.small else []
         empty = org.why_empty() if not groups and not groups.small and not elsewhere else None
     if args.json:
-        print(json.dumps({"level": state.level, "levels": state.levels, "groups": [g.as_dict() for g in groups],
+        print(json.dumps({"level": state.level, "levels": state.levels, "default_level": state.default_level,
+                          "groups": [g.as_dict() for g in groups],
                           "left_out": {"groups": groups.small, "faces": groups.small_items}}, indent=2))
         return 0
     if not groups and not groups.small:
@@ -164,7 +166,7 @@ def cmd_groups(args) -> int:
     people = sum(g.kind == "person" for g in groups)
     named = f"{people} people" if args.mode == "faces" else f"{people} named species"
     print(f"{named} and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
-          "(0 = finest)")
+          f"(0 = finest; {level_said(state.level, state.default_level)})")
     _print_table(groups)
     if groups.small:
         unit = "faces" if args.mode == "faces" else "photos"

@@ -14,6 +14,7 @@ from sqlalchemy import delete, exists, func, insert, select
 
 from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
+from .clustering.zoom import zoom_out_levels
 from .clustering.weights import default_weights, load_weights
 from .organize.reconcile import suggest_again
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
@@ -29,8 +30,9 @@ APART_MODES = {"faces"}
 @dataclass
 class ClusterReport:
     items: int = 0
-    levels: int = 0
-    groups: int = 0  # at the default (coarsest) level
+    levels: int = 0  # up to the default level, where the hierarchy stopped (the level the app shows first)
+    zoom_out: int = 0  # levels stored above the default one, for zooming out (clustering.zoom)
+    groups: int = 0  # at the default level
     seconds: float = 0.0
     run_id: int | None = None
     suggested: int = 0  # faces suggested to the people the user made (waiting for a yes or a no)
@@ -76,13 +78,13 @@ def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, n
 def grouping_inputs(mode: str, model: str, weights: Path, card: dict, ids: np.ndarray, x: np.ndarray,
                     photos: np.ndarray) -> str:
     """A digest of everything a grouping reads: the detections and their vectors and photos, the encoder, the
-    weights file's bytes and its card (tau, join floor), and photo-grouper's version (a new version may group
-    differently)."""
+    weights file's bytes and its card (tau, join floor), how many zoom-out levels it makes, and photo-grouper's
+    version (a new version may group differently)."""
     from . import __version__
 
     digest = hashlib.blake2b(digest_size=20)
     for part in (mode, model, __version__, hashlib.blake2b(Path(weights).read_bytes()).hexdigest(),
-                 json.dumps(card, sort_keys=True, default=str)):
+                 json.dumps(card, sort_keys=True, default=str), f"zoom out {zoom_out_levels(mode, card)}"):
         digest.update(part.encode() + b"\0")
     for array in (ids.astype("<i8"), photos.astype("<i8"), np.ascontiguousarray(x, dtype="<f4")):
         digest.update(array)  # the buffer itself: no copy (half a gigabyte at a million faces)
@@ -92,8 +94,9 @@ def grouping_inputs(mode: str, model: str, weights: Path, card: dict, ids: np.nd
 def cluster_library(library: Library, mode: str, *, weights: Path | None = None, device=None,
                     progress: Progress = no_progress, cancel: CancelFlag | None = None,
                     keep_unchanged: bool = False) -> ClusterReport:
-    """Group every detection of ``mode`` with Hi-LANDER and store the hierarchy (all levels, parent links, peaks).
-    With ``keep_unchanged``, where nothing the grouping reads has changed since the stored grouping
+    """Group every detection of ``mode`` with Hi-LANDER and store the hierarchy (all levels, parent links, peaks),
+    with ``zoom.zoom_out_levels`` zoom-out levels above the level where it stopped (which the run records as its
+    default level). With ``keep_unchanged``, where nothing the grouping reads has changed since the stored grouping
     (``grouping_inputs``), that grouping is kept (a million faces: minutes saved; and where the search falls
     back to hnswlib, its threaded index would not give exactly the same groups twice); suggestions are made
     again either way."""
@@ -119,7 +122,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
 
     def group(on):
         return HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=on,
-                        near_copy=NEAR_COPY.get(mode)).fit(x, apart=photos if mode in APART_MODES else None,
+                        near_copy=NEAR_COPY.get(mode), zoom_out=zoom_out_levels(mode, card)).fit(x, apart=photos if mode in APART_MODES else None,
                                                            progress=meter.part(0.0, 0.95).report, cancel=cancel)
 
     try:
@@ -136,7 +139,8 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         meter(0.95)  # a cancel that came after the last report: the stored hierarchy is left as it was
     except Cancelled:
         raise Cancelled(report) from None
-    report.levels = len(h.levels_)
+    report.levels = h.default_level_ + 1
+    report.zoom_out = len(h.levels_) - report.levels
     report.copies = h.copies_
     report.parted = h.parted_
     report.groups = int(h.labels_.max()) + 1
@@ -151,7 +155,8 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         next_id = s.scalar(select(func.coalesce(func.max(Cluster.id), 0))) + 1
         s.execute(delete(ClusterRun).where(ClusterRun.mode == mode))
         run = ClusterRun(id=last_run + 1, mode=mode, model=encoder.model, weights=str(weights), tau=float(h.tau_),
-                         items=len(ids), levels=len(h.levels_), seconds=report.seconds, inputs=inputs)
+                         items=len(ids), levels=len(h.levels_), default_level=h.default_level_,
+                         seconds=report.seconds, inputs=inputs)
         s.add(run)
         s.flush()
         report.run_id = run.id
@@ -188,8 +193,9 @@ def _keep_stored(library: Library, mode: str, inputs: str, ids: np.ndarray, x: n
         run = s.scalars(select(ClusterRun).where(ClusterRun.mode == mode).order_by(ClusterRun.id.desc())).first()
         if run is None or run.inputs != inputs:
             return False
-        report.unchanged, report.run_id, report.levels = True, run.id, run.levels
+        report.unchanged, report.run_id = True, run.id
+        report.levels, report.zoom_out = run.shown_level + 1, run.levels - run.shown_level - 1
         report.groups = s.scalar(select(func.count()).select_from(Cluster)
-                                 .where(Cluster.run_id == run.id, Cluster.level == run.levels - 1))
+                                 .where(Cluster.run_id == run.id, Cluster.level == run.shown_level))
         report.suggested, report.new_suggested = suggest_again(s, mode, ids, x)
     return True

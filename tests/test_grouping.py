@@ -1,6 +1,7 @@
 """The cluster stage on real photos: Hi-LANDER's hierarchy stored in the library and read back."""
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -24,6 +25,11 @@ def list_groups(lib, level=None):
     """(level, number of levels, groups largest first): with nobody named, only the automatic groups."""
     state, groups = Organizer(lib, "faces").groups(level)
     return state.level, state.levels, groups
+
+
+def default_level(lib) -> int:
+    with lib.session() as s:
+        return s.scalars(select(ClusterRun)).one().default_level
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +71,31 @@ def test_every_face_is_in_one_group_per_level(library):
 def test_groups_match_the_people(library):
     with Library(library) as lib:
         level, levels, groups = list_groups(lib)
-        assert level == levels - 1
+        assert level == default_level(lib) < levels - 1  # listed where the grouping stopped, zoom-out levels above
         with lib.session() as s:
             members = s.execute(select(ClusterMember.detection_id, ClusterMember.cluster_id, Detection.photo_id)
                                 .join(Detection, Detection.id == ClusterMember.detection_id)).all()
-    # The four largest groups at the top level are the four people, mostly pure.
+    # The four largest groups at the default level are the four people, mostly pure.
     assert len(groups) >= 4
     assert sum(g.size for g in groups[:4]) >= 0.8 * sum(g.size for g in groups)
     assert all(g.peak_photo and any(p in g.peak_photo for p in PEOPLE) for g in groups[:4])
     assert len({g.peak_photo.split("/")[-2] for g in groups[:4]}) == 4
     assert len(members) == sum(g.size for g in groups)
+
+
+def test_zoom_out_levels_are_stored_above_where_the_grouping_stopped(library):
+    """The run records the level where Hi-LANDER stopped (listed by default); above it, up to ZOOM_OUT["faces"]
+    zoom-out levels, each joining groups of the one below (about 10% fewer each) and nothing else."""
+    from photo_grouper.clustering.zoom import ZOOM_OUT
+
+    with Library(library) as lib, lib.session() as s:
+        run = s.scalars(select(ClusterRun)).one()
+        counts = [s.scalar(select(func.count()).select_from(Cluster).where(Cluster.level == level))
+                  for level in range(run.levels)]
+        assert run.default_level is not None and 1 <= run.levels - 1 - run.default_level <= ZOOM_OUT["faces"]
+        above = counts[run.default_level:]
+        assert all(a > b for a, b in zip(above, above[1:]))  # each zoom-out level joins groups
+        assert counts[-1] >= counts[run.default_level] - math.ceil(counts[run.default_level] * 0.4)
 
 
 def test_reclustering_replaces_the_previous_result(library, capsys):
@@ -142,6 +163,9 @@ def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp
         report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2, cluster=True)
         assert report.status == "completed" and report.cluster["unchanged"] and stored_run(lib) == stored
         assert report.cluster["groups"] == len(before) and report.cluster["items"] == sum(g.size for g in before)
+        top = list_groups(lib)[1] - 1
+        assert (report.cluster["levels"], report.cluster["zoom_out"]) == (default_level(lib) + 1,
+                                                                         top - default_level(lib))
         assert [(g.ref, g.size) for g in list_groups(lib)[2]] == [(g.ref, g.size) for g in before]
         Organizer(lib, "faces").ignore([before[0].peak_detection_id], "not-a-face")
         report = index_folder(lib, photos, EncoderSpec.of("faces"), workers=2, cluster=True)
@@ -156,6 +180,22 @@ def test_index_keeps_the_groups_where_nothing_it_groups_has_changed(library, tmp
     assert "groups kept" not in capsys.readouterr().out
     with Library(copy) as lib:
         assert stored_run(lib)[0] == stored[0] and stored_run(lib)[1] > stored[1]  # the same input, grouped again
+
+
+def test_what_the_grouping_reads_includes_how_many_zoom_out_levels_it_makes(monkeypatch):
+    """A release that makes other zoom-out levels groups an unchanged library again (its stored levels would
+    differ); weights with no join floor make none."""
+    from photo_grouper.clustering import zoom
+    from photo_grouper.clustering.weights import default_weights
+    from photo_grouper.grouping import grouping_inputs
+
+    ids, x, photos = np.arange(3), np.eye(3, dtype=np.float32), np.arange(3)
+    card = {"tau": 0.8, "join_floor": 0.9}
+    digest = grouping_inputs("faces", "m", default_weights("faces"), card, ids, x, photos)
+    assert zoom.zoom_out_levels("faces", card) == zoom.ZOOM_OUT["faces"] > 0
+    assert zoom.zoom_out_levels("faces", {"tau": 0.8}) == 0
+    monkeypatch.setitem(zoom.ZOOM_OUT, "faces", 2)
+    assert grouping_inputs("faces", "m", default_weights("faces"), card, ids, x, photos) != digest
 
 
 def test_index_says_which_suggestions_are_new(library, tmp_path):
@@ -199,7 +239,8 @@ def test_grouping_reports_progress_and_a_cancel_keeps_the_stored_groups(library)
         assert [(g.ref, g.size) for g in list_groups(lib)[2]] == before
     done = [d for d, _ in heard]
     assert heard[0] == (0, 1000) and heard[-1] == (1000, 1000) and done == sorted(done) and len(set(done)) >= 5
-    assert len({d for d in done if 950 < d < 1000}) == report.levels  # storing: each level's groups
+    # Storing: each level's groups, the zoom-out levels' too.
+    assert len({d for d in done if 950 < d < 1000}) == report.levels + report.zoom_out
 
 
 def test_index_cancelled_while_grouping_says_so_and_keeps_the_groups(library):
@@ -223,7 +264,7 @@ def test_index_cancelled_while_grouping_says_so_and_keeps_the_groups(library):
 def test_groups_cli(library, capsys):
     assert main(["groups", "--library", str(library), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["groups"] and out["level"] == out["levels"] - 1
+    assert out["groups"] and out["level"] == out["default_level"] < out["levels"] - 1
     assert main(["groups", "--library", str(library), "--level", "0"]) == 0
     assert "level 0" in capsys.readouterr().out
     assert main(["groups", "--library", str(library), "--level", "99"]) == 1

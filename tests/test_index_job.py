@@ -272,19 +272,20 @@ def test_ctrl_c_stops_cleanly_and_resumes(photos, library_path):
         assert _counts(lib)["analyses"] == 24
 
 
-@pytest.mark.parametrize("mode, levels, level_words, suggested, new, suggested_words", [
-    ("faces", 1, "over 1 level in", 4, 4, "  4 new face(s) suggested to your people (photo-grouper people; "),
-    ("species", 3, "over 3 levels in", 6, 2, "  2 new photo(s) suggested to your species, 6 waiting in all ("),
-    ("faces", 2, "over 2 levels in", 5, 0, "  5 face(s) suggested to your people still wait for a yes or a no ("),
+@pytest.mark.parametrize("mode, levels, zoom_out, level_words, suggested, new, suggested_words", [
+    ("faces", 1, 0, "over 1 level in", 4, 4, "  4 new face(s) suggested to your people (photo-grouper people; "),
+    ("species", 3, 0, "over 3 levels in", 6, 2, "  2 new photo(s) suggested to your species, 6 waiting in all ("),
+    ("faces", 2, 0, "over 2 levels in", 5, 0, "  5 face(s) suggested to your people still wait for a yes or a no ("),
+    ("faces", 2, 4, "over 2 levels (and 4 coarser to zoom out to) in", 0, 0, ""),
 ])
-def test_the_index_summary_says_levels_and_suggestions_in_the_modes_words(mode, levels, level_words, suggested,
-                                                                         new, suggested_words):
+def test_the_index_summary_says_levels_and_suggestions_in_the_modes_words(mode, levels, zoom_out, level_words,
+                                                                         suggested, new, suggested_words):
     from photo_grouper.cli import format_index_report
     from photo_grouper.jobs import IndexReport
 
     report = IndexReport("/photos", mode, "test", status="completed",
-                         cluster={"items": 9, "groups": 3, "levels": levels, "seconds": 0.5, "suggested": suggested,
-                                  "new_suggested": new})
+                         cluster={"items": 9, "groups": 3, "levels": levels, "zoom_out": zoom_out, "seconds": 0.5,
+                                  "suggested": suggested, "new_suggested": new})
     text = format_index_report(report)
     assert level_words in text and suggested_words in text
 

@@ -20,6 +20,7 @@ from ..clustering.copies import NEAR_COPY
 from ..clustering.hilander import HiLander, tau_band
 from ..clustering.metrics import alone, evaluate
 from ..clustering.weights import default_weights, load_weights
+from ..clustering.zoom import ZOOM_OUT, zoom_out_levels
 from ..labelled import LabelledEmbeddings, embed_labelled
 from ..vision import EncoderSpec
 
@@ -54,16 +55,19 @@ def clashes(labels: np.ndarray, photo: np.ndarray) -> int:
 
 def run_bench(data_dir: Path, mode: str = "faces", train_dir: Path | None = None, weights: Path | None = None,
               device=None, progress=None, seen_once: float = 0.0, seed: int = 0, group_photos: float = 0.0,
-              forced: bool = False, zoom_out: int = 0) -> dict:
+              forced: bool = False, zoom_out: int | None = 0) -> dict:
     """The shipped (or given) weights on the identities they never saw. ``seen_once``: that share of the test
     identities keep one photo each, drawn with ``seed`` (``LabelledEmbeddings.seen_once``); ``group_photos``:
     that share of the test faces are put in group photos of 2-4 people (``LabelledEmbeddings.in_group_photos``),
     which Hi-LANDER is told (``HiLander.fit(apart=...)``) and the table scores as "clashes"; ``forced``: also
-    ``forced_clashes`` on the default run; ``zoom_out``: that many zoom-out levels past the stop (opt-in,
-    ``HiLander.zoom_out``), listed and checked against the same-count cut with the others."""
+    ``forced_clashes`` on the default run; ``zoom_out``: that many zoom-out levels past the stop
+    (``HiLander.zoom_out``; None: as many as the app makes, ``zoom.zoom_out_levels``, which `bench` asks for
+    unless told otherwise), listed and checked against the same-count cut with the others."""
     spec = EncoderSpec.of(mode)
     weights = Path(weights) if weights else default_weights(mode)
     model, card = load_weights(weights)
+    if zoom_out is None:
+        zoom_out = zoom_out_levels(mode, card)
     data = embed_labelled(data_dir, spec, progress=progress)
     if train_dir is not None:
         tuning = embed_labelled(train_dir, spec, progress=progress)
@@ -181,7 +185,7 @@ def _hl_params(h: HiLander) -> str:
 
 def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: int = 0, device=None,
                     progress=None, fold_models: Path | None = None, seen_once: float = 0.0, group_photos: float = 0.0,
-                    forced: bool = False, zoom_out: int = 0, added_dir: Path | None = None, **overrides) -> dict:
+                    forced: bool = False, zoom_out: int | None = 0, added_dir: Path | None = None, **overrides) -> dict:
     """Every labelled identity tested once: the identities are split into ``folds`` folds; for each, weights are
     trained with the shipped recipe (``overrides`` change it) on the other folds, the baselines are tuned on them,
     and every method is scored on the fold. Rows are the mean over the folds (clusters and seconds: the sum).
@@ -205,6 +209,8 @@ def run_cross_bench(data_dir: Path, mode: str = "faces", folds: int = 3, seed: i
         raise ValueError(f"{len(names)} labels cannot make {folds} folds of two labels or more (and at least 2 folds)")
     parts = np.array_split(np.random.default_rng(seed).permutation(names), folds)
     cfg = recipe(seed, mode, **overrides)
+    if zoom_out is None:  # every fold model has a join floor (below)
+        zoom_out = ZOOM_OUT.get(mode, 0)
     per_fold = []
     for f, part in enumerate(parts):
         held = np.isin(data.labels, part)
@@ -419,7 +425,8 @@ def format_table(result: dict) -> str:
         head += (f"; {result['seen_once']:.0%} of the test identities seen once (one photo each, drawn at random), "
                  "the column alone: the share of them left in a group of their own")
     if result.get("zoom_out"):
-        head += f"; up to {result['zoom_out']} zoom-out levels past the stop (opt-in; the app does not ask for them)"
+        head += (f"; up to {result['zoom_out']} zoom-out levels past the stop (the app stores "
+                 f"{ZOOM_OUT.get(result['mode'], 0)})")
     if result.get("group_photos"):
         head += (f"; {result['group_photos']:.0%} of the test faces in group photos of 2-4 people (drawn at random), "
                  "the column clashes: faces in a group with another face of their photo")

@@ -36,7 +36,7 @@ NODES_PER_NEIGHBOUR = 4
 SEARCH_MAX_ITEMS = 300_000
 # Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
 LEVEL0_KNN_SHARE = 0.66
-# Zoom-out levels past the stop (``HiLander.zoom_out``, opt-in): step s has ceil(s * ZOOM_STEP * n) groups fewer
+# Zoom-out levels past the stop (``HiLander.zoom_out``; the app's count: ``zoom.ZOOM_OUT``): step s has ceil(s * ZOOM_STEP * n) groups fewer
 # than the stop's n (``zoom.cheapest_levels``).
 ZOOM_STEP = 0.1
 # Progress: the share of fit's time the zoom-out levels take.
@@ -100,15 +100,15 @@ class HiLander:
     by their best link. Judged on face and species partitions not used to make it (docs/hilander-ablation.md, "A
     photo held by one link"): more of the people seen once left alone, nothing lower.
 
-    ``zoom_out`` (opt-in, 0 by default): that many levels past the stop, for zooming out from the default view
-    (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that level): step s has
-    ceil(s * ``ZOOM_STEP`` * n) groups fewer than the stop's n, made by joining, among groups the first level's
-    links join, always the pair whose join costs the fewest expected wrong pairs (``zoom.cheapest_levels``, its
-    chance of one person from the pair's mean similarity against the join floor, so it needs one). Judged on
-    face partitions not used to make it: purer than a same-count cut of the average-linkage tree on 24 of 24
-    zoom-out levels (docs/hilander-ablation.md, "Zoom-out levels that join the cheapest pairs first"); three
-    rules before it, joining the groups most alike first, were not. The app does not ask for them yet. Links that
-    run out end the steps early (fewer levels).
+    ``zoom_out`` (0 by default; the app asks for ``zoom.ZOOM_OUT[mode]``): that many levels past the stop, for
+    zooming out from the default view (``default_level_`` is the stop's index in ``levels_``; ``labels_`` is that
+    level): step s has ceil(s * ``ZOOM_STEP`` * n) groups fewer than the stop's n, made by joining, among groups
+    the first level's links join, always the pair whose join costs the fewest expected wrong pairs
+    (``zoom.cheapest_levels``, its chance of one person from the pair's mean similarity against the join floor,
+    so it needs one). Judged on face partitions not used to make it: purer than a same-count cut of the
+    average-linkage tree on 24 of 24 zoom-out levels (docs/hilander-ablation.md, "Zoom-out levels that join the
+    cheapest pairs first"); three rules before it, joining the groups most alike first, were not. Links that run
+    out end the steps early (fewer levels).
 
     Copies of one photo are clustered once and share a group at every level (``copies_`` counts them): exact
     copies always, and with ``near_copy`` items whose descriptors reach that cosine similarity to the first of

@@ -1,4 +1,4 @@
-"""Zoom-out levels past the stop (``HiLander(zoom_out=N)``, opt-in): the default groups joined two at a time, the
+"""Zoom-out levels past the stop (``HiLander(zoom_out=N)``; the app asks for ``ZOOM_OUT[mode]``): the default groups joined two at a time, the
 pair whose join costs the fewest expected wrong pairs first.
 
 The hierarchy stops where the model predicts no more links, and that level is what the app shows. Zooming out
@@ -7,7 +7,7 @@ what is cheapest (a stray photo or a small piece to the group it most likely bel
 kept the zoom-out levels purer than a same-count cut of the average-linkage tree on 24 of 24 levels of face
 partitions never used to make it (docs/hilander-ablation.md, "Zoom-out levels that join the cheapest pairs
 first"). Three rules before it, joining the groups most alike first (the last of them average linkage over the
-default groups), stayed purer on too few levels. The app does not ask for zoom-out levels yet.
+default groups), stayed purer on too few levels.
 """
 
 from __future__ import annotations
@@ -18,6 +18,17 @@ import numpy as np
 
 from ..progress import NO_METER, Meter
 from .decode import group_sums, linked_group_pairs, photos_of_groups
+
+# How many zoom-out levels the app stores above the default one (grouping.cluster_library), each 10% fewer groups
+# (hilander.ZOOM_STEP). Faces: judged on face partitions (above). Species: none, not judged (a fold of the pets
+# data holds about as many default groups as breeds, too few to judge a join order on).
+ZOOM_OUT = {"faces": 4, "species": 0}
+
+
+def zoom_out_levels(mode: str, card: dict) -> int:
+    """How many zoom-out levels the app makes with weights of this ``card``: ``ZOOM_OUT[mode]``, where the card
+    has a join floor to weigh the joins against (weights trained before join floors have none)."""
+    return ZOOM_OUT.get(mode, 0) if card.get("join_floor") is not None else 0
 
 # Pairs joined between two reports of progress.
 TICK_JOINS = 1 << 12

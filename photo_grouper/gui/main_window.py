@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ..media.scan import ScanError, check_folder
 from ..media.thumbnails import ThumbnailCache, default_thumbnail_dir
 from ..organize import Change, OrganizeError, Organizer
-from ..organize.words import WORDS, suggestions_said, why_empty_said
+from ..organize.words import WORDS, level_said, suggestions_said, why_empty_said
 from ..store import Library, LibraryError, default_library_path
 from .export_dialog import ExportDialog
 from .face_grid import FaceGrid, FaceListModel, ThumbnailLoader
@@ -113,7 +113,9 @@ class MainWindow(QMainWindow):
                                                                                QPersistentModelIndex(index))))
         self.tree.viewport().installEventFilter(self)  # Ctrl+wheel over the tree zooms the hierarchy
         self.zoom = QSlider(Qt.Orientation.Horizontal)
-        self.zoom.setToolTip("Zoom: left shows the finest groups, right the coarsest (Ctrl+= / Ctrl+-)")
+        self._zoom_levels = (0, 0)  # the zoom's grouping: (levels, the default one), Organizer.zoom_levels
+        self.zoom.setToolTip("Zoom: left shows the finest groups, right the coarsest (Ctrl+= / Ctrl+-; Ctrl+0: where "
+                             "the grouping stopped)")
         self.zoom.valueChanged.connect(self.refresh)
         self.zoom_label = QLabel()
         self.zoom_label.setWordWrap(True)  # a long note wraps instead of widening the pane
@@ -250,6 +252,9 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = view.addAction("Zoom out: coarser groups",
                                               lambda: self.zoom.setValue(self.zoom.value() + 1))
         self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
+        # Back to the level where the grouping stopped, from a zoom either way (as a viewer's "actual size").
+        self.zoom_default_action = view.addAction("Zoom to where the grouping stopped", QKeySequence("Ctrl+0"),
+                                                  lambda: self.zoom.setValue(self._zoom_levels[1]))
         view.addAction("Larger thumbnails", QKeySequence("Ctrl+Shift+="), lambda: self.grid.set_side(self.grid.side() + 16))
         view.addAction("Smaller thumbnails", QKeySequence("Ctrl+Shift+-"), lambda: self.grid.set_side(self.grid.side() - 16))
         view.addAction("Find a name", QKeySequence.StandardKey.Find, self._focus_find)
@@ -328,7 +333,7 @@ class MainWindow(QMainWindow):
         try:
             library = Library(path, create=False)
             organizer = Organizer(library, self.mode)
-            levels = organizer.levels()
+            levels = organizer.zoom_levels()
         except LibraryError as exc:
             if library is not None:
                 library.close()
@@ -352,11 +357,11 @@ class MainWindow(QMainWindow):
         self._name_things()
         if self.library is not None:
             organizer = Organizer(self.library, mode)
-            self._use(organizer, organizer.levels())
+            self._use(organizer, organizer.zoom_levels())
 
-    def _use(self, organizer: Organizer, levels: int) -> None:
+    def _use(self, organizer: Organizer, levels: tuple[int, int]) -> None:
         """Show ``organizer``'s groups (a library just opened, or another mode) at the level where the hierarchy
-        stopped, with its undo log."""
+        stopped (``levels``: ``Organizer.zoom_levels``), with its undo log."""
         if self.organizer is not None:
             self.organizer.close()
         self.organizer = organizer
@@ -365,11 +370,14 @@ class MainWindow(QMainWindow):
         self.undo_stack.load(organizer)
         self.refresh()
 
-    def _reset_zoom(self, levels: int) -> None:
-        levels = max(levels, 1)
+    def _reset_zoom(self, levels: tuple[int, int]) -> None:
+        """The zoom over a grouping's levels (``Organizer.zoom_levels``), at the default one: where the hierarchy
+        stopped, with its zoom-out levels to the right."""
+        self._zoom_levels = levels
+        count, default = levels
         self.zoom.blockSignals(True)
-        self.zoom.setRange(0, levels - 1)
-        self.zoom.setValue(levels - 1)  # the level where the hierarchy stopped: the default view
+        self.zoom.setRange(0, max(count, 1) - 1)
+        self.zoom.setValue(default)
         self.zoom.blockSignals(False)
 
     def _set_show_hidden(self, shown: bool) -> None:
@@ -396,9 +404,9 @@ class MainWindow(QMainWindow):
             return
         keep = self.current_ref()
         try:
-            levels = max(self.organizer.levels(), 1)
-            if levels != self.zoom.maximum() + 1:  # grouped again elsewhere (an index from a terminal), to other
-                self._reset_zoom(levels)  # levels: the zoom's level may be gone; shown where the new one stopped
+            levels = self.organizer.zoom_levels()
+            if levels != self._zoom_levels:  # grouped again elsewhere (an index from a terminal), to other levels:
+                self._reset_zoom(levels)  # the zoom's level may be gone; shown where the new grouping stopped
             state, groups = self.organizer.groups(self.zoom.value(), include_hidden=self.show_hidden,
                                                   min_size=1 if self.show_single else 2)
         except (OrganizeError, LibraryError) as exc:
@@ -417,13 +425,15 @@ class MainWindow(QMainWindow):
         self._size_columns()
         top = state.level >= state.levels - 1
         self.zoom_label.setText(f"level {state.level} of {state.levels}: {len(groups)} groups"
-                                + (", the coarsest (where the grouping stopped)" if top and state.levels else "")
+                                + (f", {level_said(state.level, state.default_level)}" if state.levels else "")
+                                + (", the coarsest" if top and state.levels else "")
                                 + (f"; {single} of one {WORDS[self.mode].one} not listed (View > Show groups "
                                    f"of one {WORDS[self.mode].one})"
                                    if single else ""))
         # At either end of the hierarchy the way on is greyed out rather than silent.
         self.zoom_in_action.setEnabled(state.level > 0)
         self.zoom_out_action.setEnabled(not top)
+        self.zoom_default_action.setEnabled(state.level != state.default_level)
         found = self._apply_find(select=False)
         row = next((r for r in found if self.model.keys[r][0] == keep), found[0] if found else None)
         if row is not None:

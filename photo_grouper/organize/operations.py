@@ -115,7 +115,7 @@ class Organizer:
         if listed is None or listed[0] != self._data_version():
             self._read = load_state(s, self.mode, reuse=self._read)
             return self._read
-        state = listed[3].at_level(max(listed[3].levels - 1, 0))
+        state = listed[3].at_level(listed[3].default_level)
         return replace(state, confirmed=dict(state.confirmed), suggested=dict(state.suggested),
                        ignored=set(state.ignored),
                        people={p.id: p for p in s.scalars(select(Person).where(Person.mode == self.mode))})
@@ -150,10 +150,16 @@ class Organizer:
             return info, faces
 
     def levels(self) -> int:
-        """How many levels the current automatic grouping has (0 before the first clustering)."""
+        """How many levels the current automatic grouping has, zoom-out levels included (0 before the first
+        clustering)."""
+        return self.zoom_levels()[0]
+
+    def zoom_levels(self) -> tuple[int, int]:
+        """(how many levels, the default one: where the hierarchy stopped, below the zoom-out levels) of the current
+        automatic grouping; (0, 0) before the first clustering."""
         with self.library.session() as s:
             run = current_run(s, self.mode)
-            return run.levels if run is not None else 0
+            return (run.levels, run.shown_level) if run is not None else (0, 0)
 
     def grouped_instead(self) -> list[str]:
         """The other modes the library holds an automatic grouping of, where this mode has none (a species library

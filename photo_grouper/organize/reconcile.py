@@ -2,10 +2,10 @@
 
 A person is made by naming a group or by touching one (merge, split, move, reject, hide), named or not: a user who
 merged two groups without naming them has said they are one person, and that person's new photos belong with them.
-For each face no one owns, the smallest automatic group around it (going up the hierarchy from the finest level)
-that holds confirmed faces decides: if most of those are one person's, the face is suggested to that
-person, unless it was rejected from them, or its photo already has a face confirmed to them (two faces of one
-photo are two people). Where several faces of one photo qualify, only the one closest to the person's confirmed
+For each face no one owns, the smallest automatic group around it (going up the hierarchy from the finest level to
+the default one: the zoom-out levels above it join what the model did not) that holds confirmed faces decides: if
+most of those are one person's, the face is suggested to that person, unless it was rejected from them, or its
+photo already has a face confirmed to them (two faces of one photo are two people). Where several faces of one photo qualify, only the one closest to the person's confirmed
 faces in that group is suggested.
 """
 
@@ -55,7 +55,7 @@ def _suggest(s: Session, mode: str, ids: np.ndarray | None, x: np.ndarray | None
     open_faces = {d for d in state.level0 if d not in state.confirmed and d not in state.ignored}
 
     rows = []
-    for level in range(state.levels):
+    for level in range(state.default_level + 1):  # not the zoom-out levels: joins the model did not make
         if not open_faces:
             break
         top = state.groups_at(level)

@@ -81,6 +81,7 @@ class State:
     mode: str
     level: int
     levels: int
+    default_level: int  # where the hierarchy stopped, shown first; the levels above it are zoom-out levels
     run_id: int | None
     photo_of: dict[int, int]  # detection -> photo
     confirmed: dict[int, int]  # detection -> person
@@ -90,7 +91,7 @@ class State:
     level0: dict[int, int]  # detection -> finest automatic group
     clusters: dict[int, tuple[int, int | None, int | None]]  # cluster -> (level, parent, peak detection)
     people: dict[int, Person] = field(default_factory=dict)
-    # The grouping part (photo_of, level0, clusters, run_id, levels) is what the library's ``grouping`` revision
+    # The grouping part (photo_of, level0, clusters, run_id, levels, default_level) is what the library's ``grouping`` revision
     # counted (store.Revision) when it was read: a later read at the same count takes it from here. What follows
     # is worked out from it, once per grouping (shared by every state that shares it).
     revision: int | None = None
@@ -186,7 +187,7 @@ def load_state(s: Session, mode: str, level: int | None = None, reuse: State | N
         grouping = _read_grouping(s, mode)
     levels = grouping["levels"]
     if level is None:
-        level = max(levels - 1, 0)
+        level = grouping["default_level"]
     if levels and not 0 <= level < levels:
         raise OrganizeError(f"level {level} does not exist: this grouping has levels 0 to {levels - 1}")
     state = State(mode, level, confirmed=confirmed, suggested=suggested, ignored=ignored, auto={}, people=people,
@@ -213,11 +214,13 @@ def _read_grouping(s: Session, mode: str) -> dict:
                                 .where(ClusterMember.run_id == run.id)))
         level0 = {d: c for d, c in level0.items() if d in photo_of}
     return {"levels": run.levels if run is not None else 0, "run_id": run.id if run is not None else None,
+            "default_level": run.shown_level if run is not None else 0,
             "photo_of": photo_of, "level0": level0, "clusters": clusters}
 
 
 def _grouping_of(state: State) -> dict:
-    return {"levels": state.levels, "run_id": state.run_id, "photo_of": state.photo_of, "level0": state.level0,
+    return {"levels": state.levels, "default_level": state.default_level, "run_id": state.run_id,
+            "photo_of": state.photo_of, "level0": state.level0,
             "clusters": state.clusters, "tops": state.tops, "placed": state.placed, "peak_paths": state.peak_paths}
 
 
@@ -281,14 +284,14 @@ class Listing(list):
 
 def groups(s: Session, mode: str = "faces", level: int | None = None, *, include_hidden: bool = False,
            min_size: int = 1, loaded: State | None = None, reuse: State | None = None) -> tuple[State, Listing]:
-    """The group list at ``level`` (default: where the hierarchy stopped): named people by name, unnamed people,
+    """The group list at ``level`` (default: where the hierarchy stopped, below the zoom-out levels): named people by name, unnamed people,
     then automatic groups of ``min_size`` faces or more, largest first. ``loaded``: a state read since the library
     last changed, seen at ``level`` instead of reading the library again (zooming: a million faces take seconds to
     read); else ``reuse``: one read before, whose grouping part is taken where it is unchanged (``load_state``)."""
     if loaded is None:
         state = load_state(s, mode, level, reuse)
     else:
-        state = loaded.at_level(max(loaded.levels - 1, 0) if level is None else level)
+        state = loaded.at_level(loaded.default_level if level is None else level)
     # Counted as listed: faces of photos gone from disk stay their person's (they come back with the photo)
     conf = Counter(p for d, p in state.confirmed.items() if d in state.photo_of)
     sugg = Counter(p for d, p in state.suggested.items() if d in state.photo_of)

@@ -39,3 +39,15 @@ def why_empty_said(mode: str, reason: str, count: int, index: str) -> str:
         return (f"no groups yet: {count} {w.one}(s) found but not grouped (the last index stopped before "
                 f"grouping them): {index} again")
     return f"no groups: all {count} {w.many} are set aside (ignored, turned down, or in hidden groups)"
+
+
+def level_said(level: int, default: int) -> str:
+    """Where a hierarchy level sits against the default one (where the grouping stopped), for a listing's heading;
+    the levels above the default join groups the model kept apart (zoom-out levels)."""
+    if level == default:
+        return "where the grouping stopped"
+    if level < default:
+        return f"finer than where the grouping stopped, level {default}"
+    steps = level - default
+    return (f"zoomed out {steps} step{'s' * (steps != 1)} past where the grouping stopped, level {default}: "
+            "groups it kept apart, joined where most likely one")

@@ -47,6 +47,11 @@ def _add_run_inputs(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE cluster_runs ADD COLUMN inputs VARCHAR(64)")
 
 
+def _add_default_level(conn: Connection) -> None:
+    if "default_level" not in {c["name"] for c in inspect(conn).get_columns("cluster_runs")}:
+        conn.exec_driver_sql("ALTER TABLE cluster_runs ADD COLUMN default_level INTEGER")
+
+
 def add_revisions(conn: Connection) -> None:
     """The change counts and the triggers that keep them (also made with a new library's tables)."""
     from .models import GROUPING, REVISION_TRIGGERS, Revision
@@ -66,6 +71,8 @@ MIGRATIONS: list[Migration] = [
                                   "cluster_runs.inputs"),
     Migration(6, add_revisions, "a count of changes to photos, faces and groupings, kept by triggers, so that "
                                 "a window lists groups again without reading all of them: revisions"),
+    Migration(7, _add_default_level, "the level where the hierarchy stopped, below the zoom-out levels: "
+                                     "cluster_runs.default_level"),
 ]
 
 

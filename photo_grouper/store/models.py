@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def utcnow() -> datetime:
@@ -183,6 +183,15 @@ class ClusterRun(Base):
     # A digest of everything the grouping read (grouping.grouping_inputs): `index` keeps the groups where it is
     # unchanged. None for runs stored before schema version 5.
     inputs: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The level where the hierarchy stopped, which the app shows first; the levels above it are zoom-out levels
+    # (joins the model did not make, cheapest first: clustering.zoom). None: the top level (runs stored before
+    # schema version 7, which had no zoom-out levels).
+    default_level: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def shown_level(self) -> int:
+        """The level the app shows first."""
+        return self.levels - 1 if self.default_level is None else self.default_level
 
     clusters: Mapped[list[Cluster]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True)

@@ -27,7 +27,8 @@ def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
     # Default: the coarsest level; people first, then the automatic groups with their finer groups inside.
     assert window.zoom.value() == 1 and "level 1 of 2" in window.zoom_label.text()
     # The coarsest level: nothing further out, and the window says so rather than ignoring Ctrl+-.
-    assert "the coarsest (where the grouping stopped)" in window.zoom_label.text()
+    assert "where the grouping stopped, the coarsest" in window.zoom_label.text()
+    assert not window.zoom_default_action.isEnabled()  # at the default already
     assert not window.zoom_out_action.isEnabled() and window.zoom_in_action.isEnabled()
     assert [(t, n) for t, n, _ in top_rows(window)] == [("Cleo", 2), (f"unnamed group g{made.coarse['AB']}", 7)]
     ab = window.model.item(1, 0)
@@ -46,8 +47,32 @@ def test_zoom_changes_the_groups_along_the_hierarchy(qtbot, tmp_path):
     assert [n for _, n, _ in top_rows(window)] == [2, 4, 3]
     assert not window.zoom_in_action.isEnabled() and window.zoom_out_action.isEnabled()
     assert "coarsest" not in window.zoom_label.text()
+    assert "finer than where the grouping stopped, level 1" in window.zoom_label.text()
     qtbot.keyClick(window.tree, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
     assert window.zoom.value() == 1 and [n for _, n, _ in top_rows(window)] == [2, 7]
+
+
+def test_the_window_opens_where_the_grouping_stopped_and_zooms_out_past_it(qtbot, tmp_path):
+    """Level 1 is a zoom-out level above the default level 0: the window opens at 0 with Zoom out enabled; zoomed
+    out, it says that these joins are past where the grouping stopped; Ctrl+0 comes back."""
+    made = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]},
+                        default_level=0)
+    made.library.close()
+    window = MainWindow(tmp_path / "lib.sqlite3")
+    qtbot.addWidget(window)
+    assert window.zoom.value() == 0 and window.zoom.maximum() == 1
+    assert [n for _, n, _ in top_rows(window)] == [4, 3, 2]
+    assert window.zoom_label.text().startswith("level 0 of 2: 3 groups, where the grouping stopped")
+    assert window.zoom_out_action.isEnabled() and not window.zoom_in_action.isEnabled()
+    assert not window.zoom_default_action.isEnabled()
+
+    window.zoom_out_action.trigger()
+    assert window.zoom.value() == 1 and [n for _, n, _ in top_rows(window)] == [7, 2]
+    assert ("zoomed out 1 step past where the grouping stopped, level 0: groups it kept apart, joined where most "
+            "likely one, the coarsest") in window.zoom_label.text()
+    assert not window.zoom_out_action.isEnabled() and window.zoom_default_action.isEnabled()
+    window.zoom_default_action.trigger()
+    assert window.zoom.value() == 0 and [n for _, n, _ in top_rows(window)] == [4, 3, 2]
 
 
 def test_groups_of_one_face_are_listed_only_when_asked(qtbot, tmp_path):

@@ -17,9 +17,11 @@ class Made:
     coarse: dict  # level-1 group name -> cluster id
 
 
-def make_library(path, fine_groups: dict[str, int], coarse: dict[str, list[str]], shared_photo=()):
+def make_library(path, fine_groups: dict[str, int], coarse: dict[str, list[str]], shared_photo=(),
+                 default_level: int | None = None):
     """``fine_groups``: letter -> number of faces, one photo each, except the faces listed in ``shared_photo``
-    (pairs of (letter, index)), which share one photo. ``coarse``: level-1 group -> the letters it joins."""
+    (pairs of (letter, index)), which share one photo. ``coarse``: level-1 group -> the letters it joins.
+    ``default_level``: the run's (0: level 1 is a zoom-out level; None: unrecorded, as before schema 7)."""
     lib = Library(path)
     faces, fine, top = {}, {}, {}
     with lib.session() as s:
@@ -43,7 +45,8 @@ def make_library(path, fine_groups: dict[str, int], coarse: dict[str, list[str]]
                 s.add(det)
                 s.flush()
                 faces[(letter, i)] = det.id
-        run = ClusterRun(mode="faces", model="test", weights="test", tau=0.8, items=len(faces), levels=2)
+        run = ClusterRun(mode="faces", model="test", weights="test", tau=0.8, items=len(faces), levels=2,
+                         default_level=default_level)
         s.add(run)
         s.flush()
         for name, letters in coarse.items():

@@ -23,6 +23,45 @@ def test_groups_follow_the_hierarchy_level(made):
         made.org.groups(5)
 
 
+def test_a_grouping_with_zoom_out_levels_is_listed_at_its_default_level(tmp_path):
+    """Level 1 above the default level 0 is a zoom-out level: listed only when asked, and operations still name
+    its groups."""
+    from .conftest import make_library
+
+    m = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]},
+                     default_level=0)
+    with m.library:
+        assert m.org.zoom_levels() == (2, 0) and m.org.levels() == 2
+        state, groups = m.org.groups()
+        assert (state.level, state.default_level) == (0, 0)
+        assert sorted(g.size for g in groups) == [2, 3, 4]
+        assert sorted(g.size for g in listed(m.org, level=1).values()) == [2, 7]
+        # A group of the zoom-out level is named as any other (the user says they are one person).
+        m.org.name(f"g{m.coarse['AB']}", "Ab")
+        assert [(g.name, g.size, g.level) for g in m.org.groups()[1]] == [("Ab", 7, None), (None, 2, 0)]
+
+
+def test_an_old_grouping_without_a_default_level_opens_at_its_top(made):
+    assert made.org.zoom_levels() == (2, 1)
+    assert made.org.groups()[0].level == 1
+
+
+def test_suggestions_come_from_levels_up_to_the_default_not_the_zoom_out_levels(tmp_path):
+    """AB joins A and B only on a zoom-out level (a join the model did not make): A's person gets no suggestion
+    of B's faces from it; where level 1 is the model's own (the default), they do."""
+    from photo_grouper.organize import suggest
+
+    from .conftest import make_library
+
+    for default, suggested in ((0, 0), (1, 3)):
+        m = make_library(tmp_path / f"lib{default}.sqlite3", {"A": 4, "B": 3, "C": 2},
+                         {"AB": ["A", "B"], "C": ["C"]}, default_level=default)
+        with m.library:
+            m.org.name(f"g{m.fine['A']}", "Alan")
+            assert suggest(m.library, "faces") == suggested
+            assert m.org.show("Alan")[0].suggested == suggested
+
+
 def test_naming_a_group_confirms_its_faces_and_a_known_name_merges(made):
     change = made.org.name(f"g{made.coarse['C']}", "  Ada   Lovelace ")
     assert change.kind == "name" and change.faces == 2

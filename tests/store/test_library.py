@@ -319,6 +319,21 @@ def test_a_version_5_library_gets_the_revision_count_and_its_triggers(library_pa
             assert s.scalar(select(Revision.value).where(Revision.name == GROUPING)) == 1
 
 
+def test_a_version_6_library_keeps_its_groups_shown_at_their_top_level(library_path):
+    """Its runs have no zoom-out levels: the default level is unrecorded and read as the top one."""
+    from photo_grouper.store import ClusterRun
+
+    _write_old_library(library_path, 6, [
+        "ALTER TABLE cluster_runs DROP COLUMN default_level",
+        "INSERT INTO cluster_runs (id, mode, model, weights, tau, items, levels, seconds, created_at, inputs) "
+        "VALUES (1, 'faces', 'm', 'w', 0.8, 0, 3, 0.0, '2026-01-01', 'digest')"])
+    with Library(library_path) as lib:
+        assert lib.schema_version() == SCHEMA_VERSION >= 7
+        with lib.session() as s:
+            run = s.scalars(select(ClusterRun)).one()
+            assert (run.levels, run.default_level, run.shown_level, run.inputs) == (3, None, 2, "digest")
+
+
 def test_fetch_all_reads_what_the_session_would(library_path):
     """The fast read of big listings: the same rows as SQLAlchemy's, with IN lists and bound text, inside the
     session's transaction (rows it has not committed yet are seen)."""
