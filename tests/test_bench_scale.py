@@ -11,7 +11,9 @@ from photo_grouper.bench.scale import main
 def test_library_run_stores_the_hierarchy_the_estimator_builds(capsys):
     assert main(["--n", "2000", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    estimator = int(re.search(r" groups (\d+) \(true", out).group(1))
+    said = re.search(r" groups (\d+) \(true \d+\) at level (\d+), where it stopped, and (\d+) zoom-out level", out)
+    estimator, default, zoom_out = (int(g) for g in said.groups())
+    assert zoom_out >= 1  # the app's zoom-out levels, timed with the rest
     assert re.search(r"^    0      2000 .* exact$", out, flags=re.M)  # each level says which search ran
     gap = re.search(r"progress reported (\d+) times; longest gap ([\d.]+) s \(from (\d+) to (\d+) thousandths\)", out)
     assert int(gap.group(1)) >= 5 and 0 <= int(gap.group(3)) < int(gap.group(4)) <= 1000
@@ -20,10 +22,13 @@ def test_library_run_stores_the_hierarchy_the_estimator_builds(capsys):
     out = capsys.readouterr().out
     assert re.search(r"grouped a library of 2000 faces in [\d.]+ s: reading the vectors and grouping [\d.]+ s, "
                      r"storing the hierarchy [\d.]+ s; peak memory \d+ MB", out)
-    stored = re.search(r"stored: (\d+) faces in groups; groups per level ([\d / ]+) \(the last (\d+)\)", out)
+    stored = re.search(r"stored: (\d+) faces in groups; groups per level ([\d / ]+) \(the default, level (\d+): "
+                       r"(\d+); (\d+) zoom-out level\(s\) above it\)", out)
     per_level = [int(g) for g in stored.group(2).split(" / ")]
     assert int(stored.group(1)) == 2000
-    assert per_level == sorted(per_level, reverse=True) and per_level[-1] == int(stored.group(3)) == estimator
+    assert per_level == sorted(per_level, reverse=True) and len(per_level) == default + 1 + zoom_out
+    assert (int(stored.group(3)), int(stored.group(5))) == (default, zoom_out)
+    assert per_level[default] == int(stored.group(4)) == estimator
 
 
 @pytest.mark.parametrize("option", [["--copies", "0.05"], ["--dim", "64"], ["--recall", "100"]])

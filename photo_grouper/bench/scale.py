@@ -1,11 +1,12 @@
 """Scale benchmark: Hi-LANDER on synthetic clustered embeddings with a realistic spread of group sizes.
 
     python -m photo_grouper.bench.scale --n 100000 [--dim 128] [--threads 2] [--copies 0.05] [--group-photos 0.3]
-                                        [--library]
+                                        [--zoom-out N] [--library]
 
 Groups follow a Zipf-like law (a few people in thousands of photos, most in a handful, many alone), spread around
 their centres about as much as dlib descriptors of one person are. Prints time per stage (kNN, graph features,
-GNN, decode) for every level, total time, peak resident memory, and the quality against the generating labels.
+GNN, decode) for every level (the zoom-out levels the app makes past the stop too), total time, peak resident
+memory, and the quality against the generating labels (of the default level).
 With ``--library`` the embeddings are written into a temporary library instead and grouped as ``index`` groups
 them (``grouping.cluster_library``: read the vectors, group, store every level in one transaction).
 """
@@ -119,13 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--library", action="store_true",
                         help="write the embeddings into a temporary library (one photo and face each) and time "
                              "grouping it as `index` does, storing the hierarchy (128-d faces only)")
+    parser.add_argument("--zoom-out", type=int, default=None, metavar="N",
+                        help="zoom-out levels past the stop (default: as many as the app makes of faces)")
     parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=None,
                         help="time a fixed reference work before and after (this machine's speed at the moment) and "
                              "print the total as a multiple of it (default: from 100,000 embeddings)")
     args = parser.parse_args(argv)
     if args.library and (args.dim != 128 or args.copies or args.near_copy is not None or args.tau_search
-                         or args.recall):
-        parser.error("--library groups as the app does: no --dim, --copies, --near-copy, --tau-search or --recall")
+                         or args.recall or args.zoom_out is not None):
+        parser.error("--library groups as the app does: no --dim, --copies, --near-copy, --tau-search, --recall "
+                     "or --zoom-out")
 
     import torch
 
@@ -156,10 +160,13 @@ def _group(x: np.ndarray, y: np.ndarray, args, near: float | None, photo: np.nda
     total seconds."""
     from ..clustering.hilander import HiLander
     from ..clustering.metrics import evaluate
+    from ..clustering.zoom import ZOOM_OUT
 
     start = time.perf_counter()
     reports = []  # (seconds, thousandths done): the longest gap bounds how long a cancel waits to be heard
-    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near).fit(
+    zoom_out = ZOOM_OUT["faces"] if args.zoom_out is None else args.zoom_out
+    h = HiLander(device=args.device, weights=args.weights, tau_search=args.tau_search, near_copy=near,
+                 zoom_out=zoom_out).fit(
         x, apart=photo, progress=lambda done, total: reports.append((time.perf_counter(), done)))
     total = time.perf_counter() - start
     if h.agreement_:
@@ -172,7 +179,8 @@ def _group(x: np.ndarray, y: np.ndarray, args, near: float | None, photo: np.nda
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = evaluate(y, h.labels_)
     print(f"total {total:.1f} s, peak memory {peak_mb:.0f} MB; Fp {m['fp']:.3f} Fb {m['fb']:.3f} "
-          f"groups {m['clusters']} (true {len(np.unique(y))}); {h.copies_} items clustered as copies")
+          f"groups {m['clusters']} (true {len(np.unique(y))}) at level {h.default_level_}, where it stopped, and "
+          f"{len(h.levels_) - 1 - h.default_level_} zoom-out level(s) past it; {h.copies_} items clustered as copies")
     print(longest_gap(reports))
     if args.recall:
         from ..clustering.knn import knn_graph, sampled_recall
@@ -223,7 +231,8 @@ def _group_a_library(x: np.ndarray, args, photo: np.ndarray | None = None) -> fl
     print(f"grouped a library of {report.items} faces in {total:.1f} s: reading the vectors and grouping "
           f"{report.seconds:.1f} s, storing the hierarchy {total - report.seconds:.1f} s; peak memory {peak_mb:.0f} MB")
     print(f"stored: {members} faces in groups; groups per level "
-          f"{' / '.join(str(per_level[level]) for level in sorted(per_level))} (the last {report.groups})")
+          f"{' / '.join(str(per_level[level]) for level in sorted(per_level))} (the default, level "
+          f"{report.levels - 1}: {report.groups}; {report.zoom_out} zoom-out level(s) above it)")
     return total
 
 
