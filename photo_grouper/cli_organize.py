@@ -15,8 +15,9 @@ def add_parsers(sub, with_library) -> None:
         return p
 
     p = common(sub.add_parser("groups", help="people, then the automatic groups of one hierarchy level"))
-    p.add_argument("--level", type=int, default=None, help="hierarchy level, 0 = finest (default: where the grouping stopped; the levels "
-                        "above it zoom out, joining groups the model kept apart)")
+    p.add_argument("--level", type=int, default=None,
+                   help="hierarchy level, 0 = finest (default: where the grouping stopped; the levels above it zoom "
+                        "out, joining groups the model kept apart)")
     p.add_argument("--hidden", action="store_true", help="list hidden groups too")
     p.add_argument("--min-size", type=int, default=1, metavar="N",
                    help="list only automatic groups of at least N faces (a library has many people seen once); "

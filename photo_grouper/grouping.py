@@ -14,8 +14,8 @@ from sqlalchemy import delete, exists, func, insert, select
 
 from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
-from .clustering.zoom import zoom_out_levels
 from .clustering.weights import default_weights, load_weights
+from .clustering.zoom import zoom_out_levels
 from .organize.reconcile import suggest_again
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
 from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Photo,
@@ -122,8 +122,8 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
 
     def group(on):
         return HiLander(model=model, tau=card.get("tau"), join_floor=card.get("join_floor"), device=on,
-                        near_copy=NEAR_COPY.get(mode), zoom_out=zoom_out_levels(mode, card)).fit(x, apart=photos if mode in APART_MODES else None,
-                                                           progress=meter.part(0.0, 0.95).report, cancel=cancel)
+                        near_copy=NEAR_COPY.get(mode), zoom_out=zoom_out_levels(mode, card)).fit(
+            x, apart=photos if mode in APART_MODES else None, progress=meter.part(0.0, 0.95).report, cancel=cancel)
 
     try:
         # Grouping is nearly all of the time (a million faces: 327 s of 346; storing the hierarchy 19 s).

@@ -36,8 +36,8 @@ NODES_PER_NEIGHBOUR = 4
 SEARCH_MAX_ITEMS = 300_000
 # Progress: the share of fit's time that level 0's kNN search takes (a million items on 2 cores: 186 of 283 s).
 LEVEL0_KNN_SHARE = 0.66
-# Zoom-out levels past the stop (``HiLander.zoom_out``; the app's count: ``zoom.ZOOM_OUT``): step s has ceil(s * ZOOM_STEP * n) groups fewer
-# than the stop's n (``zoom.cheapest_levels``).
+# Zoom-out levels past the stop (``HiLander.zoom_out``; the app's count: ``zoom.ZOOM_OUT``): step s has
+# ceil(s * ZOOM_STEP * n) groups fewer than the stop's n (``zoom.cheapest_levels``).
 ZOOM_STEP = 0.1
 # Progress: the share of fit's time the zoom-out levels take.
 ZOOM_SHARE = 0.05

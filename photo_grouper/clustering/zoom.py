@@ -1,5 +1,5 @@
-"""Zoom-out levels past the stop (``HiLander(zoom_out=N)``; the app asks for ``ZOOM_OUT[mode]``): the default groups joined two at a time, the
-pair whose join costs the fewest expected wrong pairs first.
+"""Zoom-out levels past the stop (``HiLander(zoom_out=N)``; the app asks for ``ZOOM_OUT[mode]``): the default
+groups joined two at a time, the pair whose join costs the fewest expected wrong pairs first.
 
 The hierarchy stops where the model predicts no more links, and that level is what the app shows. Zooming out
 from it has to join groups, and every join of two people costs pairwise precision |A| |B| pairs: joining first
@@ -19,9 +19,9 @@ import numpy as np
 from ..progress import NO_METER, Meter
 from .decode import group_sums, linked_group_pairs, photos_of_groups
 
-# How many zoom-out levels the app stores above the default one (grouping.cluster_library), each 10% fewer groups
-# (hilander.ZOOM_STEP). Faces: judged on face partitions (above). Species: none, not judged (a fold of the pets
-# data holds about as many default groups as breeds, too few to judge a join order on).
+# How many zoom-out levels the app stores above the default one (grouping.cluster_library), step s with s * 10%
+# fewer groups (hilander.ZOOM_STEP). Faces: judged on face partitions (above). Species: none, not judged (a fold of
+# the pets data holds about as many default groups as breeds, too few to judge a join order on).
 ZOOM_OUT = {"faces": 4, "species": 0}
 
 
@@ -29,6 +29,7 @@ def zoom_out_levels(mode: str, card: dict) -> int:
     """How many zoom-out levels the app makes with weights of this ``card``: ``ZOOM_OUT[mode]``, where the card
     has a join floor to weigh the joins against (weights trained before join floors have none)."""
     return ZOOM_OUT.get(mode, 0) if card.get("join_floor") is not None else 0
+
 
 # Pairs joined between two reports of progress.
 TICK_JOINS = 1 << 12

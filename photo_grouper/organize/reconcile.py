@@ -5,8 +5,8 @@ merged two groups without naming them has said they are one person, and that per
 For each face no one owns, the smallest automatic group around it (going up the hierarchy from the finest level to
 the default one: the zoom-out levels above it join what the model did not) that holds confirmed faces decides: if
 most of those are one person's, the face is suggested to that person, unless it was rejected from them, or its
-photo already has a face confirmed to them (two faces of one photo are two people). Where several faces of one photo qualify, only the one closest to the person's confirmed
-faces in that group is suggested.
+photo already has a face confirmed to them (two faces of one photo are two people). Where several faces of one
+photo qualify, only the one closest to the person's confirmed faces in that group is suggested.
 """
 
 from __future__ import annotations

@@ -91,9 +91,9 @@ class State:
     level0: dict[int, int]  # detection -> finest automatic group
     clusters: dict[int, tuple[int, int | None, int | None]]  # cluster -> (level, parent, peak detection)
     people: dict[int, Person] = field(default_factory=dict)
-    # The grouping part (photo_of, level0, clusters, run_id, levels, default_level) is what the library's ``grouping`` revision
-    # counted (store.Revision) when it was read: a later read at the same count takes it from here. What follows
-    # is worked out from it, once per grouping (shared by every state that shares it).
+    # The grouping part (photo_of, level0, clusters, run_id, levels, default_level) is what the library's
+    # ``grouping`` revision counted (store.Revision) when it was read: a later read at the same count takes it from
+    # here. What follows is worked out from it, once per grouping (shared by every state that shares it).
     revision: int | None = None
     tops: dict[int, dict[int, int]] = field(default_factory=dict)  # level -> groups_at(level)
     placed: dict[int, dict[int, int]] = field(default_factory=dict)  # one level -> every placed face -> its group
@@ -284,10 +284,11 @@ class Listing(list):
 
 def groups(s: Session, mode: str = "faces", level: int | None = None, *, include_hidden: bool = False,
            min_size: int = 1, loaded: State | None = None, reuse: State | None = None) -> tuple[State, Listing]:
-    """The group list at ``level`` (default: where the hierarchy stopped, below the zoom-out levels): named people by name, unnamed people,
-    then automatic groups of ``min_size`` faces or more, largest first. ``loaded``: a state read since the library
-    last changed, seen at ``level`` instead of reading the library again (zooming: a million faces take seconds to
-    read); else ``reuse``: one read before, whose grouping part is taken where it is unchanged (``load_state``)."""
+    """The group list at ``level`` (default: where the hierarchy stopped, below the zoom-out levels): named people
+    by name, unnamed people, then automatic groups of ``min_size`` faces or more, largest first. ``loaded``: a
+    state read since the library last changed, seen at ``level`` instead of reading the library again (zooming: a
+    million faces take seconds to read); else ``reuse``: one read before, whose grouping part is taken where it is
+    unchanged (``load_state``)."""
     if loaded is None:
         state = load_state(s, mode, level, reuse)
     else:
