@@ -2,7 +2,7 @@
 the `bench --json` files of the default on faces kept in docs/ (pairwise precision and Fp compared to three
 decimals, as `bench` prints them).
 
-    .venv/bin/python docs/probes/purity_counts.py              # the README's split and seeds 0, 1, 23-39
+    .venv/bin/python docs/probes/purity_counts.py              # the README's split and seeds 0, 1, 23-41
     .venv/bin/python docs/probes/purity_counts.py FILE.json ...
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[1]
 # One file per partition with the default's rows; seed 32 has only its forced-clashes run (same default rows).
 DEFAULT = ([DOCS / "bench-faces.json", DOCS / "bench-faces-folds.json", DOCS / "bench-faces-folds-seed1.json"]
-           + [DOCS / f"bench-faces-folds-seed{s}.json" for s in range(23, 40) if s != 32]
+           + [DOCS / f"bench-faces-folds-seed{s}.json" for s in range(23, 42) if s != 32]
            + [DOCS / "bench-faces-folds-seed32-forced-clashes.json"])
 
 
