@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from PySide6.QtCore import QMimeData, QModelIndex, QPointF, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
@@ -42,7 +43,7 @@ class GroupTreeModel(QStandardItemModel):
         super().__init__(parent)
         self.blank_icon = QIcon()  # what such a row shows until its thumbnail is there (sized like one)
         self.finer: _Finer | None = None
-        self.keys: list[tuple] = []  # what each listed row shows (``build_model``)
+        self.keys: list[RowKey] = []  # what each listed row shows (``build_model``)
         self.items = "faces"  # what a group holds, as the header says it ("photos": species)
 
     def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:
@@ -280,7 +281,7 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
     model.setHorizontalHeaderLabels([COLUMNS[0], model.items.capitalize(), *COLUMNS[2:]])
     model.finer = _Finer(state)
     root = model.invisibleRootItem()
-    keys = [_key(g) for g in groups]
+    keys = [RowKey.of(g) for g in groups]
     kept = set(keys) & set(model.keys) if len(model.keys) == root.rowCount() else set()
     if len(kept) < len(keys) // 2:  # mostly new (another level, say): built whole, which is quicker then
         kept = set()
@@ -292,23 +293,43 @@ def build_model(state: State, groups: list[GroupInfo], model: GroupTreeModel) ->
         if model.rowCount(model.index(r, 0)):  # opened: closed again, to be made anew
             item = root.child(r, 0)
             _drop_rows(item)
-            _set_pending(item, _pending(model.finer, key[1:3], key[6]))
+            _set_pending(item, _pending(model.finer, (key.kind, key.id), key.size))
             reopened.append(item)
     # New rows go in runs (all of them at once where nothing is kept), each run in one insertion.
     new = [r for r, key in enumerate(keys) if key not in kept]
     for first, last in _runs(new):
         _insert(model, QModelIndex(), first, [
-            _group_cells(g.title + (" (hidden)" if g.hidden else ""), g.ref, g.size, g.confirmed, g.suggested,
+            _group_cells(keys[r].shown, g.ref, g.size, g.confirmed, g.suggested,
                          name=g.name, top=True, peak=g.peak_detection_id, hidden=g.hidden,
-                         pending=_pending(model.finer, keys[r][1:3], g.size))
+                         pending=_pending(model.finer, (g.kind, g.id), g.size))
             for r, g in enumerate(groups[first:last + 1], first)])
     model.keys = keys
     return reopened
 
 
-def _key(g: GroupInfo) -> tuple:
+class RowKey(NamedTuple):
     """All a listed row shows of a group: a row whose key is unchanged is kept as it is."""
-    return (g.ref, g.kind, g.id, g.title, g.hidden, g.name, g.size, g.confirmed, g.suggested, g.peak_detection_id)
+
+    ref: str
+    kind: str
+    id: int
+    title: str
+    hidden: bool
+    name: str | None
+    size: int
+    confirmed: int
+    suggested: int
+    peak: int | None
+
+    @classmethod
+    def of(cls, g: GroupInfo) -> RowKey:
+        return cls(g.ref, g.kind, g.id, g.title, g.hidden, g.name, g.size, g.confirmed, g.suggested,
+                   g.peak_detection_id)
+
+    @property
+    def shown(self) -> str:
+        """The title its row shows."""
+        return self.title + (" (hidden)" if self.hidden else "")
 
 
 def listed_row(model: GroupTreeModel, ref: str) -> tuple[str, int] | None:
@@ -316,8 +337,8 @@ def listed_row(model: GroupTreeModel, ref: str) -> tuple[str, int] | None:
     name), found by the row keys: no walk over the rows' items (100,000 rows with groups of one)."""
     ref = ref.strip().casefold()
     for key in model.keys:
-        if key[0] == ref or (key[5] or "").casefold() == ref:
-            return key[3] + (" (hidden)" if key[4] else ""), key[6]
+        if key.ref == ref or (key.name or "").casefold() == ref:
+            return key.shown, key.size
     return None
 
 

@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
         self.zoom_out_action.setEnabled(not top)
         self.zoom_default_action.setEnabled(state.level != state.default_level)
         found = self._apply_find(select=False)
-        row = next((r for r in found if self.model.keys[r][0] == keep), found[0] if found else None)
+        row = next((r for r in found if self.model.keys[r].ref == keep), found[0] if found else None)
         if row is not None:
             chosen = self.tree.selectionModel().selectedRows(0)
             self.select_ref_row(row)
