@@ -290,18 +290,22 @@ def test_a_version_3_library_gets_the_face_checks_column_and_keeps_its_detection
             assert s.execute(select(Detection.score, Detection.verified)).all() == [(-0.1, None)]
 
 
-def test_a_version_4_library_keeps_its_groups_and_gets_the_inputs_column(library_path):
-    """Its grouping stays (with no digest of what it read, the next `index` groups again)."""
+@pytest.mark.parametrize("version, column", [(4, "inputs"), (6, "default_level")])
+def test_an_old_librarys_grouping_stays_and_gets_the_new_run_column(library_path, version, column):
+    """Version 4 had no digest of what a grouping read (the next `index` groups again); version 6 no default
+    level (its runs had no zoom-out levels: read as the top level)."""
     from photo_grouper.store import ClusterRun
 
-    _write_old_library(library_path, 4, [
-        "ALTER TABLE cluster_runs DROP COLUMN inputs",
+    _write_old_library(library_path, version, [
+        f"ALTER TABLE cluster_runs DROP COLUMN {column}",
         "INSERT INTO cluster_runs (id, mode, model, weights, tau, items, levels, seconds, created_at) "
-        "VALUES (1, 'faces', 'm', 'w', 0.8, 0, 1, 0.0, '2026-01-01')"])
+        "VALUES (1, 'faces', 'm', 'w', 0.8, 0, 3, 0.0, '2026-01-01')"])
     with Library(library_path) as lib:
-        assert lib.schema_version() == SCHEMA_VERSION >= 5
+        assert lib.schema_version() == SCHEMA_VERSION > version
         with lib.session() as s:
-            assert s.execute(select(ClusterRun.id, ClusterRun.tau, ClusterRun.inputs)).all() == [(1, 0.8, None)]
+            run = s.scalars(select(ClusterRun)).one()
+            assert (run.id, run.tau, run.levels, run.inputs, run.default_level, run.shown_level) == \
+                (1, 0.8, 3, None, None, 2)
 
 
 def test_a_version_5_library_gets_the_revision_count_and_its_triggers(library_path):
@@ -317,21 +321,6 @@ def test_a_version_5_library_gets_the_revision_count_and_its_triggers(library_pa
             assert s.scalar(select(Revision.value).where(Revision.name == GROUPING)) == 0
             s.execute(text("UPDATE photos SET status = 'missing'"))
             assert s.scalar(select(Revision.value).where(Revision.name == GROUPING)) == 1
-
-
-def test_a_version_6_library_keeps_its_groups_shown_at_their_top_level(library_path):
-    """Its runs have no zoom-out levels: the default level is unrecorded and read as the top one."""
-    from photo_grouper.store import ClusterRun
-
-    _write_old_library(library_path, 6, [
-        "ALTER TABLE cluster_runs DROP COLUMN default_level",
-        "INSERT INTO cluster_runs (id, mode, model, weights, tau, items, levels, seconds, created_at, inputs) "
-        "VALUES (1, 'faces', 'm', 'w', 0.8, 0, 3, 0.0, '2026-01-01', 'digest')"])
-    with Library(library_path) as lib:
-        assert lib.schema_version() == SCHEMA_VERSION >= 7
-        with lib.session() as s:
-            run = s.scalars(select(ClusterRun)).one()
-            assert (run.levels, run.default_level, run.shown_level, run.inputs) == (3, None, 2, "digest")
 
 
 def test_fetch_all_reads_what_the_session_would(library_path):
