@@ -8,6 +8,8 @@ from sqlalchemy import select, update
 from photo_grouper.organize import Organizer, OrganizeError
 from photo_grouper.store import Detection, Library, Photo, PhotoStatus
 
+from .conftest import make_library
+
 
 def listed(org, level=None, hidden=False):
     return {g.ref: g for g in org.groups(level, include_hidden=hidden)[1]}
@@ -26,8 +28,6 @@ def test_groups_follow_the_hierarchy_level(made):
 def test_a_grouping_with_zoom_out_levels_is_listed_at_its_default_level(tmp_path):
     """Level 1 above the default level 0 is a zoom-out level: listed only when asked, and operations still name
     its groups."""
-    from .conftest import make_library
-
     m = make_library(tmp_path / "lib.sqlite3", {"A": 4, "B": 3, "C": 2}, {"AB": ["A", "B"], "C": ["C"]},
                      default_level=0)
     with m.library:
@@ -50,8 +50,6 @@ def test_suggestions_come_from_levels_up_to_the_default_not_the_zoom_out_levels(
     """AB joins A and B only on a zoom-out level (a join the model did not make): A's person gets no suggestion
     of B's faces from it; where level 1 is the model's own (the default), they do."""
     from photo_grouper.organize import suggest
-
-    from .conftest import make_library
 
     for default, suggested in ((0, 0), (1, 3)):
         m = make_library(tmp_path / f"lib{default}.sqlite3", {"A": 4, "B": 3, "C": 2},
@@ -359,8 +357,6 @@ def test_many_faces_are_written_and_undone_in_chunks(tmp_path, monkeypatch):
     with chunks of 3 ids, a group of 10 faces (and a merge, a reject and a move) must end as row by row would."""
     from photo_grouper.store import Assignment, Rejection, library
 
-    from .conftest import make_library
-
     monkeypatch.setattr(library, "IN_CHUNK", 3)
     m = make_library(tmp_path / "lib.sqlite3", {"A": 10, "B": 4}, {"A": ["A"], "B": ["B"]})
     org, lib = m.org, m.library
@@ -400,8 +396,6 @@ def test_boxes_the_face_check_turned_down_are_listed_by_photo(tmp_path):
     from sqlalchemy import update
 
     from photo_grouper.store import Detection
-
-    from .conftest import make_library
 
     m = make_library(tmp_path / "lib.sqlite3", {"B": 2, "A": 1}, {"B": ["B"], "A": ["A"]})  # B's faces first by id
     with m.library.session() as s:
