@@ -320,10 +320,14 @@ def test_level_sizes_coarsen(library):
 
 
 def _group_of_each_photo(root, library, mode="faces"):
-    """Index ``root`` into ``library`` and cluster: {level: {photo path: group}} (one face a photo here)."""
+    """Index ``root`` into ``library`` and cluster: ({level: {photo path: group}} (one face a photo here), the
+    default level)."""
     with Library(library) as lib:
         index_folder(lib, root, EncoderSpec.of(mode), workers=2, cluster=True)
         with lib.session() as s:
+            run = s.scalars(select(ClusterRun)).one()
+            # Species mode makes no zoom-out levels (zoom.ZOOM_OUT): its default is its top level.
+            assert (run.default_level == run.levels - 1) == (mode == "species")
             rows = s.execute(select(Cluster.level, Cluster.id, Photo.path)
                              .join(ClusterMember, ClusterMember.cluster_id == Cluster.id)
                              .join(Detection, Detection.id == ClusterMember.detection_id)
@@ -331,15 +335,16 @@ def _group_of_each_photo(root, library, mode="faces"):
     levels: dict[int, dict[str, int]] = {}
     for level, group, path in rows:
         levels.setdefault(level, {})[path] = group
-    return levels
+    return levels, run.default_level
 
 
-def _assert_grouped_with_their_person(levels, copies: set[str], person: str):
+def _assert_grouped_with_their_person(grouped, copies: set[str], person: str):
+    levels, default = grouped
     for group_of in levels.values():
         assert len({group_of[p] for p in copies}) == 1  # the copies share one group at every level
-    top = levels[max(levels)]
-    group = top[next(iter(copies))]
-    together = [p for p in top if top[p] == group and p not in copies]
+    shown = levels[default]
+    group = shown[next(iter(copies))]
+    together = [p for p in shown if shown[p] == group and p not in copies]
     assert sum(f"/{person}/" in p for p in together) >= 5  # with the person's other photos
 
 
