@@ -16,7 +16,7 @@ def listed(org, level=None, hidden=False):
 
 
 def test_groups_follow_the_hierarchy_level(made):
-    coarse = listed(made.org)  # default: the top level
+    coarse = listed(made.org)  # default: the top level (no default level recorded)
     assert {g.ref: g.size for g in coarse.values()} == {f"g{made.coarse['AB']}": 7, f"g{made.coarse['C']}": 2}
     assert coarse[f"g{made.coarse['AB']}"].subgroups == 2
     fine = listed(made.org, level=0)
