@@ -166,8 +166,11 @@ def cmd_groups(args) -> int:
         return 0
     people = sum(g.kind == "person" for g in groups)
     named = f"{people} people" if args.mode == "faces" else f"{people} named species"
+    coarser = range(state.default_level + 1, state.levels)
+    zoom = (f"; --level {coarser.start}" + (f" to {coarser.stop - 1}" if len(coarser) > 1 else "") + " zoom out"
+            if coarser and state.level == state.default_level else "")
     print(f"{named} and {len(groups) - people} automatic groups at level {state.level} of {state.levels} "
-          f"(0 = finest; {level_said(state.level, state.default_level)})")
+          f"(0 = finest; {level_said(state.level, state.default_level)}{zoom})")
     _print_table(groups)
     if groups.small:
         unit = "faces" if args.mode == "faces" else "photos"

@@ -265,6 +265,11 @@ def test_groups_cli(library, capsys):
     assert main(["groups", "--library", str(library), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["groups"] and out["level"] == out["default_level"] < out["levels"] - 1
+    assert main(["groups", "--library", str(library)]) == 0
+    first, top = out["default_level"] + 1, out["levels"] - 1  # the zoom-out levels, named in the heading
+    zoom = f"--level {first} to {top} zoom out" if top > first else f"--level {first} zoom out"
+    assert f"at level {first - 1} of {top + 1} (0 = finest; where the grouping stopped; {zoom})" in \
+        capsys.readouterr().out
     assert main(["groups", "--library", str(library), "--level", "0"]) == 0
     assert "level 0" in capsys.readouterr().out
     assert main(["groups", "--library", str(library), "--level", "99"]) == 1
