@@ -113,6 +113,11 @@ class MainWindow(QMainWindow):
                                                                                QPersistentModelIndex(index))))
         self.tree.viewport().installEventFilter(self)  # Ctrl+wheel over the tree zooms the hierarchy
         self.zoom = QSlider(Qt.Orientation.Horizontal)
+        # A tick per level: the levels are steps (the default one, where the grouping stopped, and the zoom-out
+        # levels past it), not a continuous scale.
+        self.zoom.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.zoom.setTickInterval(1)
+        self.zoom.setPageStep(1)
         self._zoom_levels = (0, 0)  # the zoom's grouping: (levels, the default one), Organizer.zoom_levels
         self.zoom.setToolTip("Zoom: left shows the finest groups, right the coarsest (Ctrl+= / Ctrl+-; Ctrl+0: where "
                              "the grouping stopped)")
