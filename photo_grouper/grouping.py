@@ -17,6 +17,7 @@ from .clustering.hilander import HiLander
 from .clustering.weights import default_weights, load_weights
 from .clustering.zoom import zoom_out_levels
 from .organize.reconcile import suggest_again
+from .organize.view import current_run
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
 from .store import (KIND_OF_MODE, Cluster, ClusterMember, ClusterRun, Detection, Embedding, Ignored, Library, Photo,
                     PhotoStatus)
@@ -190,7 +191,7 @@ def _keep_stored(library: Library, mode: str, inputs: str, ids: np.ndarray, x: n
     """Where the mode's stored grouping read ``inputs``: its suggestions made again, ``report`` filled from it, and
     True; else False."""
     with library.session() as s:
-        run = s.scalars(select(ClusterRun).where(ClusterRun.mode == mode).order_by(ClusterRun.id.desc())).first()
+        run = current_run(s, mode)
         if run is None or run.inputs != inputs:
             return False
         report.unchanged, report.run_id = True, run.id
