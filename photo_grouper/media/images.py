@@ -119,8 +119,8 @@ def _grey_to_8_bits(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16"):
         top = 65535.0
     else:
-        top = next((t for t in ((1.0,) if im.mode == "F" else ()) + (255.0, 65535.0) if a.max() <= t),
-                   float(a.max()))
+        largest = float(a.max())
+        top = next((t for t in ((1.0,) if im.mode == "F" else ()) + (255.0, 65535.0) if largest <= t), largest)
     return Image.fromarray(np.clip(a * (255.0 / top), 0, 255).round().astype(np.uint8), "L")
 
 
