@@ -16,6 +16,7 @@ from .clustering.copies import NEAR_COPY
 from .clustering.hilander import HiLander
 from .clustering.weights import default_weights, load_weights
 from .clustering.zoom import zoom_out_levels
+from .device import gpu_ran_out
 from .organize.reconcile import suggest_again
 from .organize.view import current_run
 from .progress import Cancelled, CancelFlag, Meter, Progress, no_progress
@@ -43,17 +44,6 @@ class ClusterReport:
     parted: int = 0  # joins not made because they would have put two faces of one photo in one group
     unchanged: bool = False  # nothing the grouping reads had changed: the stored groups were kept
     fallback: str | None = None  # why the grouping ran elsewhere than asked (a GPU out of memory: on the CPU)
-
-
-def _gpu_ran_out(exc: BaseException) -> bool:
-    """Whether ``exc`` is torch running out of GPU memory (after which the card's cache is let go)."""
-    import torch
-
-    if not isinstance(exc, torch.cuda.OutOfMemoryError) and "CUDA out of memory" not in str(exc):
-        return False
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return True
 
 
 def load_vectors(library: Library, mode: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +121,7 @@ def cluster_library(library: Library, mode: str, *, weights: Path | None = None,
         try:
             h = group(device)
         except RuntimeError as exc:  # torch's OutOfMemoryError is one
-            if str(device or "").startswith("cpu") or not _gpu_ran_out(exc):
+            if str(device or "").startswith("cpu") or not gpu_ran_out(exc):
                 raise
             # A small card, or one another program holds: the grouping is done on the CPU rather than not at all
             # (every later index would run out again).

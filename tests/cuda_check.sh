@@ -19,7 +19,8 @@ step() {
 : >"$log"
 step python3 -c "import sys, torch, torch_geometric; print(sys.version.split()[0], 'torch', torch.__version__, 'PyG', torch_geometric.__version__, 'CUDA', torch.cuda.is_available() and torch.cuda.get_device_name(0))"
 # The model's and the estimator's CUDA checks (CPU vs CUDA partitions, twice bit-identical on the card), the
-# device choice, and the model's other tests beside them.
+# device choice, a card filled until grouping on it runs out of memory (told as the index's CPU fallback needs),
+# and the model's other tests beside them.
 step python3 -m pytest -q -rs -p no:cacheprovider tests/test_device.py tests/clustering/test_lander.py \
     tests/clustering/test_hilander.py::test_hilander_on_cuda_groups_as_on_the_cpu_and_repeats
 # Time and memory per stage on the card: the exact kNN search runs on it at every size.

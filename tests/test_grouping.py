@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import shutil
 
 import numpy as np
@@ -112,10 +113,15 @@ def test_reclustering_replaces_the_previous_result(library, capsys):
     assert f"group g{before[0].id} is from an earlier grouping that re-clustering replaced" in capsys.readouterr().err
 
 
-def test_a_gpu_out_of_memory_groups_on_the_cpu_and_says_so(library, monkeypatch):
+@pytest.mark.parametrize("out_of_memory", [
+    "CUDA out of memory. Tried to allocate 2.00 GiB",  # torch's caching allocator
+    "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",  # a card another program fills
+])
+def test_a_gpu_out_of_memory_groups_on_the_cpu_and_says_so(library, monkeypatch, out_of_memory):
     """A small card, or one another program holds, runs out of memory while grouping: the grouping is done on the
     CPU instead (not failed, which every later index would repeat), the same groups, and the report says why.
-    Run here without a GPU: the first grouping, on the default device, is made to run out as CUDA would."""
+    Run here without a GPU: the first grouping, on the default device, is made to run out as CUDA would
+    (tests/test_device.py runs a card out of memory for real where there is one)."""
     import torch
 
     from photo_grouper.clustering.hilander import HiLander
@@ -131,7 +137,7 @@ def test_a_gpu_out_of_memory_groups_on_the_cpu_and_says_so(library, monkeypatch)
     with Library(library) as lib:
         before = list_groups(lib)[2]
         monkeypatch.setattr(HiLander, "fit", on_a_small_card)
-        out_of_memory = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        out_of_memory = (torch.OutOfMemoryError if "Tried" in out_of_memory else RuntimeError)(out_of_memory)
         error.update({"on": None, "raise": out_of_memory})
         report = cluster_library(lib, "faces")
         assert devices == [None, "cpu"]
@@ -141,7 +147,7 @@ def test_a_gpu_out_of_memory_groups_on_the_cpu_and_says_so(library, monkeypatch)
         for on, raised in [("cpu", out_of_memory), (None, RuntimeError("something else"))]:
             devices.clear()
             error.update({"on": on, "raise": raised})
-            with pytest.raises(RuntimeError, match=str(raised)):
+            with pytest.raises(RuntimeError, match=re.escape(str(raised))):
                 cluster_library(lib, "faces", device=on)
             assert devices == [on]
 
