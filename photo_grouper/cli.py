@@ -128,7 +128,7 @@ def format_index_report(report) -> str:
         + (f" ({an.reused} copies reused)" if an.reused else "") + f"; {what}: {an.found}"
         + (f"; {an.replaced} embedded again in place, the way this version embeds (names and corrections kept)"
            if an.replaced else ""),
-    ]
+    ] + ([f"  {an.fallback}"] if an.fallback else [])
     ch = report.check
     if ch.pending:
         lines.append(f"  checked {ch.confirmed + ch.rejected} box(es) the detector was unsure of: {ch.rejected} not a "

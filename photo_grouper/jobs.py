@@ -43,6 +43,7 @@ class AnalyseReport:
     replaced: int = 0  # of those analysed, photos whose older pipeline's vectors were replaced in place
     failed: int = 0
     found: int = 0
+    fallback: str | None = None  # why the work ran elsewhere than asked (a GPU out of memory: on the CPU)
     complete: bool = False
 
 
@@ -296,6 +297,7 @@ def analyse_photos(library: Library, root: Path | str, spec: EncoderSpec, *, wor
 
     _each_chunk(encoder, spec, workers, pending, _analyse_chunk, collect, cancel)
     batches.flush()
+    report.fallback = encoder.fallback
     if cancel is not None and cancel.is_set():
         raise Cancelled(report)
     report.complete = True

@@ -177,6 +177,31 @@ def test_cli_species_mode(pets_data, library_path, tmp_path, capsys):
     assert out.startswith("0 named species and ") and "people" not in out
 
 
+def test_species_index_on_a_full_gpu_embeds_on_the_cpu_and_says_so(pets_data, library_path, tmp_path, monkeypatch):
+    """The card runs out of memory while photos are embedded (tests/vision has the encoder's side): the index goes
+    on on the CPU, stores every photo, and its summary says why it ran there."""
+    import torch
+
+    from photo_grouper.vision.species import EfficientNetSpeciesEncoder
+
+    embed = EfficientNetSpeciesEncoder._embed
+
+    def on_a_full_card(self, batch):
+        if self.device.type != "cpu":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+        return embed(self, batch)
+
+    monkeypatch.setattr(EfficientNetSpeciesEncoder, "_embed", on_a_full_card)
+    root = tmp_path / "pets"
+    copy_identities(pets_data, root, ["beagle", "pug"], per=3)
+    with Library(library_path) as lib:
+        report = index_folder(lib, root, EncoderSpec.of("species", device="meta"), cluster=True, device="cpu")
+        assert _counts(lib)["embeddings"] == 6
+    assert report.status == "completed" and report.analyse.found == 6
+    assert report.analyse.fallback == "the GPU ran out of memory: embedded on the CPU instead"
+    assert "  the GPU ran out of memory: embedded on the CPU instead" in format_index_report(report).splitlines()
+
+
 @pytest.mark.parametrize("setup, message", [
     ("missing_folder", "folder not found"),
     ("not_a_database", "not a photo-grouper library"),

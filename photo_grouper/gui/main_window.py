@@ -836,6 +836,7 @@ class MainWindow(QMainWindow):
                      else []) + \
                 ([f"{an.replaced} {WORDS[self.mode].one}(s) embedded again, the way this version embeds (names and "
                   "corrections kept)"] if an.replaced else []) + \
+                ([an.fallback] if an.fallback else []) + \
                 ([f"{c['copies']} copies of a photo grouped with it"] if c.get("copies") else []) + \
                 ([f"{c['damaged']} damaged descriptor(s) left out"] if c.get("damaged") else []) + \
                 ([f"{c['parted']} group(s) parted that held two faces of one photo"] if c.get("parted") else []) + \

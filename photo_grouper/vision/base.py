@@ -54,6 +54,8 @@ class Encoder(ABC):
     wants_processes: bool = True
     # Boxes the detector scored under this are checked by ``confirm`` before they count (None: no check).
     check_below: float | None = None
+    # Why the work ran elsewhere than asked, once it has (a GPU out of memory: on the CPU); said in the summary.
+    fallback: str | None = None
 
     @property
     def pipeline(self) -> str:

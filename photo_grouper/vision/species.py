@@ -18,7 +18,7 @@ import numpy as np
 
 from ..media import ImageError, load_upright
 from .base import WHOLE_PHOTO, Encoder, Found, Outcome
-from ..device import choose_device
+from ..device import choose_device, gpu_ran_out
 from .efficientnet_lite import INPUT_SIZE, MEAN, STD, EfficientNetLite0
 
 FRAMINGS = ("squash", "center")  # how a photo becomes the square input (squash: up to 2026-12-07)
@@ -96,6 +96,21 @@ class EfficientNetSpeciesEncoder(Encoder):
 
     def embed_pixels(self, batch: np.ndarray) -> np.ndarray:
         """(B, 224, 224, 3) uint8 -> (B, 1280) float32."""
+        import torch
+
+        try:
+            return self._embed(batch)
+        except RuntimeError as exc:  # torch's OutOfMemoryError is one
+            if self.device.type == "cpu" or not gpu_ran_out(exc):
+                raise
+        # A small card, or one another program holds: the photos are embedded on the CPU from here on (the same
+        # vectors, to float precision) rather than not at all.
+        self.fallback = "the GPU ran out of memory: embedded on the CPU instead"
+        self.__dict__["device"] = torch.device("cpu")
+        self.__dict__.pop("network", None)  # made again on the CPU from the weights; the card's copy let go
+        return self._embed(batch)
+
+    def _embed(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():

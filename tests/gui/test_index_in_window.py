@@ -125,3 +125,20 @@ def test_the_status_says_how_many_faces_were_suggested_and_how_to_confirm_them(q
                                             "new_suggested": 3}))
     assert window.statusBar().currentMessage().endswith("; 3 new face(s) suggested to your people, 4 waiting in all "
                                                         "(Edit > Confirm suggested)")
+
+
+def test_the_status_says_where_a_gpu_ran_out_of_memory(qtbot, photo_library):
+    from photo_grouper.jobs import AnalyseReport, IndexReport
+
+    photo_library.library.close()
+    window = MainWindow(photo_library.library.path)
+    qtbot.addWidget(window)
+    window._on_indexed(IndexReport(
+        "/photos", "species", "test", status="completed",
+        analyse=AnalyseReport(found=9, fallback="the GPU ran out of memory: embedded on the CPU instead"),
+        cluster={"items": 9, "groups": 2, "levels": 2, "seconds": 0.1,
+                 "fallback": "the GPU ran out of memory: grouped on the CPU instead"}))
+    notes = window.statusBar().currentMessage().split("; ")
+    assert notes[0].startswith("Indexed /photos: 9 found in")
+    assert notes[1:] == ["the GPU ran out of memory: embedded on the CPU instead",
+                         "the GPU ran out of memory: grouped on the CPU instead"]

@@ -104,6 +104,53 @@ def test_species_embeddings_group_breeds(pets_data):
     np.testing.assert_allclose(single, outcomes[0].found[0].vector, rtol=1e-3, atol=1e-3)
 
 
+def test_species_are_embedded_on_cuda_as_on_the_cpu(pets_data):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine (CI has none); the device tool runs this check")
+    paths = sorted((pets_data / "pug").iterdir())[:4]
+    cpu = make_encoder(EncoderSpec.of("species", device="cpu")).analyse(paths)
+    gpu = make_encoder(EncoderSpec.of("species", device="cuda")).analyse(paths)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a.found[0].vector, b.found[0].vector, rtol=1e-3, atol=1e-3)
+
+
+def test_a_gpu_out_of_memory_embeds_species_on_the_cpu_and_says_so(pets_data, monkeypatch):
+    """A small card, or one another program holds, runs out of memory: the photos are embedded on the CPU from
+    then on, the same vectors, and the encoder says why. Run here without a GPU: the encoder is put on torch's
+    meta device (shapes, no numbers), where embedding runs out as a full card would."""
+    from photo_grouper.vision.species import EfficientNetSpeciesEncoder
+
+    embed, tried = EfficientNetSpeciesEncoder._embed, []
+
+    def on_a_full_card(self, batch):
+        tried.append(self.device.type)
+        if self.device.type != "cpu":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+        return embed(self, batch)
+
+    monkeypatch.setattr(EfficientNetSpeciesEncoder, "_embed", on_a_full_card)
+    paths = sorted((pets_data / "pug").iterdir())[:3]
+    encoder = make_encoder(EncoderSpec.of("species", device="meta", batch_size=2))
+    assert next(encoder.network.parameters()).device.type == "meta" and encoder.fallback is None
+    outcomes = encoder.analyse(paths)
+    assert tried == ["meta", "cpu", "cpu"]  # the first batch again on the CPU, then the rest there
+    assert encoder.fallback == "the GPU ran out of memory: embedded on the CPU instead"
+    assert next(encoder.network.parameters()).device.type == "cpu"
+    cpu = make_encoder(EncoderSpec.of("species", device="cpu")).analyse(paths)
+    for moved, plain in zip(outcomes, cpu):
+        np.testing.assert_allclose(moved.found[0].vector, plain.found[0].vector, rtol=1e-5, atol=1e-5)
+    # Another error, or one on the CPU, is the caller's.
+    for device, error in [("meta", RuntimeError("something else")),
+                          ("cpu", torch.OutOfMemoryError("CUDA out of memory."))]:
+        def failing(self, batch, error=error):
+            raise error
+        monkeypatch.setattr(EfficientNetSpeciesEncoder, "_embed", failing)
+        other = make_encoder(EncoderSpec.of("species", device=device))
+        with pytest.raises(RuntimeError, match=str(error)):
+            other.analyse(paths[:1])
+        assert other.fallback is None
+
+
 def test_unknown_mode_and_detector_are_refused():
     with pytest.raises(ValueError, match="unknown mode"):
         make_encoder(EncoderSpec.of("plants"))
