@@ -406,13 +406,16 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
     from .clustering import WeightsError
+    from .device import DeviceError, choose_device
     from .jobs import JobError
     from .media import ScanError
     from .store import LibraryError
 
     try:
+        if getattr(args, "device", None):
+            choose_device(args.device)  # a device that cannot be had is refused before anything starts
         return args.func(args)
-    except (LibraryError, ScanError, JobError, UserError, WeightsError) as exc:
+    except (LibraryError, ScanError, JobError, UserError, WeightsError, DeviceError) as exc:
         print(f"photo-grouper: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Where torch work runs: CUDA when torch sees a GPU, else the CPU; a user may name one. Shared by the encoders
+"""Where torch work runs: CUDA where torch's GPU can do it, else the CPU; a user may name one. Shared by the encoders
 and the clustering core, and light to import (the clustering core needs no photo, database or Qt package)."""
 
 from __future__ import annotations
@@ -18,18 +18,48 @@ CUBLAS_DETERMINISTIC = ":4096:8"
 _OUT_OF_GPU_MEMORY = re.compile(r"CUDA out of memory|CUDA error: out of memory|CU[A-Z]+_STATUS_ALLOC_FAILED")
 
 
+class DeviceError(RuntimeError):
+    """A device was asked for that torch cannot use here."""
+
+
 def choose_device(name: str | None = None):
+    """The torch device named, or where none is, CUDA where torch's GPU can do the work, else the CPU."""
     import torch
 
     if name:
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("CUDA was asked for, but torch sees no CUDA GPU")
+        try:
+            device = torch.device(name)
+        except RuntimeError as exc:
+            raise DeviceError(f"unknown device {name!r}: use cpu, or cuda where there is a GPU") from exc
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise DeviceError("CUDA was asked for, but torch sees no CUDA GPU")
+            problem = cuda_problem(device)
+            if problem:
+                raise DeviceError(f"CUDA was asked for, but {problem}")
     else:
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch.device("cuda" if torch.cuda.is_available() and cuda_problem() is None else "cpu")
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
     return device
+
+
+def cuda_problem(device="cuda") -> str | None:
+    """Why torch cannot do work on the GPU ``device``, found by trying a little (a matrix product), or None where
+    it can. torch.cuda.is_available() says yes to a card whose kernels this torch build does not hold (its CUDA
+    13 builds start at Turing, sm_75: a GTX 1080 is seen, then every kernel on it fails), and to a card another
+    program has filled."""
+    import torch
+
+    # The trial's product makes cuBLAS's first handle, which reads the workspace setting.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
+    try:
+        a = torch.ones(2, 2, device=device)
+        (a @ a).sum().item()
+    except Exception as exc:  # whatever it is, the work cannot be done there in this run
+        said = str(exc).strip().splitlines()
+        return f"torch cannot run work on its GPU here ({said[0] if said else type(exc).__name__})"
+    return None
 
 
 def gpu_ran_out(exc: BaseException) -> bool:

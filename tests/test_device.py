@@ -6,13 +6,29 @@ import os
 import pytest
 import torch
 
-from photo_grouper.device import CUBLAS_DETERMINISTIC, choose_device, gpu_ran_out
+from photo_grouper import device
+from photo_grouper.device import CUBLAS_DETERMINISTIC, DeviceError, choose_device, cuda_problem, gpu_ran_out
 
 
 def test_cpu_unless_a_gpu_is_seen_or_named(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert choose_device().type == "cpu" and choose_device("cpu").type == "cpu"
-    with pytest.raises(RuntimeError, match="CUDA was asked for"):
+    with pytest.raises(DeviceError, match="CUDA was asked for, but torch sees no CUDA GPU"):
+        choose_device("cuda")
+    with pytest.raises(DeviceError, match="unknown device 'gpu': use cpu, or cuda where there is a GPU"):
+        choose_device("gpu")
+
+
+def test_a_gpu_torch_sees_but_cannot_run_work_on_is_left_for_the_cpu(monkeypatch):
+    """torch.cuda.is_available() says yes to a card older than the build's kernels (a GTX 1080 with torch's CUDA 13
+    build), whose every kernel then fails. Here, without a GPU, torch is told it has one and the trial fails for
+    real (no driver, or no CUDA in the build)."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine's GPU works: the check is of one that does not")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cuda_problem().startswith("torch cannot run work on its GPU here (")
+    assert choose_device().type == "cpu"
+    with pytest.raises(DeviceError, match=r"CUDA was asked for, but torch cannot run work on its GPU here \("):
         choose_device("cuda")
 
 
@@ -23,6 +39,7 @@ def test_choosing_cuda_fixes_the_cublas_workspace_for_determinism(monkeypatch):
     choose_device()
     assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ  # the CPU needs nothing
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device, "cuda_problem", lambda on="cuda": None)  # a card that works
     assert choose_device().type == "cuda" and choose_device("cuda:0").type == "cuda"
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_DETERMINISTIC
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # a user's own setting is kept

@@ -224,6 +224,24 @@ def test_cli_bad_input_gives_one_clear_message(setup, message, photos, tmp_path,
         assert library.read_bytes() == before
 
 
+@pytest.mark.parametrize("device, message", [
+    ("cuda", "photo-grouper: error: CUDA was asked for, but torch "),  # no GPU here, or one it cannot use
+    ("gpu", "photo-grouper: error: unknown device 'gpu': use cpu, or cuda where there is a GPU"),
+])
+def test_a_device_that_cannot_be_had_is_refused_before_anything_starts(device, message, pets_data, tmp_path,
+                                                                       capsys):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU torch can use: the check is of one without")
+    library = tmp_path / "lib.sqlite3"
+    args = ["--library", str(library), "--quiet", "--device", device]
+    assert main(["index", str(pets_data), "--mode", "species", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message) and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not library.exists()
+
+
 def _run_cli(args, **kw):
     return subprocess.Popen([sys.executable, "-m", "photo_grouper", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)

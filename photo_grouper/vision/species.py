@@ -98,10 +98,11 @@ class EfficientNetSpeciesEncoder(Encoder):
         """(B, 224, 224, 3) uint8 -> (B, 1280) float32."""
         import torch
 
+        device = self.device  # one asked for that cannot be had is the caller's error, said once
         try:
             return self._embed(batch)
         except RuntimeError as exc:  # torch's OutOfMemoryError is one
-            if self.device.type == "cpu" or not gpu_ran_out(exc):
+            if device.type == "cpu" or not gpu_ran_out(exc):
                 raise
         # A small card, or one another program holds: the photos are embedded on the CPU from here on (the same
         # vectors, to float precision) rather than not at all.
