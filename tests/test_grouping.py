@@ -113,6 +113,53 @@ def test_reclustering_replaces_the_previous_result(library, capsys):
     assert f"group g{before[0].id} is from an earlier grouping that re-clustering replaced" in capsys.readouterr().err
 
 
+def test_a_grouping_killed_while_it_stores_leaves_the_one_before_whole(tmp_path):
+    """The process is killed (power cut, kill -9) while the new hierarchy is being written, seen by the library's
+    write-ahead log growing: the library opens with the grouping before, whole and consistent, and the next
+    index finds it there (nothing it reads has changed, so it is kept). 30,000 synthetic faces, so that the write
+    lasts long enough to be caught in (about a second here)."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from photo_grouper.bench.library import insert_faces
+    from photo_grouper.bench.scale import synthetic_library
+
+    path = tmp_path / "library.sqlite3"
+    x, _ = synthetic_library(30_000)
+    with Library(path) as lib:
+        with lib.session() as s:
+            insert_faces(s, len(x), x)
+        before = cluster_library(lib, "faces")
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists()  # the last connection closed: written back into the library
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from photo_grouper.grouping import cluster_library; "
+         "from photo_grouper.store import Library; cluster_library(Library(sys.argv[1]), 'faces')", str(path)],
+        start_new_session=True)
+    try:
+        while not (wal.exists() and wal.stat().st_size > 1 << 20):  # reading and grouping write nothing
+            assert child.poll() is None, "the grouping ended before it was caught storing"
+            time.sleep(0.005)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with Library(path) as lib:
+        with lib.session() as s:
+            assert s.scalars(select(ClusterRun.id)).all() == [before.run_id]
+            assert s.scalar(select(func.count()).select_from(ClusterMember)) == len(x)
+            assert s.scalar(select(func.count()).select_from(Cluster).where(
+                Cluster.level == s.scalar(select(ClusterRun.default_level)))) == before.groups
+        again = cluster_library(lib, "faces", keep_unchanged=True)
+    assert again.unchanged and again.run_id == before.run_id and again.groups == before.groups
+
+
 @pytest.mark.parametrize("out_of_memory", [
     "CUDA out of memory. Tried to allocate 2.00 GiB",  # torch's caching allocator
     "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",  # a card another program fills
