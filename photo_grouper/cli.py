@@ -357,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also make clashes on purpose (each stray face declared one photo with faces of the group it "
                         "sits in) and print what keeping them apart changes")
     p.add_argument("--zoom-out", type=int, default=None, metavar="N",
-                   help="build N zoom-out levels past the stop (default: as many as the app stores, 4 for faces, "
-                        "none for species) and check them against the same-count cut with the other levels")
+                   help="build N zoom-out levels past the stop (default: as many as the app stores, 4) and check "
+                        "them against the same-count cut with the other levels")
     p.add_argument("--epochs", type=int, default=None, help="with --folds: change the recipe's epochs")
     p.add_argument("--episodes", type=int, default=None, help="with --folds: change the recipe's episodes")
     p.add_argument("--ensemble", type=int, default=None, help="with --folds: change the recipe's ensemble size")

@@ -36,7 +36,7 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
     assert "| hi-lander" in table and "hdbscan" in table and "k-means (oracle)" in table
     result = json.loads(out_json.read_text())
     assert result["test_identities"] == 10 and result["test_items"] == 100  # only breeds the weights never saw
-    assert result["zoom_out"] == 0  # as many zoom-out levels as the app makes of species: none
+    assert result["zoom_out"] == 4  # as many zoom-out levels as the app makes of species (zoom.ZOOM_OUT)
     methods = {r["method"]: r for r in result["rows"]}
     assert {"hi-lander", "chinese-whispers", "dbscan", "average-linkage", "hdbscan"} <= set(methods)
     assert len({"hi-lander (link rules)", "hi-lander (no link rules)"} & set(methods)) == 1  # the other setting
@@ -60,12 +60,12 @@ def test_train_then_bench_on_held_out_breeds(pets_data, tmp_path, private_cache,
 def test_bench_with_zoom_out_levels_lists_and_checks_them(pets_data, tmp_path, private_cache, capsys):
     out_json = tmp_path / "zoom.json"
     # Floors step down from the join floor; the first steps may join nothing (then no level is added for them).
-    assert main(["bench", str(pets_data), "--mode", "species", "--zoom-out", "4", "--json", str(out_json),
+    assert main(["bench", str(pets_data), "--mode", "species", "--zoom-out", "2", "--json", str(out_json),
                  "--quiet"]) == 0
     table = capsys.readouterr().out
-    assert "up to 4 zoom-out levels past the stop (the app stores 0)" in table
+    assert "up to 2 zoom-out levels past the stop (the app stores 4)" in table
     result = json.loads(out_json.read_text())
-    assert result["zoom_out"] == 4
+    assert result["zoom_out"] == 2
     steps = [c["zoom_out"] for c in result["purity_vs_average_linkage"] if c["zoom_out"]]
     # Each zoom-out level has its row and its line against the same-count cut.
     assert steps and steps == list(range(1, len(steps) + 1))  # the held-out breeds: some steps join groups

@@ -20,9 +20,9 @@ from ..progress import NO_METER, Meter
 from .decode import group_sums, linked_group_pairs, photos_of_groups
 
 # How many zoom-out levels the app stores above the default one (grouping.cluster_library), step s with s * 10%
-# fewer groups (hilander.ZOOM_STEP). Faces: judged on face partitions (above). Species: none, not judged (a fold of
-# the pets data holds about as many default groups as breeds, too few to judge a join order on).
-ZOOM_OUT = {"faces": 4, "species": 0}
+# fewer groups (hilander.ZOOM_STEP). Each mode's count was judged on partitions never used before (faces above;
+# species: docs/hilander-ablation.md, "Zoom-out levels for species").
+ZOOM_OUT = {"faces": 4, "species": 4}
 
 
 def zoom_out_levels(mode: str, card: dict) -> int:
