@@ -34,13 +34,15 @@ def choose_device(name: str | None = None):
         if device.type == "cuda":
             if not torch.cuda.is_available():
                 raise DeviceError("CUDA was asked for, but torch sees no CUDA GPU")
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
             problem = cuda_problem(device)
             if problem:
                 raise DeviceError(f"CUDA was asked for, but {problem}")
-    else:
-        device = torch.device("cuda" if torch.cuda.is_available() and cuda_problem() is None else "cpu")
-    if device.type == "cuda":
+    elif torch.cuda.is_available():
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
+        device = torch.device("cuda" if cuda_problem() is None else "cpu")
+    else:
+        device = torch.device("cpu")
     return device
 
 
@@ -48,11 +50,10 @@ def cuda_problem(device="cuda") -> str | None:
     """Why torch cannot do work on the GPU ``device``, found by trying a little (a matrix product), or None where
     it can. torch.cuda.is_available() says yes to a card whose kernels this torch build does not hold (its CUDA
     13 builds start at Turing, sm_75: a GTX 1080 is seen, then every kernel on it fails), and to a card another
-    program has filled."""
+    program has filled. The trial's product makes cuBLAS's first handle, which reads the workspace setting:
+    choose_device fixes it before calling this."""
     import torch
 
-    # The trial's product makes cuBLAS's first handle, which reads the workspace setting.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
     try:
         a = torch.ones(2, 2, device=device)
         (a @ a).sum().item()
